@@ -1,0 +1,470 @@
+//! The event vocabulary (DESIGN.md §3).
+//!
+//! Released variants are never edited: bincode cannot decode a struct whose
+//! fields changed. A change of meaning is a new variant appended at the end of
+//! [`Event`] (so older variant indices stay put), and readers upcast the old
+//! one. `tests/golden` in this crate pins the encoded bytes of every variant.
+
+use std::fmt;
+
+use base64::Engine as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::id::SessionId;
+
+/// One thing that happened in a session.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Event {
+    /// A session began.
+    SessionStarted(SessionStarted),
+    /// A session ended; `successor` links a transition.
+    SessionEnded(SessionEnded),
+    /// Exact bytes taken from a source, complete lines only.
+    TranscriptCaptured(TranscriptCaptured),
+    /// A source no longer matches its cursor; capture restarts on new content.
+    SourceReset(SourceReset),
+    /// The agent compacted its context.
+    CompactionDetected(CompactionDetected),
+    /// A reading of how much of the context window is in use.
+    TokenUsageObserved(TokenUsageObserved),
+    /// Remaining context fell below a threshold.
+    BudgetAlert(BudgetAlert),
+    /// A decision, correction, plan or memory noted by a person or agent.
+    NoteRecorded(NoteRecorded),
+    /// A handoff record was written for the next session.
+    HandoffCreated(HandoffCreated),
+    /// Lines of a sliding source (a tmux pane) scrolled away before being seen.
+    CaptureGap(CaptureGap),
+}
+
+impl Event {
+    /// The snake_case name used in logs and JSON.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::SessionStarted(_) => "session_started",
+            Event::SessionEnded(_) => "session_ended",
+            Event::TranscriptCaptured(_) => "transcript_captured",
+            Event::SourceReset(_) => "source_reset",
+            Event::CompactionDetected(_) => "compaction_detected",
+            Event::TokenUsageObserved(_) => "token_usage_observed",
+            Event::BudgetAlert(_) => "budget_alert",
+            Event::NoteRecorded(_) => "note_recorded",
+            Event::HandoffCreated(_) => "handoff_created",
+            Event::CaptureGap(_) => "capture_gap",
+        }
+    }
+}
+
+/// Payload of [`Event::SessionStarted`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SessionStarted {
+    /// What the session is for (`--command NAME`), if given.
+    pub command: Option<String>,
+    /// The agent process behind the session, if known.
+    pub agent: Option<AgentInfo>,
+    /// Why the session exists.
+    pub origin: Origin,
+}
+
+/// The agent behind a session.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentInfo {
+    /// `claude-code`, `shell`, …
+    pub kind: String,
+    /// The agent's own session id (Claude Code's transcript uuid).
+    pub session_id: Option<String>,
+    /// Where the agent writes its transcript.
+    pub transcript_path: Option<String>,
+    /// The agent's working directory.
+    pub cwd: Option<String>,
+    /// The agent's process id.
+    pub pid: Option<u32>,
+}
+
+/// Why a session exists, and what it continues.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    /// A new piece of work.
+    Fresh,
+    /// The agent resumed an earlier conversation.
+    Resume,
+    /// The agent's context was cleared (`/clear`) in `from`.
+    AfterClear {
+        /// The session that was cleared.
+        from: SessionId,
+    },
+    /// The agent compacted its context in `from`.
+    AfterCompaction {
+        /// The segment before the compaction.
+        from: SessionId,
+    },
+    /// Started from `from`'s handoff record.
+    Handoff {
+        /// The session whose handoff was picked up.
+        from: SessionId,
+    },
+    /// An explicit `logbook transition` from `from`.
+    Transition {
+        /// The session that was ended.
+        from: SessionId,
+    },
+}
+
+impl Origin {
+    /// The predecessor in a chain, if any.
+    pub fn predecessor(&self) -> Option<SessionId> {
+        match *self {
+            Origin::Fresh | Origin::Resume => None,
+            Origin::AfterClear { from }
+            | Origin::AfterCompaction { from }
+            | Origin::Handoff { from }
+            | Origin::Transition { from } => Some(from),
+        }
+    }
+}
+
+/// Payload of [`Event::SessionEnded`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionEnded {
+    /// How it went.
+    pub status: EndStatus,
+    /// The process exit code, when there was one.
+    pub exit_code: Option<i32>,
+    /// Why it ended.
+    pub reason: EndReason,
+    /// The session that continues this one, for a transition.
+    pub successor: Option<SessionId>,
+}
+
+/// How a session ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndStatus {
+    /// Finished normally.
+    Completed,
+    /// Finished with an error.
+    Failed,
+    /// Left behind (the agent vanished, an old import).
+    Abandoned,
+}
+
+impl EndStatus {
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndStatus::Completed => "completed",
+            EndStatus::Failed => "failed",
+            EndStatus::Abandoned => "abandoned",
+        }
+    }
+}
+
+impl fmt::Display for EndStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a session ended.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// The process or command finished.
+    Exit,
+    /// `/clear` in the agent.
+    Clear,
+    /// The agent compacted; a new segment continues.
+    Compaction,
+    /// The user logged out.
+    Logout,
+    /// An explicit `logbook transition`.
+    Transition,
+    /// Anything else an agent reports, kept verbatim.
+    Other(String),
+}
+
+impl fmt::Display for EndReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EndReason::Exit => f.write_str("exit"),
+            EndReason::Clear => f.write_str("clear"),
+            EndReason::Compaction => f.write_str("compaction"),
+            EndReason::Logout => f.write_str("logout"),
+            EndReason::Transition => f.write_str("transition"),
+            EndReason::Other(other) => f.write_str(other),
+        }
+    }
+}
+
+/// Where captured bytes come from.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SourceRef {
+    /// What kind of source it is.
+    pub kind: SourceKind,
+    /// Stable name within the session: `main`, or e.g.
+    /// `subagents/agent-a2898e3` for a second transcript.
+    pub key: String,
+    /// The path, pane id or `-` for stdin, as given.
+    pub location: String,
+}
+
+/// The kinds of capture source.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceKind {
+    /// A Claude Code transcript (JSONL).
+    ClaudeCode,
+    /// A plain text file that grows.
+    TextFile,
+    /// Standard input.
+    Stdin,
+    /// A tmux pane's scrollback.
+    Tmux,
+}
+
+/// Payload of [`Event::TranscriptCaptured`]: the bytes and the cursor
+/// advance are one event, so they can never disagree.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TranscriptCaptured {
+    /// The source.
+    pub source: SourceRef,
+    /// Byte offset in the source where `bytes` start.
+    pub byte_start: u64,
+    /// Line number (0-based) in the source where `bytes` start.
+    pub line_start: u64,
+    /// How many complete lines `bytes` holds.
+    pub lines: u64,
+    /// blake3 of the last (up to 4 KiB) source bytes before the new cursor,
+    /// to recognise a replaced file.
+    pub fingerprint: Hash,
+    /// The exact bytes, ending in a newline.
+    pub bytes: Bytes,
+}
+
+impl TranscriptCaptured {
+    /// Byte offset just past the capture: the new cursor.
+    pub fn byte_end(&self) -> u64 {
+        self.byte_start + self.bytes.0.len() as u64
+    }
+
+    /// Line number just past the capture.
+    pub fn line_end(&self) -> u64 {
+        self.line_start + self.lines
+    }
+}
+
+/// Payload of [`Event::SourceReset`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceReset {
+    /// The source.
+    pub source: SourceRef,
+    /// What was found.
+    pub reason: ResetReason,
+    /// The cursor (byte offset) that no longer held.
+    pub old_offset: u64,
+}
+
+/// Why a cursor was abandoned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResetReason {
+    /// The source is shorter than the cursor.
+    Truncated,
+    /// The bytes before the cursor changed.
+    Replaced,
+    /// A sliding window moved past everything seen.
+    ScrollbackShifted,
+}
+
+/// Payload of [`Event::CompactionDetected`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompactionDetected {
+    /// How it was recognised.
+    pub trigger: CompactionTrigger,
+    /// Context tokens just before, when the agent said.
+    pub pre_tokens: Option<u64>,
+}
+
+/// What set off a compaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CompactionTrigger {
+    /// The user asked (`/compact`).
+    Manual,
+    /// The agent did it on its own.
+    Auto,
+    /// A text source's line count dropped from `before` to `after`.
+    Heuristic {
+        /// Lines before.
+        before: u64,
+        /// Lines after.
+        after: u64,
+    },
+}
+
+/// Payload of [`Event::TokenUsageObserved`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenUsageObserved {
+    /// Tokens in the context now.
+    pub used: u64,
+    /// Size of the context window.
+    pub window: u64,
+    /// Where the figure came from.
+    pub source: UsageSource,
+}
+
+/// Where a token reading came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UsageSource {
+    /// Claude Code's status-line input.
+    StatusLine,
+    /// A transcript's usage records.
+    Transcript,
+    /// A `Token usage: N/M` line in a text transcript.
+    TextLine,
+}
+
+/// Payload of [`Event::BudgetAlert`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BudgetAlert {
+    /// The threshold crossed, in percent remaining.
+    pub threshold: u8,
+    /// The percentage remaining when it fired.
+    pub remaining_pct: f64,
+}
+
+/// Payload of [`Event::NoteRecorded`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoteRecorded {
+    /// What kind of note.
+    pub kind: NoteKind,
+    /// The text.
+    pub text: String,
+}
+
+/// Kinds of note.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoteKind {
+    /// Something decided.
+    Decision,
+    /// The user corrected the agent.
+    Correction,
+    /// A plan.
+    Plan,
+    /// Something to remember.
+    Memory,
+}
+
+/// Payload of [`Event::HandoffCreated`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandoffCreated {
+    /// The session handing off.
+    pub from: SessionId,
+    /// The id reserved for the session that picks it up.
+    pub next_session: SessionId,
+    /// Where the context snapshot lives (relative to the store).
+    pub context_ref: String,
+}
+
+/// Payload of [`Event::CaptureGap`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaptureGap {
+    /// The source.
+    pub source: SourceRef,
+    /// Lines lost, when countable.
+    pub lines_missed: Option<u64>,
+}
+
+/// A blake3 digest.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Hash(pub [u8; 32]);
+
+impl Hash {
+    /// All zeroes: the `prev_hash` of seq 1.
+    pub const ZERO: Hash = Hash([0; 32]);
+
+    /// Lower-case hex.
+    pub fn to_hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+impl fmt::Debug for Hash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Hash({})", self.to_hex())
+    }
+}
+
+impl fmt::Display for Hash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl Serialize for Hash {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            s.collect_str(self)
+        } else {
+            self.0.serialize(s)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Hash {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if d.is_human_readable() {
+            let text = String::deserialize(d)?;
+            let mut out = [0u8; 32];
+            if text.len() != 64 {
+                return Err(serde::de::Error::custom("hash must be 64 hex digits"));
+            }
+            for (i, byte) in out.iter_mut().enumerate() {
+                *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16)
+                    .map_err(serde::de::Error::custom)?;
+            }
+            Ok(Hash(out))
+        } else {
+            <[u8; 32]>::deserialize(d).map(Hash)
+        }
+    }
+}
+
+/// Exact bytes: raw in binary encodings, base64 in JSON (transcripts may hold
+/// invalid UTF-8, which must survive byte for byte).
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Bytes(pub Vec<u8>);
+
+impl fmt::Debug for Bytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Bytes({} bytes)", self.0.len())
+    }
+}
+
+impl Serialize for Bytes {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(&self.0))
+        } else {
+            serde_bytes::serialize(&self.0, s)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Bytes {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if d.is_human_readable() {
+            let text = String::deserialize(d)?;
+            base64::engine::general_purpose::STANDARD
+                .decode(text)
+                .map(Bytes)
+                .map_err(serde::de::Error::custom)
+        } else {
+            serde_bytes::deserialize(d).map(Bytes)
+        }
+    }
+}

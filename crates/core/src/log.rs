@@ -1,0 +1,82 @@
+//! The [`EventLog`] trait: what every crate may ask of the log.
+
+use async_trait::async_trait;
+
+use crate::envelope::Envelope;
+use crate::event::{Event, Hash};
+use crate::id::SessionId;
+
+/// An event to append, with the optimistic-concurrency check that guards it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewEvent {
+    /// The session it belongs to.
+    pub session: SessionId,
+    /// How many events the session must already have (its last
+    /// `session_seq`; 0 for a new session). Within one batch, later events of
+    /// the same session count the earlier ones.
+    pub expected_session_seq: u64,
+    /// The payload.
+    pub event: Event,
+}
+
+/// The last appended envelope.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Head {
+    /// Its sequence number (0 for an empty log).
+    pub seq: u64,
+    /// blake3 of its stored bytes ([`Hash::ZERO`] for an empty log).
+    pub hash: Hash,
+}
+
+/// Why a log operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    /// Someone else appended to the session first.
+    #[error(
+        "session {session} changed concurrently: expected it at event {expected}, found {actual}"
+    )]
+    Conflict {
+        /// The session.
+        session: SessionId,
+        /// What the caller expected.
+        expected: u64,
+        /// What the log holds.
+        actual: u64,
+    },
+    /// Stored bytes are not a valid envelope.
+    #[error("event {seq} is corrupt: {reason}")]
+    Corrupt {
+        /// The sequence number of the bad record.
+        seq: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An append with nothing in it.
+    #[error("nothing to append")]
+    EmptyBatch,
+    /// The storage underneath failed.
+    #[error("event log storage: {0}")]
+    Storage(String),
+}
+
+/// The append-only event log. Implementations must make each
+/// [`EventLog::append`] batch atomic and durable before returning.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait EventLog: Send + Sync {
+    /// Appends a batch atomically (all or nothing) after checking every
+    /// expected session sequence. Returns the stored envelopes.
+    async fn append(&self, batch: Vec<NewEvent>) -> Result<Vec<Envelope>, LogError>;
+
+    /// Up to `limit` envelopes with `seq >= from`, in order.
+    async fn read_from(&self, from: u64, limit: usize) -> Result<Vec<Envelope>, LogError>;
+
+    /// Every envelope of one session, in order.
+    async fn read_session(&self, session: SessionId) -> Result<Vec<Envelope>, LogError>;
+
+    /// Every session id, in id (so creation) order.
+    async fn sessions(&self) -> Result<Vec<SessionId>, LogError>;
+
+    /// The last appended envelope.
+    async fn head(&self) -> Result<Head, LogError>;
+}

@@ -1,0 +1,254 @@
+//! Projections fold the log into files (DESIGN.md §4).
+//!
+//! A [`Projection`] never touches the disk itself: it writes through
+//! [`ProjectionFiles`], which the binary implements with atomic
+//! write-then-rename under the store (or a `replay --out` directory), and
+//! tests implement in memory. Its progress is a cursor kept by
+//! [`ProjectionCursors`]; [`catch_up`] applies everything past the cursor and
+//! is both the normal path and crash recovery.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+
+use crate::envelope::Envelope;
+use crate::log::{EventLog, LogError};
+
+/// Why a projection could not be brought up to date.
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectionError {
+    /// Reading the log failed.
+    #[error(transparent)]
+    Log(#[from] LogError),
+    /// Writing or reading a projected file failed.
+    #[error("{path}: {message}")]
+    File {
+        /// The file, relative to the output root.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// A path that would escape the output root.
+    #[error("refusing unsafe projection path `{0}`")]
+    UnsafePath(String),
+    /// The cursor store failed.
+    #[error("projection cursor: {0}")]
+    Cursor(String),
+    /// Rendering a file failed.
+    #[error("rendering {path}: {message}")]
+    Render {
+        /// The file being rendered.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// Checks that `path` is a plain relative path (no `..`, no root, no empty
+/// parts), so nothing derived from event data can escape the output root.
+pub fn check_relative(path: &str) -> Result<(), ProjectionError> {
+    let bad = path.is_empty()
+        || path.starts_with('/')
+        || path.contains('\\')
+        || path
+            .split('/')
+            .any(|part| part.is_empty() || part == "." || part == "..");
+    if bad {
+        Err(ProjectionError::UnsafePath(path.to_owned()))
+    } else {
+        Ok(())
+    }
+}
+
+/// The file operations a projection may use, on paths relative to an
+/// output root. Writes must be atomic (readers see old or new, never half).
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+pub trait ProjectionFiles: Send + Sync {
+    /// The whole file, or `None` when it does not exist.
+    fn read(&self, path: &str) -> Result<Option<Vec<u8>>, ProjectionError>;
+    /// Replaces the file atomically.
+    fn write(&self, path: &str, bytes: &[u8]) -> Result<(), ProjectionError>;
+    /// Cuts the file to `offset` (creating it if needed) and appends `bytes`:
+    /// applying the same call twice leaves the same file, which makes
+    /// append-style projections idempotent.
+    fn write_at(&self, path: &str, offset: u64, bytes: &[u8]) -> Result<(), ProjectionError>;
+    /// Deletes the file if it exists.
+    fn remove(&self, path: &str) -> Result<(), ProjectionError>;
+}
+
+/// Where projection cursors (last applied seq) are kept.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+pub trait ProjectionCursors: Send + Sync {
+    /// The last seq applied by `projection` (0 when none).
+    fn get(&self, projection: &str) -> Result<u64, ProjectionError>;
+    /// Records that `projection` has applied everything up to `seq`.
+    fn set(&self, projection: &str, seq: u64) -> Result<(), ProjectionError>;
+}
+
+/// Folds events into files. Applying an envelope twice must change nothing.
+///
+/// The trait objects are spelt `+ 'static` because mockall cannot mock an
+/// async method whose `dyn` arguments carry elided object lifetimes; the
+/// parentheses that spelling needs trip `unused_parens` inside the mock.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[allow(unused_parens)]
+#[async_trait]
+pub trait Projection: Send + Sync {
+    /// A stable name: the key of the cursor.
+    fn name(&self) -> &'static str;
+
+    /// Whether this projection writes `path` (relative to the output root).
+    /// `replay` deletes exactly these files and nothing else.
+    fn owns(&self, path: &str) -> bool;
+
+    /// Applies `batch` (consecutive envelopes, in order). The log may be
+    /// read for history, but only up to the batch's last seq, so that a
+    /// rebuild as of an earlier point sees the same history.
+    async fn apply(
+        &self,
+        log: &(dyn EventLog + 'static),
+        batch: &[Envelope],
+        files: &(dyn ProjectionFiles + 'static),
+    ) -> Result<(), ProjectionError>;
+}
+
+/// How many envelopes one catch-up step reads: bounded so a log full of
+/// transcript bytes never has to fit in memory at once.
+pub const CATCH_UP_CHUNK: usize = 256;
+
+/// Applies every envelope past each projection's cursor, up to `until`
+/// (inclusive; `None` means the head). Files are written before the cursor
+/// moves, so a crash in between only repeats idempotent work. Returns how
+/// many envelopes were read.
+pub async fn catch_up(
+    log: &(dyn EventLog + 'static),
+    cursors: &dyn ProjectionCursors,
+    files: &(dyn ProjectionFiles + 'static),
+    projections: &[Box<dyn Projection>],
+    until: Option<u64>,
+) -> Result<u64, ProjectionError> {
+    let head = log.head().await?.seq;
+    let until = until.map_or(head, |u| u.min(head));
+    let mut positions = Vec::with_capacity(projections.len());
+    for p in projections {
+        positions.push(cursors.get(p.name())?);
+    }
+    let Some(&lowest) = positions.iter().min() else {
+        return Ok(0);
+    };
+    let mut next = lowest + 1;
+    let mut read = 0;
+    while next <= until {
+        let room = usize::try_from(until - next + 1).unwrap_or(usize::MAX);
+        let mut batch = log.read_from(next, CATCH_UP_CHUNK.min(room)).await?;
+        batch.retain(|e| e.seq <= until);
+        let Some(last) = batch.last().map(|e| e.seq) else {
+            break;
+        };
+        read += batch.len() as u64;
+        for (p, position) in projections.iter().zip(positions.iter_mut()) {
+            let fresh = batch.partition_point(|e| e.seq <= *position);
+            if fresh < batch.len() {
+                p.apply(log, &batch[fresh..], files).await?;
+                cursors.set(p.name(), last)?;
+                *position = last;
+            }
+        }
+        next = last + 1;
+    }
+    Ok(read)
+}
+
+/// The error for a [`ProjectionFiles::write_at`] past the end of a file:
+/// earlier output is missing, and only a replay can restore it.
+pub fn short_file(path: &str, offset: u64) -> ProjectionError {
+    ProjectionError::File {
+        path: path.to_owned(),
+        message: format!(
+            "is shorter than the {offset} bytes already projected into it; run `logbook replay`"
+        ),
+    }
+}
+
+/// Cursors in memory: for rebuilds that must not touch the live store.
+#[derive(Debug, Default)]
+pub struct MemoryCursors(Mutex<BTreeMap<String, u64>>);
+
+impl ProjectionCursors for MemoryCursors {
+    fn get(&self, projection: &str) -> Result<u64, ProjectionError> {
+        let map = self
+            .0
+            .lock()
+            .map_err(|_| ProjectionError::Cursor("poisoned".into()))?;
+        Ok(map.get(projection).copied().unwrap_or(0))
+    }
+
+    fn set(&self, projection: &str, seq: u64) -> Result<(), ProjectionError> {
+        self.0
+            .lock()
+            .map_err(|_| ProjectionError::Cursor("poisoned".into()))?
+            .insert(projection.to_owned(), seq);
+        Ok(())
+    }
+}
+
+/// Files in memory, for tests and dry runs.
+#[derive(Debug, Default)]
+pub struct MemoryFiles(Mutex<BTreeMap<String, Vec<u8>>>);
+
+impl MemoryFiles {
+    /// A copy of every file.
+    pub fn snapshot(&self) -> BTreeMap<String, Vec<u8>> {
+        self.0.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+
+    fn with<T>(
+        &self,
+        path: &str,
+        f: impl FnOnce(&mut BTreeMap<String, Vec<u8>>) -> T,
+    ) -> Result<T, ProjectionError> {
+        check_relative(path)?;
+        let mut map = self.0.lock().map_err(|_| ProjectionError::File {
+            path: path.to_owned(),
+            message: "poisoned".into(),
+        })?;
+        Ok(f(&mut map))
+    }
+}
+
+impl ProjectionFiles for MemoryFiles {
+    fn read(&self, path: &str) -> Result<Option<Vec<u8>>, ProjectionError> {
+        self.with(path, |m| m.get(path).cloned())
+    }
+
+    fn write(&self, path: &str, bytes: &[u8]) -> Result<(), ProjectionError> {
+        self.with(path, |m| {
+            m.insert(path.to_owned(), bytes.to_vec());
+        })
+    }
+
+    fn write_at(&self, path: &str, offset: u64, bytes: &[u8]) -> Result<(), ProjectionError> {
+        let done = self.with(path, |m| {
+            let file = m.entry(path.to_owned()).or_default();
+            let offset = usize::try_from(offset).unwrap_or(usize::MAX);
+            if file.len() < offset {
+                return false;
+            }
+            file.truncate(offset);
+            file.extend_from_slice(bytes);
+            true
+        })?;
+        if done {
+            Ok(())
+        } else {
+            Err(short_file(path, offset))
+        }
+    }
+
+    fn remove(&self, path: &str) -> Result<(), ProjectionError> {
+        self.with(path, |m| {
+            m.remove(path);
+        })
+    }
+}

@@ -1,0 +1,229 @@
+//! The `sessions/<id>/session.json` projection: one file per session with
+//! its status, times, chain links, agent and capture counts.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::envelope::Envelope;
+use crate::event::{AgentInfo, EndStatus, Event, Origin};
+use crate::id::SessionId;
+use crate::log::EventLog;
+use crate::projection::{Projection, ProjectionError, ProjectionFiles};
+use crate::time::Timestamp;
+
+/// Lines per transcript part before a new part starts (config `rotate_lines`).
+pub const DEFAULT_ROTATE_LINES: u64 = 60_000;
+
+/// The key of a session's main capture source.
+pub const MAIN_SOURCE: &str = "main";
+
+/// A session's status as people see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionStatus {
+    /// Started, not ended.
+    Active,
+    /// Ended normally.
+    Completed,
+    /// Ended with an error.
+    Failed,
+    /// Left behind.
+    Abandoned,
+}
+
+impl SessionStatus {
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionStatus::Active => "active",
+            SessionStatus::Completed => "completed",
+            SessionStatus::Failed => "failed",
+            SessionStatus::Abandoned => "abandoned",
+        }
+    }
+}
+
+impl From<EndStatus> for SessionStatus {
+    fn from(s: EndStatus) -> Self {
+        match s {
+            EndStatus::Completed => SessionStatus::Completed,
+            EndStatus::Failed => SessionStatus::Failed,
+            EndStatus::Abandoned => SessionStatus::Abandoned,
+        }
+    }
+}
+
+/// How much of the main source was captured.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaptureCounts {
+    /// Complete lines.
+    pub lines: u64,
+    /// Bytes.
+    pub bytes: u64,
+    /// Transcript part files.
+    pub parts: u64,
+}
+
+/// The contents of `session.json` (keys per DESIGN.md §4).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SessionView {
+    /// The session.
+    pub session_id: SessionId,
+    /// `--command NAME`.
+    pub command: Option<String>,
+    /// Status.
+    pub status: SessionStatus,
+    /// Why the session exists (`fresh`, `after_clear`, …).
+    pub origin: Option<String>,
+    /// When it started.
+    pub started_at: Option<Timestamp>,
+    /// When it ended.
+    pub ended_at: Option<Timestamp>,
+    /// Exit code, if any.
+    pub exit_code: Option<i32>,
+    /// Why it ended.
+    pub end_reason: Option<String>,
+    /// The predecessor in its chain.
+    pub transitioned_from: Option<SessionId>,
+    /// The successor in its chain.
+    pub transitioned_to: Option<SessionId>,
+    /// The agent behind it.
+    pub agent: Option<AgentInfo>,
+    /// Absolute path of the session directory.
+    pub dir: String,
+    /// Capture counts of the main source.
+    pub capture: CaptureCounts,
+}
+
+impl SessionView {
+    /// Folds a session's envelopes, oldest first. `dir` is where its files
+    /// live; `rotate_lines` decides the part count.
+    pub fn fold(id: SessionId, envelopes: &[Envelope], dir: String, rotate_lines: u64) -> Self {
+        let mut view = SessionView {
+            session_id: id,
+            command: None,
+            status: SessionStatus::Active,
+            origin: None,
+            started_at: None,
+            ended_at: None,
+            exit_code: None,
+            end_reason: None,
+            transitioned_from: None,
+            transitioned_to: None,
+            agent: None,
+            dir,
+            capture: CaptureCounts::default(),
+        };
+        for env in envelopes {
+            match &env.event {
+                Event::SessionStarted(s) => {
+                    view.command.clone_from(&s.command);
+                    view.agent.clone_from(&s.agent);
+                    view.started_at = Some(env.at);
+                    view.origin = Some(origin_name(&s.origin).to_owned());
+                    view.transitioned_from = s.origin.predecessor();
+                }
+                Event::SessionEnded(e) => {
+                    view.status = e.status.into();
+                    view.ended_at = Some(env.at);
+                    view.exit_code = e.exit_code;
+                    view.end_reason = Some(e.reason.to_string());
+                    view.transitioned_to = e.successor;
+                }
+                Event::TranscriptCaptured(c) if c.source.key == MAIN_SOURCE => {
+                    view.capture.lines += c.lines;
+                    view.capture.bytes += c.bytes.0.len() as u64;
+                }
+                _ => {}
+            }
+        }
+        view.capture.parts = view.capture.lines.div_ceil(rotate_lines.max(1));
+        view
+    }
+
+    /// The bytes of `session.json`: pretty JSON and a final newline, so the
+    /// file diffs well and rebuilds byte for byte.
+    pub fn to_json(&self) -> Result<Vec<u8>, serde_json::Error> {
+        let mut out = serde_json::to_vec_pretty(self)?;
+        out.push(b'\n');
+        Ok(out)
+    }
+}
+
+/// The snake_case name of an origin.
+pub fn origin_name(origin: &Origin) -> &'static str {
+    match origin {
+        Origin::Fresh => "fresh",
+        Origin::Resume => "resume",
+        Origin::AfterClear { .. } => "after_clear",
+        Origin::AfterCompaction { .. } => "after_compaction",
+        Origin::Handoff { .. } => "handoff",
+        Origin::Transition { .. } => "transition",
+    }
+}
+
+/// The directory of a session, relative to the output root.
+pub fn session_dir(id: SessionId) -> String {
+    format!("sessions/{id}")
+}
+
+/// Projects `sessions/<id>/session.json`.
+#[derive(Debug, Clone)]
+pub struct SessionFileProjection {
+    root_display: String,
+    rotate_lines: u64,
+}
+
+impl SessionFileProjection {
+    /// `root_display` is the absolute store path written into `dir`.
+    pub fn new(root_display: impl Into<String>, rotate_lines: u64) -> Self {
+        Self {
+            root_display: root_display.into(),
+            rotate_lines,
+        }
+    }
+
+    fn path(id: SessionId) -> String {
+        format!("{}/session.json", session_dir(id))
+    }
+}
+
+#[async_trait]
+impl Projection for SessionFileProjection {
+    fn name(&self) -> &'static str {
+        "session-json"
+    }
+
+    fn owns(&self, path: &str) -> bool {
+        path.strip_prefix("sessions/")
+            .and_then(|rest| rest.split_once('/'))
+            .is_some_and(|(id, file)| file == "session.json" && id.parse::<SessionId>().is_ok())
+    }
+
+    async fn apply(
+        &self,
+        log: &(dyn EventLog + 'static),
+        batch: &[Envelope],
+        files: &(dyn ProjectionFiles + 'static),
+    ) -> Result<(), ProjectionError> {
+        let Some(last) = batch.last().map(|e| e.seq) else {
+            return Ok(());
+        };
+        let mut touched: Vec<SessionId> = batch.iter().map(|e| e.session).collect();
+        touched.sort_unstable();
+        touched.dedup();
+        for id in touched {
+            let mut history = log.read_session(id).await?;
+            history.retain(|e| e.seq <= last);
+            let dir = format!("{}/{}", self.root_display, session_dir(id));
+            let view = SessionView::fold(id, &history, dir, self.rotate_lines);
+            let path = Self::path(id);
+            let bytes = view.to_json().map_err(|e| ProjectionError::Render {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
+            files.write(&path, &bytes)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,284 @@
+//! Golden bytes of every event variant, and codec round trips.
+//!
+//! `golden/envelopes-v1.txt` holds `name hex` lines written when format 1 was
+//! released. If this test fails, the stored format changed: add a new
+//! variant or envelope format instead (DESIGN.md §3). Regenerate only for a
+//! variant that has never been released: `LOGBOOK_BLESS=1 cargo test -p
+//! logbook-core --test codec`.
+
+use logbook_core::*;
+use uuid::Uuid;
+
+fn sid(n: u128) -> SessionId {
+    SessionId::from_uuid(Uuid::from_u128(n))
+}
+
+fn source() -> SourceRef {
+    SourceRef {
+        kind: SourceKind::ClaudeCode,
+        key: "main".into(),
+        location: "/home/u/.claude/projects/p/s.jsonl".into(),
+    }
+}
+
+/// One sample of every variant (and every sub-variant that changes shape).
+fn samples() -> Vec<(&'static str, Event)> {
+    let agent = AgentInfo {
+        kind: "claude-code".into(),
+        session_id: Some("5f1c".into()),
+        transcript_path: Some("/t.jsonl".into()),
+        cwd: Some("/w".into()),
+        pid: Some(4242),
+    };
+    let started = |origin| {
+        Event::SessionStarted(SessionStarted {
+            command: Some("build".into()),
+            agent: Some(agent.clone()),
+            origin,
+        })
+    };
+    let ended = |status, reason| {
+        Event::SessionEnded(SessionEnded {
+            status,
+            exit_code: Some(2),
+            reason,
+            successor: Some(sid(7)),
+        })
+    };
+    vec![
+        ("started_fresh", started(Origin::Fresh)),
+        ("started_resume", started(Origin::Resume)),
+        (
+            "started_after_clear",
+            started(Origin::AfterClear { from: sid(1) }),
+        ),
+        (
+            "started_after_compaction",
+            started(Origin::AfterCompaction { from: sid(1) }),
+        ),
+        ("started_handoff", started(Origin::Handoff { from: sid(1) })),
+        (
+            "started_transition",
+            started(Origin::Transition { from: sid(1) }),
+        ),
+        (
+            "started_bare",
+            Event::SessionStarted(SessionStarted {
+                command: None,
+                agent: None,
+                origin: Origin::Fresh,
+            }),
+        ),
+        (
+            "ended_completed_exit",
+            ended(EndStatus::Completed, EndReason::Exit),
+        ),
+        (
+            "ended_failed_clear",
+            ended(EndStatus::Failed, EndReason::Clear),
+        ),
+        (
+            "ended_abandoned_compaction",
+            ended(EndStatus::Abandoned, EndReason::Compaction),
+        ),
+        (
+            "ended_logout",
+            ended(EndStatus::Completed, EndReason::Logout),
+        ),
+        (
+            "ended_transition",
+            ended(EndStatus::Completed, EndReason::Transition),
+        ),
+        (
+            "ended_other",
+            ended(
+                EndStatus::Completed,
+                EndReason::Other("prompt_input_exit".into()),
+            ),
+        ),
+        (
+            "transcript_captured",
+            Event::TranscriptCaptured(TranscriptCaptured {
+                source: source(),
+                byte_start: 1024,
+                line_start: 10,
+                lines: 2,
+                fingerprint: Hash([9; 32]),
+                bytes: Bytes(b"{\"type\":\"user\"}\n\xff\xfe\n".to_vec()),
+            }),
+        ),
+        (
+            "source_reset",
+            Event::SourceReset(SourceReset {
+                source: source(),
+                reason: ResetReason::Replaced,
+                old_offset: 77,
+            }),
+        ),
+        (
+            "compaction_auto",
+            Event::CompactionDetected(CompactionDetected {
+                trigger: CompactionTrigger::Auto,
+                pre_tokens: Some(167_000),
+            }),
+        ),
+        (
+            "compaction_manual",
+            Event::CompactionDetected(CompactionDetected {
+                trigger: CompactionTrigger::Manual,
+                pre_tokens: None,
+            }),
+        ),
+        (
+            "compaction_heuristic",
+            Event::CompactionDetected(CompactionDetected {
+                trigger: CompactionTrigger::Heuristic {
+                    before: 900,
+                    after: 120,
+                },
+                pre_tokens: None,
+            }),
+        ),
+        (
+            "token_usage",
+            Event::TokenUsageObserved(TokenUsageObserved {
+                used: 123_456,
+                window: 200_000,
+                source: UsageSource::StatusLine,
+            }),
+        ),
+        (
+            "budget_alert",
+            Event::BudgetAlert(BudgetAlert {
+                threshold: 18,
+                remaining_pct: 17.25,
+            }),
+        ),
+        (
+            "note_decision",
+            Event::NoteRecorded(NoteRecorded {
+                kind: NoteKind::Decision,
+                text: "use sled".into(),
+            }),
+        ),
+        (
+            "handoff_created",
+            Event::HandoffCreated(HandoffCreated {
+                from: sid(1),
+                next_session: sid(2),
+                context_ref: "sessions/x/context.json".into(),
+            }),
+        ),
+        (
+            "capture_gap",
+            Event::CaptureGap(CaptureGap {
+                source: SourceRef {
+                    kind: SourceKind::Tmux,
+                    key: "main".into(),
+                    location: "%1".into(),
+                },
+                lines_missed: Some(40),
+            }),
+        ),
+    ]
+}
+
+fn envelope(event: Event) -> Envelope {
+    Envelope {
+        format: ENVELOPE_FORMAT,
+        seq: 300,
+        id: EventId::from_uuid(Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_00aa)),
+        at: Timestamp::from_micros(1_790_000_000_123_456),
+        session: sid(0x0190_0000_0000_7000_8000_0000_0000_0001),
+        session_seq: 3,
+        prev_hash: Hash([0xab; 32]),
+        event,
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/envelopes-v1.txt");
+
+#[test]
+fn every_variant_matches_its_golden_bytes() {
+    let rendered: String = samples()
+        .into_iter()
+        .map(|(name, event)| format!("{name} {}\n", hex(&envelope(event).encode().unwrap())))
+        .collect();
+    if std::env::var_os("LOGBOOK_BLESS").is_some() {
+        std::fs::write(GOLDEN, &rendered).unwrap();
+    }
+    let golden = std::fs::read_to_string(GOLDEN).expect("golden file is committed");
+    assert_eq!(rendered, golden, "the stored event format changed");
+}
+
+#[test]
+fn every_golden_record_decodes_to_its_sample() {
+    let golden = std::fs::read_to_string(GOLDEN).unwrap();
+    let samples = samples();
+    assert_eq!(golden.lines().count(), samples.len());
+    for (line, (name, event)) in golden.lines().zip(samples) {
+        let (golden_name, bytes) = line.split_once(' ').unwrap();
+        assert_eq!(golden_name, name);
+        let decoded = Envelope::decode(&unhex(bytes)).unwrap();
+        assert_eq!(decoded, envelope(event), "{name}");
+    }
+}
+
+#[test]
+fn every_variant_round_trips_through_json() {
+    for (name, event) in samples() {
+        let env = envelope(event);
+        let json = serde_json::to_string(&env).unwrap();
+        let back: Envelope = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, env, "{name}");
+    }
+}
+
+#[test]
+fn json_shows_bytes_as_base64_and_times_as_text() {
+    let (_, event) = samples()
+        .into_iter()
+        .find(|(n, _)| *n == "transcript_captured")
+        .unwrap();
+    let json: serde_json::Value = serde_json::to_value(envelope(event)).unwrap();
+    assert_eq!(json["at"], "2026-09-21T14:13:20.123456Z");
+    let bytes = json["event"]["transcript_captured"]["bytes"]
+        .as_str()
+        .unwrap();
+    assert_eq!(bytes, "eyJ0eXBlIjoidXNlciJ9Cv/+Cg==");
+    assert_eq!(json["prev_hash"].as_str().unwrap().len(), 64);
+}
+
+#[test]
+fn corrupt_bytes_are_typed_errors_not_panics() {
+    assert!(matches!(Envelope::decode(&[]), Err(CodecError::Empty)));
+    assert!(matches!(
+        Envelope::decode(&[9, 1, 2]),
+        Err(CodecError::UnknownFormat(9))
+    ));
+    let mut good = envelope(samples().remove(0).1).encode().unwrap();
+    assert!(matches!(
+        Envelope::decode(&good[..good.len() - 3]),
+        Err(CodecError::Decode(_))
+    ));
+    good.push(0);
+    assert!(matches!(
+        Envelope::decode(&good),
+        Err(CodecError::Trailing(1))
+    ));
+    // A length prefix claiming more than the limit must fail, not allocate.
+    let mut huge = vec![1u8];
+    huge.extend_from_slice(&[0xff; 40]);
+    assert!(Envelope::decode(&huge).is_err());
+}

@@ -1,0 +1,458 @@
+//! logbook-store: the sled event log.
+//!
+//! It owns everything on disk under `<store>/log` and `<store>/lock`: the
+//! [`SledLog`] implementation of [`EventLog`] (gap-free global sequence,
+//! per-session sequence with conflict errors, the `by_session` and
+//! `sessions` indexes, the `meta` head, the blake3 hash chain, atomic and
+//! flushed batches), projection cursors, the lock file that serialises
+//! processes ([`StoreLock`]), and chain verification and raw export. It is the
+//! only crate that names sled. It does not own projected files or the
+//! lifecycle rules (see `logbook-core`).
+//!
+//! # Layout of the sled trees
+//!
+//! | tree | key | value |
+//! |---|---|---|
+//! | `events` | seq (u64 BE) | stored envelope bytes |
+//! | `by_session` | session id (16) ++ session_seq (u64 BE) | seq (u64 BE) |
+//! | `sessions` | session id (16) | seq of its first event (u64 BE) |
+//! | `meta` | `head` | seq (u64 BE) ++ blake3 (32) ++ at (i64 BE) |
+//! | `cursors` | projection name | last applied seq (u64 BE) |
+//!
+//! # Example
+//!
+//! ```
+//! use logbook_core::{Event, EventLog, NewEvent, NoteKind, NoteRecorded, SessionId};
+//! use logbook_store::{SledLog, StoreOptions};
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let log = SledLog::open(dir.path(), &StoreOptions::default()).unwrap();
+//! let session = SessionId::new_v7();
+//! let note = Event::NoteRecorded(NoteRecorded { kind: NoteKind::Plan, text: "ship".into() });
+//! let stored = futures::executor::block_on(log.append(vec![NewEvent {
+//!     session,
+//!     expected_session_seq: 0,
+//!     event: note,
+//! }]))
+//! .unwrap();
+//! assert_eq!(stored[0].seq, 1);
+//! assert!(log.verify_chain().unwrap().problem.is_none());
+//! ```
+
+mod lock;
+mod verify;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use logbook_core::{
+    ENVELOPE_FORMAT, Envelope, EventId, EventLog, Hash, Head, LogError, NewEvent,
+    ProjectionCursors, ProjectionError, SessionId, Timestamp,
+};
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+
+pub use lock::StoreLock;
+pub use verify::{ChainProblem, ChainReport, Verification};
+
+/// How to open a store.
+#[derive(Clone, Debug)]
+pub struct StoreOptions {
+    /// How long to wait for another process's lock.
+    pub lock_wait: Duration,
+    /// sled's page cache. sled's default (1 GiB) would hold everything ever
+    /// written in memory.
+    pub cache_capacity: u64,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            lock_wait: Duration::from_secs(10),
+            cache_capacity: 64 * 1024 * 1024,
+        }
+    }
+}
+
+/// Why the store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another process holds the lock and did not let go in time.
+    #[error("the store is locked by {} (waited {:.1}s for {})", holder.map_or_else(|| "another process".to_owned(), |p| format!("pid {p}")), waited.as_secs_f64(), path.display())]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+        /// The holder's pid, when readable.
+        holder: Option<u32>,
+        /// How long we waited.
+        waited: Duration,
+    },
+    /// A file-system error on a path.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// sled failed (a corrupt or unreadable database, a full disk).
+    #[error("event log database at {}: {source}", path.display())]
+    Database {
+        /// The sled directory.
+        path: PathBuf,
+        /// The cause.
+        source: sled::Error,
+    },
+    /// An event log operation failed.
+    #[error(transparent)]
+    Log(#[from] LogError),
+}
+
+impl StoreError {
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
+        StoreError::Io {
+            path: path.to_owned(),
+            source,
+        }
+    }
+}
+
+fn storage(e: sled::Error) -> LogError {
+    LogError::Storage(e.to_string())
+}
+
+/// The sled-backed [`EventLog`]. Holds the store lock for its lifetime.
+pub struct SledLog {
+    db: sled::Db,
+    events: sled::Tree,
+    by_session: sled::Tree,
+    sessions: sled::Tree,
+    meta: sled::Tree,
+    cursors: sled::Tree,
+    /// The head as last committed. Appends serialise on this mutex, so the
+    /// sequence and hash chain are computed by one writer at a time.
+    head: Mutex<HeadState>,
+    _lock: StoreLock,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct HeadState {
+    head: Head,
+    at: Timestamp,
+}
+
+const HEAD_KEY: &[u8] = b"head";
+
+impl SledLog {
+    /// Opens (creating if needed) the store in `dir`: takes `dir/lock`, then
+    /// opens `dir/log`.
+    pub fn open(dir: &Path, options: &StoreOptions) -> Result<Self, StoreError> {
+        let lock = StoreLock::acquire(&dir.join("lock"), options.lock_wait)?;
+        let path = dir.join("log");
+        let db_err = |source| StoreError::Database {
+            path: path.clone(),
+            source,
+        };
+        let db = sled::Config::new()
+            .path(&path)
+            .cache_capacity(options.cache_capacity)
+            .open()
+            .map_err(db_err)?;
+        let tree = |name: &str| db.open_tree(name).map_err(db_err);
+        let meta = tree("meta")?;
+        let head = match meta.get(HEAD_KEY).map_err(db_err)? {
+            None => HeadState {
+                head: Head::default(),
+                at: Timestamp::from_micros(i64::MIN),
+            },
+            Some(raw) => decode_head(&raw).ok_or_else(|| {
+                StoreError::Log(LogError::Corrupt {
+                    seq: 0,
+                    reason: "the head record in `meta` is malformed".into(),
+                })
+            })?,
+        };
+        Ok(Self {
+            events: tree("events")?,
+            by_session: tree("by_session")?,
+            sessions: tree("sessions")?,
+            cursors: tree("cursors")?,
+            meta,
+            head: Mutex::new(head),
+            db,
+            _lock: lock,
+        })
+    }
+
+    /// Makes everything written so far durable.
+    pub fn flush(&self) -> Result<(), LogError> {
+        self.db.flush().map(|_| ()).map_err(storage)
+    }
+
+    /// Session ids whose hex starts with the given inclusive byte range.
+    pub fn sessions_in(&self, low: [u8; 16], high: [u8; 16]) -> Result<Vec<SessionId>, LogError> {
+        self.sessions
+            .range(low..=high)
+            .keys()
+            .map(|k| k.map_err(storage).and_then(|k| session_from_key(&k)))
+            .collect()
+    }
+
+    /// The stored bytes of every envelope, in order (for export and
+    /// verification); decoding is left to the caller.
+    pub fn raw_events(&self) -> impl Iterator<Item = Result<(u64, Vec<u8>), LogError>> + '_ {
+        self.events.iter().map(|item| {
+            let (k, v) = item.map_err(storage)?;
+            Ok((seq_from_key(&k)?, v.to_vec()))
+        })
+    }
+
+    /// Resets every projection cursor (before a full replay).
+    pub fn reset_cursors(&self) -> Result<(), LogError> {
+        self.cursors.clear().map_err(storage)
+    }
+
+    /// The seq of the last event whose time is at or before `at` (0 if none).
+    /// Times never decrease along the log, so this is a binary search.
+    pub fn seq_at_time(&self, at: Timestamp) -> Result<u64, LogError> {
+        let (mut low, mut high) = (0u64, self.current_head()?.head.seq);
+        while low < high {
+            let mid = low + (high - low).div_ceil(2);
+            if self.get(mid)?.at <= at {
+                low = mid;
+            } else {
+                high = mid - 1;
+            }
+        }
+        Ok(low)
+    }
+
+    fn current_head(&self) -> Result<HeadState, LogError> {
+        self.head
+            .lock()
+            .map(|h| *h)
+            .map_err(|_| LogError::Storage("head lock poisoned".into()))
+    }
+
+    fn get(&self, seq: u64) -> Result<Envelope, LogError> {
+        let raw = self
+            .events
+            .get(seq.to_be_bytes())
+            .map_err(storage)?
+            .ok_or_else(|| LogError::Corrupt {
+                seq,
+                reason: "missing from the events tree".into(),
+            })?;
+        decode_at(seq, &raw)
+    }
+
+    fn last_session_seq(&self, session: SessionId) -> Result<u64, LogError> {
+        match self.by_session.scan_prefix(session.as_bytes()).next_back() {
+            None => Ok(0),
+            Some(item) => {
+                let (key, _) = item.map_err(storage)?;
+                key.get(16..24)
+                    .and_then(|b| b.try_into().ok())
+                    .map(u64::from_be_bytes)
+                    .ok_or_else(|| LogError::Storage("malformed by_session key".into()))
+            }
+        }
+    }
+
+    /// Overwrites the stored bytes of one event, bypassing every check, so
+    /// that tests can prove tampering is detected.
+    #[cfg(feature = "fault-injection")]
+    pub fn tamper_with(&self, seq: u64, bytes: &[u8]) -> Result<(), LogError> {
+        self.events
+            .insert(seq.to_be_bytes(), bytes)
+            .map_err(storage)?;
+        self.flush()
+    }
+
+    /// The stored bytes of one event (fault-injection tests).
+    #[cfg(feature = "fault-injection")]
+    pub fn raw(&self, seq: u64) -> Result<Option<Vec<u8>>, LogError> {
+        Ok(self
+            .events
+            .get(seq.to_be_bytes())
+            .map_err(storage)?
+            .map(|v| v.to_vec()))
+    }
+}
+
+fn decode_at(seq: u64, raw: &[u8]) -> Result<Envelope, LogError> {
+    Envelope::decode(raw).map_err(|e| LogError::Corrupt {
+        seq,
+        reason: e.to_string(),
+    })
+}
+
+fn seq_from_key(key: &[u8]) -> Result<u64, LogError> {
+    key.try_into()
+        .map(u64::from_be_bytes)
+        .map_err(|_| LogError::Storage("malformed events key".into()))
+}
+
+fn session_from_key(key: &[u8]) -> Result<SessionId, LogError> {
+    key.get(..16)
+        .and_then(|b| b.try_into().ok())
+        .map(SessionId::from_bytes)
+        .ok_or_else(|| LogError::Storage("malformed session key".into()))
+}
+
+fn encode_head(state: &HeadState) -> Vec<u8> {
+    let mut out = Vec::with_capacity(48);
+    out.extend_from_slice(&state.head.seq.to_be_bytes());
+    out.extend_from_slice(&state.head.hash.0);
+    out.extend_from_slice(&state.at.as_micros().to_be_bytes());
+    out
+}
+
+fn decode_head(raw: &[u8]) -> Option<HeadState> {
+    Some(HeadState {
+        head: Head {
+            seq: u64::from_be_bytes(raw.get(..8)?.try_into().ok()?),
+            hash: Hash(raw.get(8..40)?.try_into().ok()?),
+        },
+        at: Timestamp::from_micros(i64::from_be_bytes(raw.get(40..48)?.try_into().ok()?)),
+    })
+}
+
+#[async_trait]
+impl EventLog for SledLog {
+    async fn append(&self, batch: Vec<NewEvent>) -> Result<Vec<Envelope>, LogError> {
+        if batch.is_empty() {
+            return Err(LogError::EmptyBatch);
+        }
+        let mut head = self
+            .head
+            .lock()
+            .map_err(|_| LogError::Storage("head lock poisoned".into()))?;
+        // Times never go backwards along the log, even if the clock does, so
+        // "as of time T" is a prefix of the log.
+        let now = Timestamp::from_jiff(jiff::Timestamp::now()).max(head.at);
+        let mut next = *head;
+        let mut session_seqs: HashMap<SessionId, u64> = HashMap::new();
+        let mut rows = Vec::with_capacity(batch.len());
+        let mut stored = Vec::with_capacity(batch.len());
+        for new in batch {
+            let current = match session_seqs.get(&new.session) {
+                Some(&s) => s,
+                None => self.last_session_seq(new.session)?,
+            };
+            if current != new.expected_session_seq {
+                return Err(LogError::Conflict {
+                    session: new.session,
+                    expected: new.expected_session_seq,
+                    actual: current,
+                });
+            }
+            let env = Envelope {
+                format: ENVELOPE_FORMAT,
+                seq: next.head.seq + 1,
+                id: EventId::new_v7(),
+                at: now,
+                session: new.session,
+                session_seq: current + 1,
+                prev_hash: next.head.hash,
+                event: new.event,
+            };
+            let bytes = env.encode().map_err(|e| LogError::Storage(e.to_string()))?;
+            next.head = Head {
+                seq: env.seq,
+                hash: Hash(*blake3::hash(&bytes).as_bytes()),
+            };
+            next.at = now;
+            session_seqs.insert(env.session, env.session_seq);
+            rows.push((env.seq, env.session, env.session_seq, bytes));
+            stored.push(env);
+        }
+        let head_bytes = encode_head(&next);
+        (&self.events, &self.by_session, &self.sessions, &self.meta)
+            .transaction(|(events, by_session, sessions, meta)| {
+                for (seq, session, session_seq, bytes) in &rows {
+                    let seq_key = seq.to_be_bytes();
+                    events.insert(&seq_key, bytes.as_slice())?;
+                    let mut key = Vec::with_capacity(24);
+                    key.extend_from_slice(session.as_bytes());
+                    key.extend_from_slice(&session_seq.to_be_bytes());
+                    by_session.insert(key, &seq_key)?;
+                    if *session_seq == 1 {
+                        sessions.insert(session.as_bytes(), &seq_key)?;
+                    }
+                }
+                meta.insert(HEAD_KEY, head_bytes.as_slice())?;
+                Ok::<_, ConflictableTransactionError<LogError>>(())
+            })
+            .map_err(|e| match e {
+                TransactionError::Abort(e) => e,
+                TransactionError::Storage(e) => storage(e),
+            })?;
+        // The transaction is committed in sled, so the head moves even if
+        // the flush below fails; but nothing is reported appended before the
+        // flush returns: acknowledged means durable.
+        *head = next;
+        drop(head);
+        self.flush()?;
+        Ok(stored)
+    }
+
+    async fn read_from(&self, from: u64, limit: usize) -> Result<Vec<Envelope>, LogError> {
+        self.events
+            .range(from.max(1).to_be_bytes()..)
+            .take(limit)
+            .map(|item| {
+                let (k, v) = item.map_err(storage)?;
+                decode_at(seq_from_key(&k)?, &v)
+            })
+            .collect()
+    }
+
+    async fn read_session(&self, session: SessionId) -> Result<Vec<Envelope>, LogError> {
+        self.by_session
+            .scan_prefix(session.as_bytes())
+            .values()
+            .map(|v| {
+                let v = v.map_err(storage)?;
+                self.get(seq_from_key(&v)?)
+            })
+            .collect()
+    }
+
+    async fn sessions(&self) -> Result<Vec<SessionId>, LogError> {
+        self.sessions
+            .iter()
+            .keys()
+            .map(|k| k.map_err(storage).and_then(|k| session_from_key(&k)))
+            .collect()
+    }
+
+    async fn head(&self) -> Result<Head, LogError> {
+        Ok(self.current_head()?.head)
+    }
+}
+
+impl ProjectionCursors for SledLog {
+    fn get(&self, projection: &str) -> Result<u64, ProjectionError> {
+        let raw = self
+            .cursors
+            .get(projection)
+            .map_err(|e| ProjectionError::Cursor(e.to_string()))?;
+        Ok(raw
+            .and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes))
+            .unwrap_or(0))
+    }
+
+    fn set(&self, projection: &str, seq: u64) -> Result<(), ProjectionError> {
+        self.cursors
+            .insert(projection, &seq.to_be_bytes())
+            .map(|_| ())
+            .map_err(|e| ProjectionError::Cursor(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,235 @@
+use futures::executor::block_on;
+use logbook_core::sessions::SessionFileProjection;
+use logbook_core::{
+    Event, MemoryCursors, MemoryFiles, NoteKind, NoteRecorded, Origin, Projection, SessionStarted,
+    catch_up,
+};
+
+use super::*;
+
+fn open(dir: &Path) -> SledLog {
+    SledLog::open(dir, &StoreOptions::default()).unwrap()
+}
+
+fn note(text: &str) -> Event {
+    Event::NoteRecorded(NoteRecorded {
+        kind: NoteKind::Memory,
+        text: text.into(),
+    })
+}
+
+fn new(session: SessionId, expected: u64, event: Event) -> NewEvent {
+    NewEvent {
+        session,
+        expected_session_seq: expected,
+        event,
+    }
+}
+
+#[test]
+fn sequences_are_gap_free_across_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = SessionId::new_v7();
+    {
+        let log = open(dir.path());
+        block_on(log.append(vec![new(s, 0, note("a")), new(s, 1, note("b"))])).unwrap();
+    }
+    let log = open(dir.path());
+    let third = block_on(log.append(vec![new(s, 2, note("c"))])).unwrap();
+    assert_eq!(third[0].seq, 3);
+    assert_eq!(third[0].session_seq, 3);
+    let all = block_on(log.read_from(1, 100)).unwrap();
+    assert_eq!(all.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2, 3]);
+    assert_eq!(all[0].prev_hash, Hash::ZERO);
+    assert_eq!(
+        all[1].prev_hash,
+        Hash(*blake3::hash(&all[0].encode().unwrap()).as_bytes())
+    );
+    assert_eq!(block_on(log.head()).unwrap().seq, 3);
+}
+
+#[test]
+fn wrong_expected_sequence_is_a_conflict_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path());
+    let (a, b) = (SessionId::new_v7(), SessionId::new_v7());
+    block_on(log.append(vec![new(a, 0, note("a1"))])).unwrap();
+    // The first item is fine, the second conflicts: the batch is all or nothing.
+    let err =
+        block_on(log.append(vec![new(b, 0, note("b1")), new(a, 0, note("a-again"))])).unwrap_err();
+    assert!(matches!(
+        err,
+        LogError::Conflict {
+            expected: 0,
+            actual: 1,
+            ..
+        }
+    ));
+    assert_eq!(block_on(log.head()).unwrap().seq, 1);
+    assert!(block_on(log.read_session(b)).unwrap().is_empty());
+    assert_eq!(block_on(log.sessions()).unwrap(), vec![a]);
+}
+
+#[test]
+fn batch_counts_its_own_events_per_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path());
+    let a = SessionId::new_v7();
+    let stored = block_on(log.append((0..1000).map(|i| new(a, i, note("x"))).collect())).unwrap();
+    assert_eq!(stored.last().unwrap().session_seq, 1000);
+    assert_eq!(block_on(log.read_session(a)).unwrap().len(), 1000);
+    assert!(log.verify_chain().unwrap().problem.is_none());
+}
+
+#[test]
+fn empty_batch_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path());
+    assert!(matches!(
+        block_on(log.append(vec![])),
+        Err(LogError::EmptyBatch)
+    ));
+}
+
+#[test]
+fn sessions_index_supports_prefix_ranges() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path());
+    let ids: Vec<SessionId> = (0..5).map(|_| SessionId::new_v7()).collect();
+    for id in &ids {
+        block_on(log.append(vec![new(*id, 0, note("x"))])).unwrap();
+    }
+    let prefix = logbook_core::IdPrefix::parse(&ids[3].to_string()[..30]).unwrap();
+    let (lo, hi) = prefix.byte_range();
+    assert_eq!(log.sessions_in(lo, hi).unwrap(), vec![ids[3]]);
+    assert_eq!(block_on(log.sessions()).unwrap(), ids);
+}
+
+#[test]
+fn times_never_decrease_and_seq_at_time_finds_the_prefix() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path());
+    let s = SessionId::new_v7();
+    let mut stamps = vec![];
+    for i in 0..5 {
+        let e = block_on(log.append(vec![new(s, i, note("x"))])).unwrap();
+        stamps.push(e[0].at);
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert!(stamps.windows(2).all(|w| w[0] <= w[1]));
+    assert_eq!(log.seq_at_time(stamps[2]).unwrap(), 3);
+    assert_eq!(log.seq_at_time(Timestamp::from_micros(0)).unwrap(), 0);
+    assert_eq!(
+        log.seq_at_time(Timestamp::from_micros(i64::MAX)).unwrap(),
+        5
+    );
+}
+
+#[cfg(feature = "fault-injection")]
+#[test]
+fn tampering_names_the_altered_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path());
+    let s = SessionId::new_v7();
+    for i in 0..4 {
+        block_on(log.append(vec![new(s, i, note(&format!("note {i}")))])).unwrap();
+    }
+    let mut env = Envelope::decode(&log.raw(2).unwrap().unwrap()).unwrap();
+    env.event = note("rewritten history");
+    log.tamper_with(2, &env.encode().unwrap()).unwrap();
+    let problem = log.verify_chain().unwrap().problem.unwrap();
+    assert_eq!(problem.seq(), 2, "{problem}");
+    assert!(problem.to_string().contains("seq 3"));
+}
+
+#[cfg(feature = "fault-injection")]
+#[test]
+fn tampering_with_the_last_event_is_caught_by_the_head() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path());
+    let s = SessionId::new_v7();
+    for i in 0..3 {
+        block_on(log.append(vec![new(s, i, note("n"))])).unwrap();
+    }
+    let mut last = Envelope::decode(&log.raw(3).unwrap().unwrap()).unwrap();
+    last.event = note("changed tail");
+    log.tamper_with(3, &last.encode().unwrap()).unwrap();
+    let problem = log.verify_chain().unwrap().problem.unwrap();
+    assert_eq!(problem.seq(), 3);
+    assert!(problem.to_string().contains("head"));
+    log.tamper_with(1, b"\x01garbage").unwrap();
+    assert!(matches!(
+        log.verify_chain().unwrap().problem,
+        Some(ChainProblem::Undecodable { seq: 1, .. })
+    ));
+}
+
+fn start(s: SessionId) -> NewEvent {
+    new(
+        s,
+        0,
+        Event::SessionStarted(SessionStarted {
+            command: Some("b".into()),
+            agent: None,
+            origin: Origin::Fresh,
+        }),
+    )
+}
+
+#[test]
+fn catch_up_is_incremental_idempotent_and_equals_a_rebuild() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path());
+    let projections: Vec<Box<dyn Projection>> =
+        vec![Box::new(SessionFileProjection::new("/store", 60_000))];
+    let live = MemoryFiles::default();
+    let mut sessions = vec![];
+    for round in 0..600u64 {
+        let s = SessionId::new_v7();
+        sessions.push(s);
+        block_on(log.append(vec![start(s)])).unwrap();
+        if round % 100 == 0 {
+            block_on(catch_up(&log, &log, &live, &projections, None)).unwrap();
+        }
+    }
+    block_on(catch_up(&log, &log, &live, &projections, None)).unwrap();
+    assert_eq!(ProjectionCursors::get(&log, "session-json").unwrap(), 600);
+    // Nothing new: nothing read.
+    assert_eq!(
+        block_on(catch_up(&log, &log, &live, &projections, None)).unwrap(),
+        0
+    );
+    let rebuilt = MemoryFiles::default();
+    block_on(catch_up(
+        &log,
+        &MemoryCursors::default(),
+        &rebuilt,
+        &projections,
+        None,
+    ))
+    .unwrap();
+    assert_eq!(live.snapshot(), rebuilt.snapshot());
+    assert_eq!(live.snapshot().len(), 600);
+    // Re-applying from scratch onto existing files changes nothing.
+    block_on(catch_up(
+        &log,
+        &MemoryCursors::default(),
+        &live,
+        &projections,
+        None,
+    ))
+    .unwrap();
+    assert_eq!(live.snapshot(), rebuilt.snapshot());
+
+    // As of seq 10: ten files.
+    let past = MemoryFiles::default();
+    block_on(catch_up(
+        &log,
+        &MemoryCursors::default(),
+        &past,
+        &projections,
+        Some(10),
+    ))
+    .unwrap();
+    assert_eq!(past.snapshot().len(), 10);
+}
