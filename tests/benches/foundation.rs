@@ -1,1 +1,159 @@
-fn main() {}
+//! Foundation benchmarks: append throughput, replay throughput and the wall
+//! time of `logbook start` as a whole process on stores of growing size.
+//!
+//! Run: `cargo build --release -p logbook-cli && cargo bench -p logbook-tests --bench foundation`
+//! (`-- --quick` for a smaller run). Prints a Markdown table for the README.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use futures::executor::block_on;
+use logbook_core::{Event, EventLog, NewEvent, NoteKind, NoteRecorded, SessionId};
+use logbook_store::{SledLog, StoreOptions};
+
+fn note(i: u64) -> Event {
+    Event::NoteRecorded(NoteRecorded {
+        kind: NoteKind::Memory,
+        text: format!("note {i:08}: the agent read src/lib.rs and ran cargo test"),
+    })
+}
+
+/// Appends `events` events in batches of `batch`, sessions of 1,000 events.
+fn fill(log: &SledLog, events: u64, batch: u64) {
+    let mut session = SessionId::new_v7();
+    let mut in_session = 0;
+    let mut done = 0;
+    while done < events {
+        let n = batch.min(events - done);
+        let mut items = Vec::with_capacity(n as usize);
+        for _ in 0..n {
+            if in_session == 1000 {
+                session = SessionId::new_v7();
+                in_session = 0;
+            }
+            items.push(NewEvent {
+                session,
+                expected_session_seq: in_session,
+                event: note(done),
+            });
+            in_session += 1;
+            done += 1;
+        }
+        block_on(log.append(items)).unwrap();
+    }
+}
+
+fn per_second(count: u64, took: Duration) -> String {
+    format!("{:.0}", count as f64 / took.as_secs_f64())
+}
+
+fn logbook_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("LOGBOOK_BIN") {
+        return p.into();
+    }
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe.parent().unwrap().parent().unwrap().join("logbook");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build --release -p logbook-cli` first",
+        bin.display()
+    );
+    bin
+}
+
+/// Median wall time of `logbook start` as a whole process.
+fn start_median(dir: &Path, runs: usize) -> Duration {
+    let bin = logbook_bin();
+    let mut times: Vec<Duration> = (0..runs)
+        .map(|_| {
+            let t = Instant::now();
+            let out = Command::new(&bin)
+                .arg("--dir")
+                .arg(dir)
+                .args(["start", "--command", "bench"])
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            t.elapsed()
+        })
+        .collect();
+    times.sort();
+    times[times.len() / 2]
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let big: u64 = if quick { 100_000 } else { 1_000_000 };
+    let scratch = tempfile::tempdir().unwrap();
+    let opts = StoreOptions::default();
+    println!("| measure | result |");
+    println!("|---|---|");
+
+    {
+        let dir = scratch.path().join("single");
+        let log = SledLog::open(&dir, &opts).unwrap();
+        let n = if quick { 500 } else { 2_000 };
+        let t = Instant::now();
+        fill(&log, n, 1);
+        println!(
+            "| append, one event per flushed batch | {} events/s |",
+            per_second(n, t.elapsed())
+        );
+    }
+    {
+        let dir = scratch.path().join("batched");
+        let log = SledLog::open(&dir, &opts).unwrap();
+        let n = if quick { 100_000 } else { 300_000 };
+        let t = Instant::now();
+        fill(&log, n, 1_000);
+        println!(
+            "| append, batches of 1,000 | {} events/s |",
+            per_second(n, t.elapsed())
+        );
+    }
+
+    let stores = [0u64, 100_000, big];
+    for &size in &stores {
+        let dir = scratch.path().join(format!("start-{size}"));
+        if size > 0 {
+            let log = SledLog::open(&dir, &opts).unwrap();
+            let t = Instant::now();
+            fill(&log, size, 1_000);
+            let filled = t.elapsed();
+            if size == big {
+                let t = Instant::now();
+                let mut next = 1;
+                let mut read = 0u64;
+                loop {
+                    let batch = block_on(log.read_from(next, 4096)).unwrap();
+                    let Some(last) = batch.last() else { break };
+                    next = last.seq + 1;
+                    read += batch.len() as u64;
+                }
+                assert_eq!(read, size);
+                println!(
+                    "| replay (read + decode) at {size} events | {} events/s |",
+                    per_second(read, t.elapsed())
+                );
+                println!(
+                    "| fill {size} events in batches of 1,000 | {} events/s |",
+                    per_second(size, filled)
+                );
+            }
+        }
+        // The first run creates the store (and, for filled stores, projects
+        // every session once): report the steady state.
+        start_median(&dir, 1);
+        let median = start_median(&dir, if quick { 11 } else { 31 });
+        println!(
+            "| `logbook start`, whole process, {size} events in store | {:.1} ms median |",
+            median.as_secs_f64() * 1000.0
+        );
+    }
+}

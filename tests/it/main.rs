@@ -1,1 +1,8 @@
+//! The one integration-test binary. Each module is a user-facing area.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod bad_input;
+mod concurrency;
+mod crash;
+mod lifecycle;
+mod projections;

@@ -1,1 +1,193 @@
-//! x
+//! logbook-tests: the integration harness.
+//!
+//! Every scenario drives the real `logbook` binary as a separate process on a
+//! private temporary store ([`Store`]), because that is how hooks, scripts and
+//! people use it: crash and concurrency tests need real processes to kill and
+//! to race. The binary is the one cargo built next to this test executable.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The `logbook` executable built by this cargo invocation.
+pub fn logbook_bin() -> PathBuf {
+    if let Some(path) = std::env::var_os("LOGBOOK_BIN") {
+        return PathBuf::from(path);
+    }
+    // target/<profile>/deps/it-<hash> → target/<profile>/logbook
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().unwrap().parent().unwrap();
+    let bin = profile_dir.join("logbook");
+    assert!(
+        bin.exists(),
+        "{} is missing: run the suite with `cargo test --workspace`, which builds it",
+        bin.display()
+    );
+    bin
+}
+
+/// A temporary store and a way to run `logbook` against it.
+pub struct Store {
+    dir: tempfile::TempDir,
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Store {
+    pub fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// The scratch directory holding the store (and anything else a test needs).
+    pub fn scratch(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The store directory.
+    pub fn root(&self) -> PathBuf {
+        self.dir.path().join("store")
+    }
+
+    /// A `logbook` command on this store, with a clean environment.
+    pub fn cmd(&self) -> Command {
+        let mut cmd = Command::new(logbook_bin());
+        cmd.env("LOGBOOK_DIR", self.root())
+            .env_remove("LOGBOOK_LOG")
+            .env_remove("LOGBOOK_FAULT_PAUSE_AFTER_APPEND")
+            .env("NO_COLOR", "1")
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// Runs `logbook ARGS` and returns its output, whatever the exit status.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).output().unwrap()
+    }
+
+    /// Runs `logbook ARGS`, asserts success, returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "logbook {args:?} failed ({:?}): {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs `logbook ARGS`, asserts it fails with `code` and a one-line error;
+    /// returns that line.
+    pub fn fails(&self, args: &[&str], code: i32) -> String {
+        let out = self.run(args);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(code), "logbook {args:?}: {stderr}");
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "expected a one-line error, got {stderr:?}");
+        assert!(lines[0].starts_with("logbook: error: "), "{stderr}");
+        lines[0].to_owned()
+    }
+
+    /// `logbook start --command NAME`, returning the id.
+    pub fn start(&self, command: &str) -> String {
+        self.ok(&["start", "--command", command]).trim().to_owned()
+    }
+
+    /// Every session as `ls --json` reports it.
+    pub fn sessions(&self) -> Vec<Value> {
+        let text = self.ok(&["ls", "--json"]);
+        serde_json::from_str::<Value>(&text)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    /// One session as `show --json` reports it.
+    pub fn show(&self, id: &str) -> Value {
+        serde_json::from_str(&self.ok(&["show", id, "--json"])).unwrap()
+    }
+
+    /// The path of a session's `session.json`.
+    pub fn session_json(&self, id: &str) -> PathBuf {
+        self.root().join("sessions").join(id).join("session.json")
+    }
+
+    /// Writes `config.toml`.
+    pub fn configure(&self, toml: &str) {
+        std::fs::create_dir_all(self.root()).unwrap();
+        std::fs::write(self.root().join("config.toml"), toml).unwrap();
+    }
+
+    /// Every file under the store with its bytes, excluding sled's own
+    /// database and the lock (for before/after comparisons).
+    pub fn projected_files(&self) -> Vec<(String, Vec<u8>)> {
+        let mut out = vec![];
+        walk(&self.root().join("sessions"), &self.root(), &mut out);
+        out.sort();
+        out
+    }
+}
+
+fn walk(dir: &Path, root: &Path, out: &mut Vec<(String, Vec<u8>)>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            walk(&path, root, out);
+        } else {
+            let rel = path.strip_prefix(root).unwrap().display().to_string();
+            out.push((rel, std::fs::read(&path).unwrap()));
+        }
+    }
+}
+
+/// Waits (bounded) until the child writes a stderr line containing `needle`.
+/// Returns the child so the caller can kill it.
+pub fn wait_for_stderr(child: &mut Child, needle: &str, limit: Duration) {
+    let stderr = child.stderr.take().expect("stderr piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let wanted = needle.to_owned();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if line.contains(&wanted) {
+                let _ = tx.send(());
+                break;
+            }
+        }
+    });
+    let started = Instant::now();
+    rx.recv_timeout(limit).unwrap_or_else(|_| {
+        let _ = child.kill();
+        panic!("no `{needle}` on stderr within {:?}", started.elapsed())
+    });
+}
+
+/// Waits for a child with a time limit, killing it if it overstays.
+pub fn wait_bounded(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            panic!("child still running after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}

@@ -5,6 +5,7 @@
 //! variant or envelope format instead (DESIGN.md §3). Regenerate only for a
 //! variant that has never been released: `LOGBOOK_BLESS=1 cargo test -p
 //! logbook-core --test codec`.
+#![allow(clippy::unwrap_used)]
 
 use logbook_core::*;
 use uuid::Uuid;

@@ -1,0 +1,181 @@
+//! The command-line grammar.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// A flight recorder for AI coding-agent sessions.
+///
+/// Every session action is appended to one event log; session files are
+/// projections of it, rebuilt by `replay` and checked by `verify`.
+#[derive(Debug, Parser)]
+#[command(name = "logbook", version, propagate_version = true)]
+pub struct Cli {
+    /// The store directory [default: nearest .logbook/ above here, else
+    /// $XDG_DATA_HOME/logbook]
+    #[arg(long, global = true, env = "LOGBOOK_DIR", value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+
+    /// Log more to stderr (-v info, -vv debug, -vvv trace); LOGBOOK_LOG
+    /// takes a full filter instead
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a .logbook/ store in the current directory
+    Init,
+    /// Start a session and print its id
+    Start(StartArgs),
+    /// End a session (default: the only active one)
+    End(EndArgs),
+    /// End a session and start its successor, linked, atomically; print the new id
+    Transition(TransitionArgs),
+    /// List sessions
+    Ls(LsArgs),
+    /// Show one session
+    Show(ShowArgs),
+    /// The audit trail, oldest first
+    Log(LogArgs),
+    /// Check the hash chain and that every projected file equals a rebuild
+    Verify(JsonArg),
+    /// Rebuild the projected files from the log
+    Replay(ReplayArgs),
+    /// Every stored envelope as JSON lines
+    Export,
+    /// Print shell completions
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+/// `--json`.
+#[derive(Debug, Args)]
+pub struct JsonArg {
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `start`.
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// What the session is for
+    #[arg(long, value_name = "NAME")]
+    pub command: Option<String>,
+    #[command(flatten)]
+    pub json: JsonArg,
+}
+
+/// `end`.
+#[derive(Debug, Args)]
+pub struct EndArgs {
+    /// Session id or unique prefix [default: the only active session]
+    pub session: Option<String>,
+    /// How it went
+    #[arg(long, value_enum, default_value_t = StatusArg::Completed)]
+    pub status: StatusArg,
+    /// The exit code of what ran
+    #[arg(long, allow_negative_numbers = true)]
+    pub exit_code: Option<i32>,
+    #[command(flatten)]
+    pub json: JsonArg,
+}
+
+/// An end status.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum StatusArg {
+    /// Finished normally
+    Completed,
+    /// Finished with an error
+    Failed,
+    /// Left behind
+    Abandoned,
+}
+
+/// `transition`.
+#[derive(Debug, Args)]
+pub struct TransitionArgs {
+    /// Session id or unique prefix [default: the only active session]
+    pub session: Option<String>,
+    /// Why the chain moves on
+    #[arg(long, value_enum, default_value_t = ReasonArg::Manual)]
+    pub reason: ReasonArg,
+    #[command(flatten)]
+    pub json: JsonArg,
+}
+
+/// A transition reason.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ReasonArg {
+    /// An explicit hand-over
+    Manual,
+    /// The agent's context was cleared
+    Clear,
+    /// The agent compacted its context
+    Compaction,
+}
+
+/// `ls`.
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// Only sessions with this status
+    #[arg(long, value_enum)]
+    pub status: Option<ListStatus>,
+    #[command(flatten)]
+    pub json: JsonArg,
+}
+
+/// A status filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListStatus {
+    /// Not ended
+    Active,
+    /// Ended normally
+    Completed,
+    /// Ended with an error
+    Failed,
+    /// Left behind
+    Abandoned,
+}
+
+/// `show`.
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// Session id or unique prefix
+    pub session: String,
+    #[command(flatten)]
+    pub json: JsonArg,
+}
+
+/// `log`.
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// Only this session (id or unique prefix)
+    #[arg(long)]
+    pub session: Option<String>,
+    /// Only events at or after this time (RFC 3339 or YYYY-MM-DD, UTC)
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    #[command(flatten)]
+    pub json: JsonArg,
+}
+
+/// `replay`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// Rebuild into this directory instead of the store (the live files are
+    /// not touched)
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Rebuild as of this point: a sequence number or a time (needs --out)
+    #[arg(long, value_name = "SEQ|TIME", requires = "out")]
+    pub at: Option<String>,
+}

@@ -1,0 +1,122 @@
+//! `config.toml`: optional tunables, with defaults when absent.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// The settings a store may override.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Seconds to wait for another process's lock before failing.
+    pub lock_wait_secs: f64,
+    /// Lines per transcript part.
+    pub rotate_lines: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            lock_wait_secs: 10.0,
+            rotate_lines: logbook_core::sessions::DEFAULT_ROTATE_LINES,
+        }
+    }
+}
+
+/// A config file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct ConfigError {
+    path: String,
+    message: String,
+}
+
+impl Config {
+    /// Reads `path`, or the defaults when it does not exist.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let fail = |message: String| ConfigError {
+            path: path.display().to_string(),
+            message,
+        };
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
+            Err(e) => return Err(fail(e.to_string())),
+        };
+        let config: Config = toml::from_str(&text).map_err(|e| {
+            // toml's Display draws a multi-line snippet; one line is wanted.
+            let line = e
+                .span()
+                .map(|span| text[..span.start.min(text.len())].lines().count().max(1));
+            let message = e.message().trim().replace('\n', " ");
+            fail(match line {
+                Some(line) => format!("line {line}: {message}"),
+                None => message,
+            })
+        })?;
+        config.validate().map_err(fail)?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if !self.lock_wait_secs.is_finite() || !(0.0..=3600.0).contains(&self.lock_wait_secs) {
+            return Err(format!(
+                "lock_wait_secs must be between 0 and 3600, not {}",
+                self.lock_wait_secs
+            ));
+        }
+        if self.rotate_lines == 0 {
+            return Err("rotate_lines must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    /// The lock wait as a duration.
+    pub fn lock_wait(&self) -> Duration {
+        Duration::from_secs_f64(self.lock_wait_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, text).unwrap();
+        Config::load(&path)
+    }
+
+    #[test]
+    fn absent_file_gives_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(
+            Config::load(&dir.path().join("nope")).unwrap(),
+            Config::default()
+        );
+    }
+
+    #[test]
+    fn values_override_defaults() {
+        let c = load("lock_wait_secs = 2.5\n").unwrap();
+        assert_eq!(c.lock_wait(), Duration::from_millis(2500));
+        assert_eq!(c.rotate_lines, 60_000);
+    }
+
+    #[test]
+    fn bad_key_value_and_syntax_are_one_line_errors() {
+        for (text, needle) in [
+            ("lock_wait = 3\n", "unknown field `lock_wait`"),
+            ("lock_wait_secs = \"soon\"\n", "line 1"),
+            ("rotate_lines = 0\n", "rotate_lines must be at least 1"),
+            ("lock_wait_secs = -1.0\n", "between 0 and 3600"),
+            ("\n\n[[[\n", "line 3"),
+        ] {
+            let err = load(text).unwrap_err().to_string();
+            assert!(err.contains(needle), "{text:?} gave {err}");
+            assert!(!err.contains('\n'), "{err}");
+        }
+    }
+}

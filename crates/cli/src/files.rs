@@ -1,0 +1,177 @@
+//! Projected files on disk: atomic replace by write-then-rename, private
+//! permissions, and nothing outside the output root.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Seek, SeekFrom, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use logbook_core::projection::{check_relative, short_file};
+use logbook_core::{ProjectionError, ProjectionFiles};
+
+/// [`ProjectionFiles`] rooted at a directory.
+#[derive(Debug, Clone)]
+pub struct FsFiles {
+    root: PathBuf,
+}
+
+/// Creates `path` and its missing parents with mode 0700: transcripts hold
+/// secrets.
+pub fn create_private_dir(path: &Path) -> std::io::Result<()> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+}
+
+impl FsFiles {
+    /// Files under `root`.
+    pub fn new(root: PathBuf) -> Self {
+        Self { root }
+    }
+
+    fn full(&self, path: &str) -> Result<PathBuf, ProjectionError> {
+        check_relative(path)?;
+        Ok(self.root.join(path))
+    }
+
+    fn parent_dir(&self, full: &Path, path: &str) -> Result<(), ProjectionError> {
+        match full.parent() {
+            Some(parent) => create_private_dir(parent).map_err(|e| err(path, &e)),
+            None => Ok(()),
+        }
+    }
+}
+
+fn err(path: &str, e: &std::io::Error) -> ProjectionError {
+    ProjectionError::File {
+        path: path.to_owned(),
+        message: e.to_string(),
+    }
+}
+
+impl ProjectionFiles for FsFiles {
+    fn read(&self, path: &str) -> Result<Option<Vec<u8>>, ProjectionError> {
+        match fs::read(self.full(path)?) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(err(path, &e)),
+        }
+    }
+
+    fn write(&self, path: &str, bytes: &[u8]) -> Result<(), ProjectionError> {
+        let full = self.full(path)?;
+        self.parent_dir(&full, path)?;
+        let dir = full.parent().unwrap_or(&self.root);
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".tmp-")
+            .tempfile_in(dir)
+            .map_err(|e| err(path, &e))?;
+        tmp.write_all(bytes).map_err(|e| err(path, &e))?;
+        tmp.persist(&full).map_err(|e| err(path, &e.error))?;
+        Ok(())
+    }
+
+    fn write_at(&self, path: &str, offset: u64, bytes: &[u8]) -> Result<(), ProjectionError> {
+        let full = self.full(path)?;
+        self.parent_dir(&full, path)?;
+        let mut file: File = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&full)
+            .map_err(|e| err(path, &e))?;
+        let len = file.metadata().map_err(|e| err(path, &e))?.len();
+        if len < offset {
+            return Err(short_file(path, offset));
+        }
+        file.set_len(offset).map_err(|e| err(path, &e))?;
+        file.seek(SeekFrom::Start(offset))
+            .map_err(|e| err(path, &e))?;
+        file.write_all(bytes).map_err(|e| err(path, &e))
+    }
+
+    fn remove(&self, path: &str) -> Result<(), ProjectionError> {
+        match fs::remove_file(self.full(path)?) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(err(path, &e)),
+        }
+    }
+}
+
+/// Every regular file under `root/sub`, as paths relative to `root` with
+/// `/` separators, sorted.
+pub fn list_files(root: &Path, sub: &str) -> std::io::Result<Vec<String>> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> std::io::Result<()> {
+        let entries = match fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        for entry in entries {
+            let entry = entry?;
+            let kind = entry.file_type()?;
+            let path = entry.path();
+            if kind.is_dir() {
+                walk(root, &path, out)?;
+            } else if kind.is_file()
+                && let Ok(rel) = path.strip_prefix(root)
+            {
+                out.push(rel.to_string_lossy().replace('\\', "/"));
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    walk(root, &root.join(sub), &mut out)?;
+    out.sort();
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn write_is_private_and_replaces() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = FsFiles::new(dir.path().to_owned());
+        files.write("a/b.json", b"one").unwrap();
+        files.write("a/b.json", b"two").unwrap();
+        let full = dir.path().join("a/b.json");
+        assert_eq!(fs::read(&full).unwrap(), b"two");
+        assert_eq!(
+            fs::metadata(&full).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        let sub = fs::metadata(dir.path().join("a"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(sub & 0o777, 0o700);
+        assert_eq!(list_files(dir.path(), "a").unwrap(), vec!["a/b.json"]);
+    }
+
+    #[test]
+    fn write_at_is_idempotent_and_refuses_gaps() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = FsFiles::new(dir.path().to_owned());
+        files.write_at("p", 0, b"abc").unwrap();
+        files.write_at("p", 3, b"def").unwrap();
+        files.write_at("p", 3, b"def").unwrap();
+        assert_eq!(files.read("p").unwrap().unwrap(), b"abcdef");
+        assert!(files.write_at("p", 10, b"x").is_err());
+    }
+
+    #[test]
+    fn escaping_paths_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = FsFiles::new(dir.path().to_owned());
+        for bad in ["../x", "/etc/passwd", "a/../../b", "", "a//b"] {
+            assert!(files.write(bad, b"x").is_err(), "{bad}");
+        }
+    }
+}

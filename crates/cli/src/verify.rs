@@ -1,0 +1,117 @@
+//! `logbook verify`: the hash chain, then every projected file against a
+//! fresh rebuild from the log.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::process::ExitCode;
+
+use serde::Serialize;
+
+use crate::workspace::Workspace;
+
+#[derive(Debug, Serialize)]
+struct Problem {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seq: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file: Option<String>,
+    message: String,
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    ok: bool,
+    events: u64,
+    sessions: u64,
+    head_seq: u64,
+    head_hash: String,
+    files_checked: usize,
+    problems: Vec<Problem>,
+}
+
+/// Runs the checks; exit 1 when anything is wrong.
+pub async fn verify(ws: &Workspace, json: bool, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
+    let chain = ws.log().verify_chain()?;
+    let mut problems = Vec::new();
+    let mut files_checked = 0;
+    if let Some(problem) = &chain.problem {
+        problems.push(Problem {
+            seq: Some(problem.seq()),
+            file: None,
+            message: problem.to_string(),
+        });
+    } else {
+        // The rebuild lives inside the store so it is as private as the store.
+        let scratch = tempfile::Builder::new()
+            .prefix(".verify-")
+            .tempdir_in(ws.root())?;
+        ws.rebuild_into(scratch.path(), ws.root(), None).await?;
+        let rebuilt: BTreeSet<String> = ws
+            .rebuilt_owned_files(scratch.path())?
+            .into_iter()
+            .collect();
+        let live: BTreeSet<String> = ws.live_owned_files()?.into_iter().collect();
+        for path in rebuilt.union(&live) {
+            files_checked += 1;
+            let message = match (rebuilt.contains(path), live.contains(path)) {
+                (true, false) => Some("missing (the log says it should exist)"),
+                (false, true) => Some("not produced by the log"),
+                _ => {
+                    let expected = std::fs::read(scratch.path().join(path))?;
+                    let actual = std::fs::read(ws.root().join(path))?;
+                    (expected != actual).then_some("differs from a rebuild from the log")
+                }
+            };
+            if let Some(message) = message {
+                problems.push(Problem {
+                    seq: None,
+                    file: Some(path.clone()),
+                    message: format!("{path}: {message}"),
+                });
+            }
+        }
+    }
+    let report = Report {
+        ok: problems.is_empty(),
+        events: chain.report.events,
+        sessions: chain.report.sessions,
+        head_seq: chain.report.head.seq,
+        head_hash: chain.report.head.hash.to_hex(),
+        files_checked,
+        problems,
+    };
+    if json {
+        serde_json::to_writer_pretty(&mut *out, &report)?;
+        writeln!(out)?;
+    } else if report.ok {
+        writeln!(
+            out,
+            "ok: {} events in {} sessions, head {} {}; {} projected files match the log",
+            report.events, report.sessions, report.head_seq, report.head_hash, report.files_checked
+        )?;
+    } else {
+        for p in &report.problems {
+            writeln!(out, "bad: {}", p.message)?;
+        }
+    }
+    if !report.ok {
+        let first = &report.problems[0];
+        eprintln!(
+            "logbook: verify failed: {}{}",
+            first.message,
+            if report.problems.len() > 1 {
+                format!(" (and {} more)", report.problems.len() - 1)
+            } else {
+                String::new()
+            }
+        );
+        if first.file.is_some() {
+            eprintln!("hint: `logbook replay` rebuilds the projected files from the log");
+        }
+    }
+    Ok(if report.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

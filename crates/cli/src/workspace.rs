@@ -1,0 +1,323 @@
+//! The workspace facade: one opened store with its log, config and
+//! projections, caught up on open. Commands talk to this, never to sled.
+
+use std::path::{Path, PathBuf};
+
+use logbook_core::lifecycle::{LifecycleCommand, SessionState, decide};
+use logbook_core::sessions::{SessionFileProjection, SessionView, session_dir};
+use logbook_core::{
+    Envelope, EventLog, IdError, IdPrefix, MemoryCursors, Projection, ProjectionError, SessionId,
+    catch_up,
+};
+use logbook_store::{SledLog, StoreError, StoreOptions};
+
+use crate::config::{Config, ConfigError};
+use crate::files::{FsFiles, create_private_dir, list_files};
+
+/// Errors a user can cause by what they typed (exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum UsageError {
+    /// A bad session id or prefix.
+    #[error(transparent)]
+    Id(#[from] IdError),
+    /// No active session to default to, or several.
+    #[error("{0}")]
+    Ambiguous(String),
+    /// Anything else that is wrong with the arguments.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Errors from opening or using the workspace (exit code 1).
+#[derive(Debug, thiserror::Error)]
+pub enum WorkspaceError {
+    /// The store path cannot be a store.
+    #[error("the store path {} is not a directory", .0.display())]
+    NotADirectory(PathBuf),
+    /// Creating or reading the store directory failed.
+    #[error("cannot use the store directory {}: {source}", path.display())]
+    Dir {
+        /// The directory.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A bad config.toml.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The log failed.
+    #[error(transparent)]
+    Log(#[from] logbook_core::LogError),
+    /// A projection failed.
+    #[error(transparent)]
+    Projection(#[from] ProjectionError),
+    /// A lifecycle rule refused the command.
+    #[error(transparent)]
+    Lifecycle(#[from] logbook_core::lifecycle::LifecycleError),
+}
+
+/// An open store.
+pub struct Workspace {
+    root: PathBuf,
+    config: Config,
+    log: SledLog,
+    files: FsFiles,
+}
+
+/// Where the store is, per DESIGN.md §7: `--dir`/`LOGBOOK_DIR` (already
+/// folded in by clap), else the nearest `.logbook/` above `cwd`, else the
+/// user data directory.
+pub fn discover_store(explicit: Option<&Path>, cwd: &Path) -> PathBuf {
+    if let Some(dir) = explicit {
+        return if dir.is_absolute() {
+            dir.to_owned()
+        } else {
+            cwd.join(dir)
+        };
+    }
+    if let Some(found) = cwd
+        .ancestors()
+        .map(|a| a.join(".logbook"))
+        .find(|candidate| candidate.is_dir())
+    {
+        return found;
+    }
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(|| cwd.join(".local/share"));
+    data.join("logbook")
+}
+
+/// Test hook for the crash test: stop dead after an append is durable and
+/// before any projection runs, so the test can SIGKILL the process there.
+const PAUSE_AFTER_APPEND: &str = "LOGBOOK_FAULT_PAUSE_AFTER_APPEND";
+
+impl Workspace {
+    /// Opens the store at `root` (creating it, mode 0700), takes the lock and
+    /// brings every projection up to date: that is crash recovery.
+    pub async fn open(root: &Path) -> Result<Self, WorkspaceError> {
+        let dir_err = |source| WorkspaceError::Dir {
+            path: root.to_owned(),
+            source,
+        };
+        if root.exists() && !root.is_dir() {
+            return Err(WorkspaceError::NotADirectory(root.to_owned()));
+        }
+        create_private_dir(root).map_err(dir_err)?;
+        let root = root.canonicalize().map_err(dir_err)?;
+        // Fails early and clearly on a store we cannot read or write.
+        std::fs::read_dir(&root).map_err(dir_err)?;
+        let config = Config::load(&root.join("config.toml"))?;
+        let options = StoreOptions {
+            lock_wait: config.lock_wait(),
+            ..StoreOptions::default()
+        };
+        let log = SledLog::open(&root, &options)?;
+        let workspace = Self {
+            files: FsFiles::new(root.clone()),
+            root,
+            config,
+            log,
+        };
+        workspace.catch_up().await?;
+        Ok(workspace)
+    }
+
+    /// The store directory (absolute).
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The event log.
+    pub fn log(&self) -> &SledLog {
+        &self.log
+    }
+
+    fn projections(&self, root_display: &Path) -> Vec<Box<dyn Projection>> {
+        vec![Box::new(SessionFileProjection::new(
+            root_display.display().to_string(),
+            self.config.rotate_lines,
+        ))]
+    }
+
+    /// Applies everything past the cursors, then makes the cursors durable.
+    pub async fn catch_up(&self) -> Result<u64, WorkspaceError> {
+        let projections = self.projections(&self.root);
+        let read = catch_up(&self.log, &self.log, &self.files, &projections, None).await?;
+        if read > 0 {
+            self.log.flush()?;
+        }
+        Ok(read)
+    }
+
+    /// Appends a decided batch, then projects it.
+    async fn commit(
+        &self,
+        batch: Vec<logbook_core::NewEvent>,
+    ) -> Result<Vec<Envelope>, WorkspaceError> {
+        let stored = self.log.append(batch).await?;
+        if std::env::var_os(PAUSE_AFTER_APPEND).is_some() {
+            eprintln!("logbook: paused after append (fault injection)");
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(3600));
+            }
+        }
+        self.catch_up().await?;
+        Ok(stored)
+    }
+
+    /// The lifecycle state of a session, folded from the log.
+    pub async fn state(&self, id: SessionId) -> Result<SessionState, WorkspaceError> {
+        let history = self.log.read_session(id).await?;
+        Ok(SessionState::from_events(
+            id,
+            history.iter().map(|e| &e.event),
+        ))
+    }
+
+    /// Runs a lifecycle command against `id` and records what it decides.
+    pub async fn run(
+        &self,
+        id: SessionId,
+        command: LifecycleCommand,
+    ) -> Result<Vec<Envelope>, WorkspaceError> {
+        let state = self.state(id).await?;
+        let batch = decide(&state, command)?;
+        self.commit(batch).await
+    }
+
+    /// The session a user means by `typed` (a full id or unique prefix).
+    pub fn resolve(&self, typed: &str) -> Result<SessionId, UsageError> {
+        let prefix = IdPrefix::parse(typed)?;
+        let (low, high) = prefix.byte_range();
+        let candidates = self
+            .log
+            .sessions_in(low, high)
+            .map_err(|e| UsageError::Invalid(e.to_string()))?;
+        Ok(prefix.resolve(candidates)?)
+    }
+
+    /// The view of one session (what `session.json` holds), from the log.
+    pub async fn view(&self, id: SessionId) -> Result<SessionView, WorkspaceError> {
+        let history = self.log.read_session(id).await?;
+        Ok(self.fold(id, &history))
+    }
+
+    fn fold(&self, id: SessionId, history: &[Envelope]) -> SessionView {
+        SessionView::fold(
+            id,
+            history,
+            self.root.join(session_dir(id)).display().to_string(),
+            self.config.rotate_lines,
+        )
+    }
+
+    /// Every session's view, oldest first.
+    pub async fn views(&self) -> Result<Vec<SessionView>, WorkspaceError> {
+        let mut out = Vec::new();
+        for id in self.log.sessions().await? {
+            out.push(self.view(id).await?);
+        }
+        Ok(out)
+    }
+
+    /// The session to act on: the one named, else the only active one.
+    pub async fn target(&self, typed: Option<&str>) -> anyhow::Result<SessionId> {
+        if let Some(typed) = typed {
+            return Ok(self.resolve(typed)?);
+        }
+        let active: Vec<SessionId> = self
+            .views()
+            .await?
+            .into_iter()
+            .filter(|v| v.status == logbook_core::sessions::SessionStatus::Active)
+            .map(|v| v.session_id)
+            .collect();
+        match active.as_slice() {
+            [one] => Ok(*one),
+            [] => Err(UsageError::Ambiguous("no active session; name one".into()).into()),
+            many => Err(UsageError::Ambiguous(format!(
+                "{} sessions are active; name one (e.g. {})",
+                many.len(),
+                many[0]
+            ))
+            .into()),
+        }
+    }
+
+    /// Deletes every file the projections own (and nothing else), resets
+    /// the cursors and rebuilds from seq 1.
+    pub async fn replay_live(&self) -> Result<usize, WorkspaceError> {
+        let projections = self.projections(&self.root);
+        let owned = self.owned_files(&self.root, &projections)?;
+        for path in &owned {
+            logbook_core::ProjectionFiles::remove(&self.files, path)?;
+        }
+        self.log.reset_cursors()?;
+        self.catch_up().await?;
+        Ok(owned.len())
+    }
+
+    /// Rebuilds into `out` as of `until` without touching the live store.
+    /// `display_root` is written into paths inside the files.
+    pub async fn rebuild_into(
+        &self,
+        out: &Path,
+        display_root: &Path,
+        until: Option<u64>,
+    ) -> Result<(), WorkspaceError> {
+        create_private_dir(out).map_err(|source| WorkspaceError::Dir {
+            path: out.to_owned(),
+            source,
+        })?;
+        let files = FsFiles::new(out.to_owned());
+        let projections = self.projections(display_root);
+        catch_up(
+            &self.log,
+            &MemoryCursors::default(),
+            &files,
+            &projections,
+            until,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Files under `root/sessions` that some projection owns.
+    pub fn owned_files(
+        &self,
+        root: &Path,
+        projections: &[Box<dyn Projection>],
+    ) -> Result<Vec<String>, WorkspaceError> {
+        let all = list_files(root, "sessions").map_err(|source| WorkspaceError::Dir {
+            path: root.join("sessions"),
+            source,
+        })?;
+        Ok(all
+            .into_iter()
+            .filter(|p| projections.iter().any(|proj| proj.owns(p)))
+            .collect())
+    }
+
+    /// Owned files of the live store, for `verify`.
+    pub fn live_owned_files(&self) -> Result<Vec<String>, WorkspaceError> {
+        let projections = self.projections(&self.root);
+        self.owned_files(&self.root, &projections)
+    }
+
+    /// Owned files of a rebuild directory.
+    pub fn rebuilt_owned_files(&self, dir: &Path) -> Result<Vec<String>, WorkspaceError> {
+        let projections = self.projections(&self.root);
+        self.owned_files(dir, &projections)
+    }
+
+    /// Makes everything durable.
+    pub fn flush(&self) -> Result<(), WorkspaceError> {
+        Ok(self.log.flush()?)
+    }
+}

@@ -1,0 +1,130 @@
+//! Bad input: one-line errors, non-zero exits, nothing recorded lost.
+
+use std::os::unix::fs::PermissionsExt;
+
+use logbook_tests::Store;
+
+/// Asserts the store still holds exactly `ids` and verifies clean.
+fn nothing_lost(store: &Store, ids: &[&str]) {
+    let now: Vec<String> = store
+        .sessions()
+        .iter()
+        .map(|s| s["session_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(now, ids);
+    assert!(store.ok(&["verify"]).starts_with("ok: "));
+}
+
+#[test]
+fn unknown_and_ambiguous_prefixes() {
+    let store = Store::new();
+    let a = store.start("a");
+    let b = store.start("b");
+    let line = store.fails(&["show", "ffff"], 2);
+    assert!(line.contains("no session matches `ffff`"), "{line}");
+    // v7 ids of this era all start with 0.
+    let line = store.fails(&["end", "0"], 2);
+    assert!(line.contains("ambiguous"), "{line}");
+    let line = store.fails(&["show", "../../etc"], 2);
+    assert!(line.contains("not a session id"), "{line}");
+    nothing_lost(&store, &[&a, &b]);
+}
+
+#[test]
+fn ending_an_ended_session() {
+    let store = Store::new();
+    let a = store.start("a");
+    store.ok(&["end", &a]);
+    let line = store.fails(&["end", &a], 1);
+    assert!(line.contains("already ended (completed)"), "{line}");
+    let line = store.fails(&["transition", &a], 1);
+    assert!(line.contains("already ended"), "{line}");
+    nothing_lost(&store, &[&a]);
+    assert_eq!(store.ok(&["log"]).lines().count(), 2);
+}
+
+#[test]
+fn a_store_path_that_is_a_file() {
+    let store = Store::new();
+    let file = store.scratch().join("not-a-dir");
+    std::fs::write(&file, "x").unwrap();
+    let line = store.fails(&["--dir", file.to_str().unwrap(), "ls"], 1);
+    assert!(line.contains("is not a directory"), "{line}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "x");
+}
+
+#[test]
+fn an_unreadable_event_database() {
+    let store = Store::new();
+    let a = store.start("a");
+    let conf = store.root().join("log").join("conf");
+    let saved = std::fs::read(&conf).unwrap();
+    std::fs::write(&conf, b"\xff\xfenot a sled config").unwrap();
+    let line = store.fails(&["ls"], 1);
+    assert!(line.contains("event log database"), "{line}");
+    store.fails(&["start"], 1);
+    // Put it back: everything recorded is still there.
+    std::fs::write(&conf, saved).unwrap();
+    nothing_lost(&store, &[&a]);
+}
+
+#[test]
+fn a_log_path_that_is_a_file() {
+    let store = Store::new();
+    std::fs::create_dir_all(store.root()).unwrap();
+    std::fs::write(store.root().join("log"), "x").unwrap();
+    let line = store.fails(&["start"], 1);
+    assert!(line.contains("event log database"), "{line}");
+}
+
+#[test]
+fn a_corrupt_config_toml() {
+    let store = Store::new();
+    let a = store.start("a");
+    for (text, needle) in [
+        ("lock_wait_secs = [\n", "config.toml: line"),
+        ("colour = \"red\"\n", "unknown field `colour`"),
+        ("rotate_lines = 0\n", "rotate_lines must be at least 1"),
+    ] {
+        store.configure(text);
+        let line = store.fails(&["start"], 1);
+        assert!(line.contains(needle), "{text:?}: {line}");
+    }
+    std::fs::remove_file(store.root().join("config.toml")).unwrap();
+    nothing_lost(&store, &[&a]);
+}
+
+#[test]
+fn store_directories_are_0700_and_files_0600() {
+    let store = Store::new();
+    let a = store.start("a");
+    store.ok(&["transition", &a]);
+    let mut checked = 0;
+    let mut stack = vec![store.root()];
+    while let Some(dir) = stack.pop() {
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "{}", dir.display());
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+                assert_eq!(mode, 0o600, "{}", path.display());
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 4, "checked {checked} files");
+}
+
+#[test]
+fn bad_usage_exits_2() {
+    let store = Store::new();
+    assert_eq!(store.run(&["start", "--bogus"]).status.code(), Some(2));
+    assert_eq!(
+        store.run(&["end", "--status", "great"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(store.run(&["--help"]).status.code(), Some(0));
+}

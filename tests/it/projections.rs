@@ -1,0 +1,202 @@
+//! Projections: verify against a rebuild, replay, replay elsewhere and as of
+//! a point, tamper detection.
+
+use std::io::Read;
+use std::process::Stdio;
+
+use logbook_tests::Store;
+use serde_json::Value;
+
+fn three_sessions(store: &Store) -> (String, String, String) {
+    let a = store.start("a");
+    let b = store.ok(&["transition", &a]).trim().to_owned();
+    let c = store.start("c");
+    store.ok(&["end", &c, "--status", "failed", "--exit-code", "1"]);
+    (a, b, c)
+}
+
+#[test]
+fn a_hand_edited_session_json_fails_verify_by_name_and_replay_restores_it() {
+    let store = Store::new();
+    let (_, b, c) = three_sessions(&store);
+    let before = store.projected_files();
+    // A user drops their own note in a session directory: never touched.
+    let own = store.root().join("sessions").join(&c).join("my-notes.md");
+    std::fs::write(&own, "mine").unwrap();
+
+    let path = store.session_json(&b);
+    let edited = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("\"active\"", "\"completed\"");
+    std::fs::write(&path, edited).unwrap();
+    let out = store.run(&["verify"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!("sessions/{b}/session.json")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("differs"), "{stdout}");
+
+    store.ok(&["replay"]);
+    assert!(store.ok(&["verify"]).starts_with("ok: "));
+    let mut after = store.projected_files();
+    after.retain(|(p, _)| !p.ends_with("my-notes.md"));
+    assert_eq!(after, before, "replay rebuilds byte for byte");
+    assert_eq!(std::fs::read_to_string(&own).unwrap(), "mine");
+}
+
+#[test]
+fn a_deleted_session_json_fails_verify_and_replay_restores_it() {
+    let store = Store::new();
+    let (a, _, _) = three_sessions(&store);
+    let before = store.projected_files();
+    std::fs::remove_file(store.session_json(&a)).unwrap();
+    let out = store.run(&["verify", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["ok"], false);
+    assert_eq!(
+        report["problems"][0]["file"],
+        format!("sessions/{a}/session.json")
+    );
+    assert!(
+        report["problems"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("missing")
+    );
+    store.ok(&["replay"]);
+    assert_eq!(store.projected_files(), before);
+}
+
+#[test]
+fn replay_out_at_a_seq_or_time_rebuilds_the_past_elsewhere() {
+    let store = Store::new();
+    let a = store.start("a");
+    let export = store.ok(&["export"]);
+    let first_at = serde_json::from_str::<Value>(export.lines().next().unwrap()).unwrap()["at"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let b = store.ok(&["transition", &a]).trim().to_owned();
+    let live_before = store.projected_files();
+
+    let past = store.scratch().join("past");
+    store.ok(&["replay", "--out", past.to_str().unwrap(), "--at", "1"]);
+    let files: Vec<_> = std::fs::read_dir(past.join("sessions")).unwrap().collect();
+    assert_eq!(files.len(), 1, "only the first session existed at seq 1");
+    let then: Value = serde_json::from_slice(
+        &std::fs::read(past.join("sessions").join(&a).join("session.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(then["status"], "active");
+    assert!(then["transitioned_to"].is_null());
+    assert!(
+        then["dir"]
+            .as_str()
+            .unwrap()
+            .starts_with(past.canonicalize().unwrap().to_str().unwrap())
+    );
+
+    let by_time = store.scratch().join("by-time");
+    store.ok(&[
+        "replay",
+        "--out",
+        by_time.to_str().unwrap(),
+        "--at",
+        &first_at,
+    ]);
+    assert!(
+        by_time
+            .join("sessions")
+            .join(&a)
+            .join("session.json")
+            .exists()
+    );
+    assert!(!by_time.join("sessions").join(&b).exists());
+
+    let now = store.scratch().join("now");
+    store.ok(&["replay", "--out", now.to_str().unwrap()]);
+    assert!(now.join("sessions").join(&b).join("session.json").exists());
+
+    assert_eq!(
+        store.projected_files(),
+        live_before,
+        "the live store is untouched"
+    );
+    store.fails(&["replay", "--at", "1"], 2);
+    store.fails(&["replay", "--out", store.root().to_str().unwrap()], 2);
+    store.fails(
+        &[
+            "replay",
+            "--out",
+            past.to_str().unwrap(),
+            "--at",
+            "noon-ish",
+        ],
+        2,
+    );
+}
+
+#[test]
+fn tampering_with_a_stored_event_fails_verify_naming_its_seq() {
+    let store = Store::new();
+    three_sessions(&store);
+    assert!(store.ok(&["verify"]).starts_with("ok: 5 events"));
+    {
+        let log = logbook_store::SledLog::open(&store.root(), &Default::default()).unwrap();
+        let raw = log.raw(2).unwrap().unwrap();
+        let mut env = logbook_core::Envelope::decode(&raw).unwrap();
+        env.at = logbook_core::Timestamp::from_micros(env.at.as_micros() - 1);
+        log.tamper_with(2, &env.encode().unwrap()).unwrap();
+    }
+    let out = store.run(&["verify"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.starts_with("bad: seq 2:"), "{stdout}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("seq 2"), "{stderr}");
+}
+
+#[test]
+fn a_closed_pipe_is_not_an_error() {
+    let store = Store::new();
+    let id = store.start("noisy");
+    {
+        // Enough history that `log` outgrows the pipe buffer.
+        use logbook_core::{Event, EventLog, NewEvent, NoteKind, NoteRecorded, SessionId};
+        let log = logbook_store::SledLog::open(&store.root(), &Default::default()).unwrap();
+        let session: SessionId = id.parse().unwrap();
+        let batch = (1..2000)
+            .map(|i| NewEvent {
+                session,
+                expected_session_seq: i,
+                event: Event::NoteRecorded(NoteRecorded {
+                    kind: NoteKind::Memory,
+                    text: "x".repeat(100),
+                }),
+            })
+            .collect();
+        futures::executor::block_on(log.append(batch)).unwrap();
+    }
+    let mut child = store
+        .cmd()
+        .args(["log"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 16];
+    child
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_exact(&mut first)
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+}
