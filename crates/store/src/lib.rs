@@ -150,17 +150,32 @@ impl SledLog {
     /// Opens (creating if needed) the store in `dir`: takes `dir/lock`, then
     /// opens `dir/log`.
     pub fn open(dir: &Path, options: &StoreOptions) -> Result<Self, StoreError> {
+        let started = std::time::Instant::now();
         let lock = StoreLock::acquire(&dir.join("lock"), options.lock_wait)?;
         let path = dir.join("log");
         let db_err = |source| StoreError::Database {
             path: path.clone(),
             source,
         };
-        let db = sled::Config::new()
-            .path(&path)
-            .cache_capacity(options.cache_capacity)
-            .open()
-            .map_err(db_err)?;
+        let db = loop {
+            match sled::Config::new()
+                .path(&path)
+                .cache_capacity(options.cache_capacity)
+                .open()
+            {
+                Ok(db) => break db,
+                // Holding our lock, sled's own can still be held for a moment
+                // by the previous holder: its flusher thread outlives the
+                // handle, and at exit the kernel closes both locks' files in
+                // no set order. Wait for it within the same budget.
+                Err(sled::Error::Io(e))
+                    if is_sled_lock_busy(&e) && started.elapsed() < options.lock_wait =>
+                {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                Err(e) => return Err(db_err(e)),
+            }
+        };
         let tree = |name: &str| db.open_tree(name).map_err(db_err);
         let meta = tree("meta")?;
         let head = match meta.get(HEAD_KEY).map_err(db_err)? {
@@ -281,6 +296,13 @@ impl SledLog {
             .map_err(storage)?
             .map(|v| v.to_vec()))
     }
+}
+
+/// sled 0.34 reports a held database lock as `ErrorKind::Other` with this
+/// text around the underlying `WouldBlock` (config.rs), so the text is the
+/// only signal there is.
+fn is_sled_lock_busy(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::WouldBlock || e.to_string().contains("could not acquire lock")
 }
 
 fn decode_at(seq: u64, raw: &[u8]) -> Result<Envelope, LogError> {
