@@ -89,7 +89,7 @@ fn start_median(dir: &Path, runs: usize) -> Duration {
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
-    let big: u64 = if quick { 100_000 } else { 1_000_000 };
+    let big: u64 = if quick { 200_000 } else { 1_000_000 };
     let scratch = tempfile::tempdir().unwrap();
     let opts = StoreOptions::default();
     println!("| measure | result |");

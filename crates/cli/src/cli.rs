@@ -49,6 +49,12 @@ pub enum Command {
     Replay(ReplayArgs),
     /// Every stored envelope as JSON lines
     Export,
+    /// Show what logbook records, on a throwaway store
+    Demo {
+        /// Keep the demo store and print where it is
+        #[arg(long)]
+        keep: bool,
+    },
     /// Print shell completions
     Completions {
         /// The shell.

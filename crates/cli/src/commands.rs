@@ -30,6 +30,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
         Command::Init => return init(cli.dir.as_deref(), &cwd, &mut out).await,
+        Command::Demo { keep } => {
+            let code = crate::demo::demo(keep, &mut out).await?;
+            out.flush()?;
+            return Ok(code);
+        }
         _ => {}
     }
     let root = discover_store(cli.dir.as_deref(), &cwd);
@@ -45,13 +50,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Verify(args) => crate::verify::verify(&ws, args.json, &mut out).await?,
         Command::Replay(args) => replay(&ws, args).await?,
         Command::Export => export(&ws, &mut out)?,
-        Command::Init | Command::Completions { .. } => ExitCode::SUCCESS,
+        Command::Init | Command::Completions { .. } | Command::Demo { .. } => ExitCode::SUCCESS,
     };
     out.flush()?;
     Ok(code)
 }
 
-type Out<'a> = dyn Write + 'a;
+pub(crate) type Out<'a> = dyn Write + 'a;
 
 async fn init(explicit: Option<&Path>, cwd: &Path, out: &mut Out<'_>) -> anyhow::Result<ExitCode> {
     let root = explicit.map_or_else(|| cwd.join(".logbook"), |d| cwd.join(d));
@@ -79,7 +84,11 @@ fn print_view(out: &mut Out<'_>, view: &SessionView) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn start(ws: &Workspace, args: StartArgs, out: &mut Out<'_>) -> anyhow::Result<ExitCode> {
+pub(crate) async fn start(
+    ws: &Workspace,
+    args: StartArgs,
+    out: &mut Out<'_>,
+) -> anyhow::Result<ExitCode> {
     let id = SessionId::new_v7();
     ws.run(
         id,
@@ -98,7 +107,11 @@ async fn start(ws: &Workspace, args: StartArgs, out: &mut Out<'_>) -> anyhow::Re
     Ok(ExitCode::SUCCESS)
 }
 
-async fn end(ws: &Workspace, args: EndArgs, out: &mut Out<'_>) -> anyhow::Result<ExitCode> {
+pub(crate) async fn end(
+    ws: &Workspace,
+    args: EndArgs,
+    out: &mut Out<'_>,
+) -> anyhow::Result<ExitCode> {
     let id = ws.target(args.session.as_deref()).await?;
     let status = match args.status {
         StatusArg::Completed => EndStatus::Completed,
@@ -122,7 +135,7 @@ async fn end(ws: &Workspace, args: EndArgs, out: &mut Out<'_>) -> anyhow::Result
     Ok(ExitCode::SUCCESS)
 }
 
-async fn transition(
+pub(crate) async fn transition(
     ws: &Workspace,
     args: TransitionArgs,
     out: &mut Out<'_>,
@@ -161,7 +174,11 @@ fn short_time(t: Option<Timestamp>) -> String {
     )
 }
 
-async fn ls(ws: &Workspace, args: LsArgs, out: &mut Out<'_>) -> anyhow::Result<ExitCode> {
+pub(crate) async fn ls(
+    ws: &Workspace,
+    args: LsArgs,
+    out: &mut Out<'_>,
+) -> anyhow::Result<ExitCode> {
     let views: Vec<SessionView> = ws
         .views()
         .await?
@@ -306,7 +323,11 @@ fn summary(event: &Event) -> String {
     }
 }
 
-async fn log(ws: &Workspace, args: LogArgs, out: &mut Out<'_>) -> anyhow::Result<ExitCode> {
+pub(crate) async fn log(
+    ws: &Workspace,
+    args: LogArgs,
+    out: &mut Out<'_>,
+) -> anyhow::Result<ExitCode> {
     let since = args
         .since
         .as_deref()

@@ -9,6 +9,7 @@
 mod cli;
 mod commands;
 mod config;
+mod demo;
 mod files;
 mod verify;
 mod workspace;

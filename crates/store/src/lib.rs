@@ -11,10 +11,15 @@
 //!
 //! # Layout of the sled trees
 //!
+//! A run is a stretch of consecutive events of one session written by one
+//! append (an import writes thousands at once), so the index costs one
+//! insert per run rather than per event: sled inserts are the ceiling of
+//! append throughput.
+//!
 //! | tree | key | value |
 //! |---|---|---|
 //! | `events` | seq (u64 BE) | stored envelope bytes |
-//! | `by_session` | session id (16) ++ session_seq (u64 BE) | seq (u64 BE) |
+//! | `by_session` | session id (16) ++ first session_seq of a run (u64 BE) | first seq (u64 BE) ++ run length (u64 BE) |
 //! | `sessions` | session id (16) | seq of its first event (u64 BE) |
 //! | `meta` | `head` | seq (u64 BE) ++ blake3 (32) ++ at (i64 BE) |
 //! | `cursors` | projection name | last applied seq (u64 BE) |
@@ -43,6 +48,7 @@ mod lock;
 mod verify;
 
 use std::collections::HashMap;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -52,8 +58,6 @@ use logbook_core::{
     ENVELOPE_FORMAT, Envelope, EventId, EventLog, Hash, Head, LogError, NewEvent,
     ProjectionCursors, ProjectionError, SessionId, Timestamp,
 };
-use sled::Transactional;
-use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 pub use lock::StoreLock;
 pub use verify::{ChainProblem, ChainReport, Verification};
@@ -147,10 +151,15 @@ struct HeadState {
 const HEAD_KEY: &[u8] = b"head";
 
 impl SledLog {
-    /// Opens (creating if needed) the store in `dir`: takes `dir/lock`, then
-    /// opens `dir/log`.
+    /// Opens (creating if needed, mode 0700) the store in `dir`: takes
+    /// `dir/lock`, then opens `dir/log`.
     pub fn open(dir: &Path, options: &StoreOptions) -> Result<Self, StoreError> {
         let started = std::time::Instant::now();
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| StoreError::io(dir, e))?;
         let lock = StoreLock::acquire(&dir.join("lock"), options.lock_wait)?;
         let path = dir.join("log");
         let db_err = |source| StoreError::Database {
@@ -190,7 +199,7 @@ impl SledLog {
                 })
             })?,
         };
-        Ok(Self {
+        let log = Self {
             events: tree("events")?,
             by_session: tree("by_session")?,
             sessions: tree("sessions")?,
@@ -199,7 +208,61 @@ impl SledLog {
             head: Mutex::new(head),
             db,
             _lock: lock,
-        })
+        };
+        log.repair_indexes()?;
+        Ok(log)
+    }
+
+    /// Re-derives the indexes and the head for events past the stored head:
+    /// the state a crash between an events batch and its index writes
+    /// leaves. Each re-derived event must continue the hash chain.
+    fn repair_indexes(&self) -> Result<(), LogError> {
+        let mut head = self
+            .head
+            .lock()
+            .map_err(|_| LogError::Storage("head lock poisoned".into()))?;
+        let mut repaired = 0u64;
+        let mut runs = Runs::default();
+        for item in self.events.range((head.head.seq + 1).to_be_bytes()..) {
+            let (key, raw) = item.map_err(storage)?;
+            let seq = seq_from_key(&key)?;
+            let env = decode_at(seq, &raw)?;
+            if seq != head.head.seq + 1 || env.prev_hash != head.head.hash {
+                return Err(LogError::Corrupt {
+                    seq,
+                    reason: "does not continue the hash chain from the stored head".into(),
+                });
+            }
+            let seq_key = seq.to_be_bytes();
+            runs.push(env.session, env.session_seq, seq);
+            if env.session_seq == 1 {
+                self.sessions
+                    .insert(env.session.as_bytes(), &seq_key)
+                    .map_err(storage)?;
+            }
+            head.head = Head {
+                seq,
+                hash: Hash(*blake3::hash(&raw).as_bytes()),
+            };
+            head.at = env.at;
+            repaired += 1;
+        }
+        for run in runs.0 {
+            self.by_session
+                .insert(index_key(run.session, run.session_seq), &run.value()[..])
+                .map_err(storage)?;
+        }
+        if repaired > 0 {
+            tracing::warn!(
+                repaired,
+                "re-derived indexes for events written before a crash"
+            );
+            self.meta
+                .insert(HEAD_KEY, encode_head(&head))
+                .map_err(storage)?;
+            self.flush()?;
+        }
+        Ok(())
     }
 
     /// Makes everything written so far durable.
@@ -268,11 +331,9 @@ impl SledLog {
         match self.by_session.scan_prefix(session.as_bytes()).next_back() {
             None => Ok(0),
             Some(item) => {
-                let (key, _) = item.map_err(storage)?;
-                key.get(16..24)
-                    .and_then(|b| b.try_into().ok())
-                    .map(u64::from_be_bytes)
-                    .ok_or_else(|| LogError::Storage("malformed by_session key".into()))
+                let (key, value) = item.map_err(storage)?;
+                let run = Run::decode(&key, &value)?;
+                Ok(run.session_seq + run.len - 1)
             }
         }
     }
@@ -323,6 +384,75 @@ fn session_from_key(key: &[u8]) -> Result<SessionId, LogError> {
         .and_then(|b| b.try_into().ok())
         .map(SessionId::from_bytes)
         .ok_or_else(|| LogError::Storage("malformed session key".into()))
+}
+
+/// Consecutive events of one session, as indexed in `by_session`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Run {
+    pub(crate) session: SessionId,
+    /// The first event's session_seq.
+    pub(crate) session_seq: u64,
+    /// The first event's global seq.
+    pub(crate) seq: u64,
+    /// How many events.
+    pub(crate) len: u64,
+}
+
+impl Run {
+    fn value(&self) -> [u8; 16] {
+        let mut out = [0u8; 16];
+        out[..8].copy_from_slice(&self.seq.to_be_bytes());
+        out[8..].copy_from_slice(&self.len.to_be_bytes());
+        out
+    }
+
+    pub(crate) fn decode(key: &[u8], value: &[u8]) -> Result<Self, LogError> {
+        let u64_at = |bytes: &[u8], at: usize| {
+            bytes
+                .get(at..at + 8)
+                .and_then(|b| b.try_into().ok())
+                .map(u64::from_be_bytes)
+        };
+        (|| {
+            Some(Run {
+                session: SessionId::from_bytes(key.get(..16)?.try_into().ok()?),
+                session_seq: u64_at(key, 16)?,
+                seq: u64_at(value, 0)?,
+                len: u64_at(value, 8).filter(|len| *len > 0)?,
+            })
+        })()
+        .ok_or_else(|| LogError::Storage("malformed by_session entry".into()))
+    }
+}
+
+/// Groups appended events into runs.
+#[derive(Default)]
+struct Runs(Vec<Run>);
+
+impl Runs {
+    fn push(&mut self, session: SessionId, session_seq: u64, seq: u64) {
+        if let Some(last) = self.0.last_mut()
+            && last.session == session
+            && last.seq + last.len == seq
+            && last.session_seq + last.len == session_seq
+        {
+            last.len += 1;
+            return;
+        }
+        self.0.push(Run {
+            session,
+            session_seq,
+            seq,
+            len: 1,
+        });
+    }
+}
+
+fn index_key(session: SessionId, session_seq: u64) -> Vec<u8> {
+    let mut key = Vec::with_capacity(24);
+    key.extend_from_slice(session.as_bytes());
+    key.extend_from_slice(&session_seq.to_be_bytes());
+    key
 }
 
 fn encode_head(state: &HeadState) -> Vec<u8> {
@@ -392,29 +522,33 @@ impl EventLog for SledLog {
             rows.push((env.seq, env.session, env.session_seq, bytes));
             stored.push(env);
         }
-        let head_bytes = encode_head(&next);
-        (&self.events, &self.by_session, &self.sessions, &self.meta)
-            .transaction(|(events, by_session, sessions, meta)| {
-                for (seq, session, session_seq, bytes) in &rows {
-                    let seq_key = seq.to_be_bytes();
-                    events.insert(&seq_key, bytes.as_slice())?;
-                    let mut key = Vec::with_capacity(24);
-                    key.extend_from_slice(session.as_bytes());
-                    key.extend_from_slice(&session_seq.to_be_bytes());
-                    by_session.insert(key, &seq_key)?;
-                    if *session_seq == 1 {
-                        sessions.insert(session.as_bytes(), &seq_key)?;
-                    }
-                }
-                meta.insert(HEAD_KEY, head_bytes.as_slice())?;
-                Ok::<_, ConflictableTransactionError<LogError>>(())
-            })
-            .map_err(|e| match e {
-                TransactionError::Abort(e) => e,
-                TransactionError::Storage(e) => storage(e),
-            })?;
-        // The transaction is committed in sled, so the head moves even if
-        // the flush below fails; but nothing is reported appended before the
+        let mut events = sled::Batch::default();
+        let mut by_session = sled::Batch::default();
+        let mut sessions = sled::Batch::default();
+        let mut runs = Runs::default();
+        for (seq, session, session_seq, bytes) in rows {
+            let seq_key = seq.to_be_bytes();
+            events.insert(&seq_key, bytes);
+            runs.push(session, session_seq, seq);
+            if session_seq == 1 {
+                sessions.insert(session.as_bytes(), &seq_key);
+            }
+        }
+        for run in runs.0 {
+            by_session.insert(index_key(run.session, run.session_seq), &run.value()[..]);
+        }
+        // The events batch is the commit point: it lands whole or not at all.
+        // The indexes and the head are derived from it and written after it;
+        // sled keeps writes in order, so a crash can only leave them behind,
+        // and `open` re-derives them (see `repair_indexes`).
+        self.events.apply_batch(events).map_err(storage)?;
+        self.by_session.apply_batch(by_session).map_err(storage)?;
+        self.sessions.apply_batch(sessions).map_err(storage)?;
+        self.meta
+            .insert(HEAD_KEY, encode_head(&next))
+            .map_err(storage)?;
+        // The batch is committed in sled, so the head moves even if the
+        // flush below fails; but nothing is reported appended before the
         // flush returns: acknowledged means durable.
         *head = next;
         drop(head);
@@ -434,14 +568,26 @@ impl EventLog for SledLog {
     }
 
     async fn read_session(&self, session: SessionId) -> Result<Vec<Envelope>, LogError> {
-        self.by_session
-            .scan_prefix(session.as_bytes())
-            .values()
-            .map(|v| {
-                let v = v.map_err(storage)?;
-                self.get(seq_from_key(&v)?)
-            })
-            .collect()
+        let mut out = Vec::new();
+        for item in self.by_session.scan_prefix(session.as_bytes()) {
+            let (key, value) = item.map_err(storage)?;
+            let run = Run::decode(&key, &value)?;
+            let before = out.len();
+            for item in self
+                .events
+                .range(run.seq.to_be_bytes()..(run.seq + run.len).to_be_bytes())
+            {
+                let (k, v) = item.map_err(storage)?;
+                out.push(decode_at(seq_from_key(&k)?, &v)?);
+            }
+            if out.len() - before != usize::try_from(run.len).unwrap_or(usize::MAX) {
+                return Err(LogError::Corrupt {
+                    seq: run.seq,
+                    reason: "the by_session index points past the stored events".into(),
+                });
+            }
+        }
+        Ok(out)
     }
 
     async fn sessions(&self) -> Result<Vec<SessionId>, LogError> {

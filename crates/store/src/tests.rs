@@ -233,3 +233,73 @@ fn catch_up_is_incremental_idempotent_and_equals_a_rebuild() {
     .unwrap();
     assert_eq!(past.snapshot().len(), 10);
 }
+
+#[test]
+fn indexes_lost_in_a_crash_are_rederived_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = SessionId::new_v7();
+    let t = SessionId::new_v7();
+    {
+        let log = open(dir.path());
+        block_on(log.append(vec![new(s, 0, note("a"))])).unwrap();
+        let head_after_first = log.meta.get(HEAD_KEY).unwrap().unwrap();
+        block_on(log.append(vec![new(s, 1, note("b")), new(t, 0, note("c"))])).unwrap();
+        // What a crash between the events batch and the index writes leaves.
+        log.by_session.remove(index_key(s, 2)).unwrap();
+        log.by_session.remove(index_key(t, 1)).unwrap();
+        assert_eq!(log.by_session.len(), 1);
+        log.sessions.remove(t.as_bytes()).unwrap();
+        log.meta.insert(HEAD_KEY, head_after_first).unwrap();
+        log.flush().unwrap();
+    }
+    let log = open(dir.path());
+    assert_eq!(block_on(log.head()).unwrap().seq, 3);
+    assert_eq!(block_on(log.read_session(s)).unwrap().len(), 2);
+    assert_eq!(block_on(log.sessions()).unwrap(), vec![s, t]);
+    assert!(log.verify_chain().unwrap().problem.is_none());
+    // And the next append continues the chain where it really ends.
+    let next = block_on(log.append(vec![new(t, 1, note("d"))])).unwrap();
+    assert_eq!(next[0].seq, 4);
+}
+
+#[test]
+fn the_index_holds_one_run_per_session_per_append() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path());
+    let (a, b) = (SessionId::new_v7(), SessionId::new_v7());
+    // a a b a: three runs; then a again: a fourth.
+    block_on(log.append(vec![
+        new(a, 0, note("1")),
+        new(a, 1, note("2")),
+        new(b, 0, note("3")),
+        new(a, 2, note("4")),
+    ]))
+    .unwrap();
+    block_on(log.append(vec![new(a, 3, note("5"))])).unwrap();
+    assert_eq!(log.by_session.len(), 4);
+    let seqs: Vec<u64> = block_on(log.read_session(a))
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(seqs, [1, 2, 4, 5]);
+    assert!(log.verify_chain().unwrap().problem.is_none());
+    // A run that lies about its place is caught.
+    log.by_session
+        .insert(
+            index_key(a, 3),
+            &Run {
+                session: a,
+                session_seq: 3,
+                seq: 5,
+                len: 1,
+            }
+            .value()[..],
+        )
+        .unwrap();
+    let problem = log.verify_chain().unwrap().problem.unwrap();
+    assert!(
+        matches!(problem, ChainProblem::Index { seq: 4, .. }),
+        "{problem}"
+    );
+}

@@ -222,20 +222,25 @@ impl SledLog {
         Ok(Verification { report, problem })
     }
 
+    /// The index must hold a run that covers `env` at the right place.
     fn check_index(&self, env: &Envelope) -> Result<Option<ChainProblem>, LogError> {
-        let mut key = Vec::with_capacity(24);
-        key.extend_from_slice(env.session.as_bytes());
-        key.extend_from_slice(&env.session_seq.to_be_bytes());
-        let indexed = self
+        let key = crate::index_key(env.session, env.session_seq);
+        let covering = self
             .by_session
-            .get(&key)
-            .map_err(|e| LogError::Storage(e.to_string()))?;
-        if indexed.as_deref() != Some(&env.seq.to_be_bytes()[..]) {
-            return Ok(Some(ChainProblem::Index {
-                seq: env.seq,
-                reason: "missing or wrong in the by_session index".into(),
-            }));
-        }
-        Ok(None)
+            .range(..=key)
+            .next_back()
+            .transpose()
+            .map_err(|e| LogError::Storage(e.to_string()))?
+            .map(|(k, v)| crate::Run::decode(&k, &v))
+            .transpose()?
+            .filter(|run| {
+                run.session == env.session
+                    && env.session_seq < run.session_seq + run.len
+                    && run.seq + (env.session_seq - run.session_seq) == env.seq
+            });
+        Ok(covering.is_none().then(|| ChainProblem::Index {
+            seq: env.seq,
+            reason: "missing or wrong in the by_session index".into(),
+        }))
     }
 }
