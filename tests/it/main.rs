@@ -2,7 +2,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod bad_input;
+mod capture;
 mod concurrency;
 mod crash;
+mod import;
 mod lifecycle;
 mod projections;

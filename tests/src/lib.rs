@@ -30,6 +30,44 @@ pub fn logbook_bin() -> PathBuf {
     bin
 }
 
+/// The Claude Code fixtures copied into the project (see
+/// `tests/fixtures/claude-code/SOURCES.md` for origins and licences).
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/claude-code")
+}
+
+/// The concatenated transcript parts of a session's source (`main` or a
+/// sub-key), in order.
+pub fn parts_of(store: &Store, session: &str, key: &str) -> Vec<u8> {
+    let mut dir = store
+        .root()
+        .join("sessions")
+        .join(session)
+        .join("transcript");
+    if key != "main" {
+        dir = dir.join(key);
+    }
+    let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|entries| {
+            entries
+                .map(|e| e.unwrap().path())
+                .filter(|p| {
+                    p.is_file()
+                        && p.file_name()
+                            .unwrap()
+                            .to_string_lossy()
+                            .starts_with("part-")
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+        .iter()
+        .flat_map(|p| std::fs::read(p).unwrap())
+        .collect()
+}
+
 /// A temporary store and a way to run `logbook` against it.
 pub struct Store {
     dir: tempfile::TempDir,

@@ -49,6 +49,10 @@ pub enum Command {
     Replay(ReplayArgs),
     /// Every stored envelope as JSON lines
     Export,
+    /// Capture new complete lines of a source into a session, exactly once
+    Capture(CaptureArgs),
+    /// Backfill Claude Code transcripts (files, project folders or ~/.claude/projects)
+    Import(ImportArgs),
     /// Show what logbook records, on a throwaway store
     Demo {
         /// Keep the demo store and print where it is
@@ -184,4 +188,37 @@ pub struct ReplayArgs {
     /// Rebuild as of this point: a sequence number or a time (needs --out)
     #[arg(long, value_name = "SEQ|TIME", requires = "out")]
     pub at: Option<String>,
+}
+
+/// `capture`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["file", "stdin"])))]
+pub struct CaptureArgs {
+    /// Session id or unique prefix
+    pub session: String,
+    /// A file that grows (`.jsonl` is read as a Claude Code transcript)
+    #[arg(long, value_name = "PATH")]
+    pub file: Option<PathBuf>,
+    /// Standard input, to its end
+    #[arg(long)]
+    pub stdin: bool,
+    /// Keep reading the file until interrupted (Ctrl-C or SIGTERM stop it
+    /// after the last complete batch)
+    #[arg(long, requires = "file")]
+    pub follow: bool,
+    /// The source's name within the session
+    #[arg(long, default_value = "main", value_name = "NAME")]
+    pub source: String,
+    #[command(flatten)]
+    pub json: JsonArg,
+}
+
+/// `import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Transcript files or folders
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub json: JsonArg,
 }

@@ -30,6 +30,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
         Command::Init => return init(cli.dir.as_deref(), &cwd, &mut out).await,
+        Command::Capture(args) => {
+            let root = discover_store(cli.dir.as_deref(), &cwd);
+            let code = crate::capture::capture(&root, args, &mut out).await?;
+            out.flush()?;
+            return Ok(code);
+        }
         Command::Demo { keep } => {
             let code = crate::demo::demo(keep, &mut out).await?;
             out.flush()?;
@@ -50,7 +56,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Verify(args) => crate::verify::verify(&ws, args.json, &mut out).await?,
         Command::Replay(args) => replay(&ws, args).await?,
         Command::Export => export(&ws, &mut out)?,
-        Command::Init | Command::Completions { .. } | Command::Demo { .. } => ExitCode::SUCCESS,
+        Command::Import(args) => crate::import::import(&ws, args, &mut out).await?,
+        Command::Init
+        | Command::Completions { .. }
+        | Command::Demo { .. }
+        | Command::Capture(_) => ExitCode::SUCCESS,
     };
     out.flush()?;
     Ok(code)

@@ -13,6 +13,11 @@ pub struct Config {
     pub lock_wait_secs: f64,
     /// Lines per transcript part.
     pub rotate_lines: u64,
+    /// A text source whose line count falls below this fraction of what was
+    /// captured counts as a compaction.
+    pub compaction_ratio: f64,
+    /// Milliseconds between passes of `capture --follow`.
+    pub follow_interval_ms: u64,
 }
 
 impl Default for Config {
@@ -20,6 +25,8 @@ impl Default for Config {
         Self {
             lock_wait_secs: 10.0,
             rotate_lines: logbook_core::sessions::DEFAULT_ROTATE_LINES,
+            compaction_ratio: 0.5,
+            follow_interval_ms: 200,
         }
     }
 }
@@ -64,6 +71,12 @@ impl Config {
             return Err(format!(
                 "lock_wait_secs must be between 0 and 3600, not {}",
                 self.lock_wait_secs
+            ));
+        }
+        if !(self.compaction_ratio > 0.0 && self.compaction_ratio < 1.0) {
+            return Err(format!(
+                "compaction_ratio must be between 0 and 1, not {}",
+                self.compaction_ratio
             ));
         }
         if self.rotate_lines == 0 {

@@ -6,11 +6,13 @@
 //! this binary turns them into one-line messages and exit codes: 0 success,
 //! 1 a failed check or operation, 2 bad usage.
 
+mod capture;
 mod cli;
 mod commands;
 mod config;
 mod demo;
 mod files;
+mod import;
 mod verify;
 mod workspace;
 

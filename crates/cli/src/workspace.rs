@@ -11,6 +11,8 @@ use logbook_core::{
 };
 use logbook_store::{SledLog, StoreError, StoreOptions};
 
+use logbook_capture::projection::TranscriptProjection;
+
 use crate::config::{Config, ConfigError};
 use crate::files::{FsFiles, create_private_dir, list_files};
 
@@ -54,6 +56,9 @@ pub enum WorkspaceError {
     /// A projection failed.
     #[error(transparent)]
     Projection(#[from] ProjectionError),
+    /// A capture failed.
+    #[error(transparent)]
+    Capture(#[from] logbook_capture::CaptureError),
     /// A lifecycle rule refused the command.
     #[error(transparent)]
     Lifecycle(#[from] logbook_core::lifecycle::LifecycleError),
@@ -139,10 +144,38 @@ impl Workspace {
     }
 
     fn projections(&self, root_display: &Path) -> Vec<Box<dyn Projection>> {
-        vec![Box::new(SessionFileProjection::new(
-            root_display.display().to_string(),
-            self.config.rotate_lines,
-        ))]
+        vec![
+            Box::new(SessionFileProjection::new(
+                root_display.display().to_string(),
+                self.config.rotate_lines,
+            )),
+            Box::new(TranscriptProjection::new(self.config.rotate_lines)),
+        ]
+    }
+
+    /// The settings of the store at `root`, without opening it.
+    pub fn open_config(root: &Path) -> Result<Config, WorkspaceError> {
+        Ok(Config::load(&root.join("config.toml"))?)
+    }
+
+    /// The store's settings.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Rewrites a session's transcript files and marker from the log if the
+    /// marker is missing or does not match it.
+    pub async fn ensure_transcript(&self, session: SessionId) -> Result<(), WorkspaceError> {
+        TranscriptProjection::new(self.config.rotate_lines)
+            .ensure_session(&self.log, session, &self.files)
+            .await?;
+        Ok(())
+    }
+
+    /// Records what `decide` returns, then projects: for callers outside the
+    /// lifecycle (capture) that append through the log directly.
+    pub async fn project(&self) -> Result<(), WorkspaceError> {
+        self.catch_up().await.map(|_| ())
     }
 
     /// Applies everything past the cursors, then makes the cursors durable.

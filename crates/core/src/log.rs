@@ -74,6 +74,19 @@ pub trait EventLog: Send + Sync {
     /// Every envelope of one session, in order.
     async fn read_session(&self, session: SessionId) -> Result<Vec<Envelope>, LogError>;
 
+    /// How many events a session has: its last `session_seq` (0 if none).
+    async fn session_len(&self, session: SessionId) -> Result<u64, LogError>;
+
+    /// Up to `limit` envelopes of one session whose `session_seq` is at
+    /// least `from`, in order. Lets a reader take a session's tail (a
+    /// capture cursor) without decoding its whole history.
+    async fn read_session_range(
+        &self,
+        session: SessionId,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<Envelope>, LogError>;
+
     /// Every session id, in id (so creation) order.
     async fn sessions(&self) -> Result<Vec<SessionId>, LogError>;
 

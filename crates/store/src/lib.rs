@@ -590,6 +590,47 @@ impl EventLog for SledLog {
         Ok(out)
     }
 
+    async fn session_len(&self, session: SessionId) -> Result<u64, LogError> {
+        self.last_session_seq(session)
+    }
+
+    async fn read_session_range(
+        &self,
+        session: SessionId,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<Envelope>, LogError> {
+        let from = from.max(1);
+        // The run holding `from` starts at or before it.
+        let start = match self
+            .by_session
+            .range(session.as_bytes().to_vec()..=index_key(session, from))
+            .next_back()
+        {
+            Some(item) => item.map_err(storage)?.0.to_vec(),
+            None => index_key(session, from),
+        };
+        let mut out = Vec::new();
+        for item in self.by_session.range(start..) {
+            let (key, value) = item.map_err(storage)?;
+            if !key.starts_with(session.as_bytes()) || out.len() >= limit {
+                break;
+            }
+            let run = Run::decode(&key, &value)?;
+            let skip = from.saturating_sub(run.session_seq);
+            if skip >= run.len {
+                continue;
+            }
+            for seq in run.seq + skip..run.seq + run.len {
+                if out.len() >= limit {
+                    break;
+                }
+                out.push(self.get(seq)?);
+            }
+        }
+        Ok(out)
+    }
+
     async fn sessions(&self) -> Result<Vec<SessionId>, LogError> {
         self.sessions
             .iter()

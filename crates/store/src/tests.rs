@@ -303,3 +303,31 @@ fn the_index_holds_one_run_per_session_per_append() {
         "{problem}"
     );
 }
+
+#[test]
+fn a_session_range_crosses_runs_and_stops_at_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path());
+    let (a, b) = (SessionId::new_v7(), SessionId::new_v7());
+    block_on(log.append(vec![
+        new(a, 0, note("1")),
+        new(a, 1, note("2")),
+        new(b, 0, note("x")),
+    ]))
+    .unwrap();
+    block_on(log.append(vec![new(a, 2, note("3")), new(a, 3, note("4"))])).unwrap();
+    assert_eq!(block_on(log.session_len(a)).unwrap(), 4);
+    assert_eq!(block_on(log.session_len(SessionId::new_v7())).unwrap(), 0);
+    let texts = |from, limit| -> Vec<u64> {
+        block_on(log.read_session_range(a, from, limit))
+            .unwrap()
+            .iter()
+            .map(|e| e.session_seq)
+            .collect()
+    };
+    assert_eq!(texts(1, 10), [1, 2, 3, 4]);
+    assert_eq!(texts(2, 2), [2, 3]);
+    assert_eq!(texts(4, 10), [4]);
+    assert_eq!(texts(5, 10), Vec::<u64>::new());
+    assert_eq!(texts(0, 1), [1]);
+}

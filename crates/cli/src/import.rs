@@ -1,0 +1,347 @@
+//! `logbook import`: backfill Claude Code transcripts, idempotently.
+//!
+//! Each main transcript becomes one session (agent kind `claude-code`, agent
+//! session id and cwd read from its records); subagent transcripts
+//! (`<session>/subagents/agent-*.jsonl`, or flat `agent-*.jsonl` naming their
+//! parent in `sessionId`) become further sources of their parent's session.
+//! Capture uses the same exactly-once cursor as `logbook capture`, so a
+//! second import adds nothing and a grown file adds only its new lines.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime};
+
+use logbook_capture::run::{CaptureConfig, capture_file};
+use logbook_core::lifecycle::LifecycleCommand;
+use logbook_core::sessions::MAIN_SOURCE;
+use logbook_core::{
+    AgentInfo, EndReason, EndStatus, Event, EventLog as _, Origin, SessionId, SourceKind, SourceRef,
+};
+use serde::Serialize;
+
+use crate::cli::ImportArgs;
+use crate::files::list_files;
+use crate::workspace::Workspace;
+
+/// Transcripts untouched for this long are recorded as ended.
+const IDLE: Duration = Duration::from_secs(3600);
+
+#[derive(Debug)]
+struct Transcript {
+    path: PathBuf,
+    /// The agent session it belongs to.
+    agent_session: String,
+    /// `main` or `subagents/<file stem>`.
+    key: String,
+    cwd: Option<String>,
+}
+
+#[derive(Debug, Default, Serialize)]
+struct Summary {
+    files: u64,
+    sessions: u64,
+    new_sessions: u64,
+    lines: u64,
+    bytes: u64,
+    malformed: Vec<(String, u64)>,
+    skipped: Vec<(String, String)>,
+}
+
+/// The first `sessionId` and `cwd` found in a transcript's opening records.
+fn identity(path: &Path) -> std::io::Result<(Option<String>, Option<String>)> {
+    let reader = BufReader::new(std::fs::File::open(path)?);
+    let (mut session, mut cwd) = (None, None);
+    for line in reader.split(b'\n').take(200) {
+        let Ok(record) = serde_json::from_slice::<serde_json::Value>(&line?) else {
+            continue;
+        };
+        if session.is_none() {
+            session = record
+                .get("sessionId")
+                .and_then(|v| v.as_str())
+                .map(str::to_owned);
+        }
+        if cwd.is_none() {
+            cwd = record
+                .get("cwd")
+                .and_then(|v| v.as_str())
+                .map(str::to_owned);
+        }
+        if session.is_some() && cwd.is_some() {
+            break;
+        }
+    }
+    Ok((session, cwd))
+}
+
+fn stem(path: &Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Classifies one `.jsonl` file.
+fn classify(path: &Path) -> std::io::Result<Transcript> {
+    let (session, cwd) = identity(path)?;
+    let name = stem(path);
+    let parent_dir = path.parent();
+    let in_subagents = parent_dir
+        .and_then(Path::file_name)
+        .is_some_and(|n| n == "subagents");
+    if in_subagents || name.starts_with("agent-") {
+        let parent = if in_subagents {
+            parent_dir.and_then(Path::parent).map(stem)
+        } else {
+            session.clone()
+        };
+        return Ok(Transcript {
+            path: path.to_owned(),
+            agent_session: parent.unwrap_or_else(|| name.clone()),
+            key: format!("subagents/{name}"),
+            cwd,
+        });
+    }
+    Ok(Transcript {
+        path: path.to_owned(),
+        agent_session: session.unwrap_or(name),
+        key: MAIN_SOURCE.to_owned(),
+        cwd,
+    })
+}
+
+fn gather(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for path in paths {
+        let path = std::path::absolute(path)?;
+        if path.is_dir() {
+            for rel in list_files(&path, ".")? {
+                if rel.ends_with(".jsonl") {
+                    out.push(path.join(rel.trim_start_matches("./")));
+                }
+            }
+        } else if path.exists() {
+            out.push(path);
+        } else {
+            anyhow::bail!(crate::workspace::UsageError::Invalid(format!(
+                "{} does not exist",
+                path.display()
+            )));
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+/// Runs `import`.
+pub async fn import(
+    ws: &Workspace,
+    args: ImportArgs,
+    out: &mut dyn Write,
+) -> anyhow::Result<ExitCode> {
+    let files = gather(&args.paths)?;
+    let mut summary = Summary::default();
+    let mut transcripts = Vec::new();
+    for path in files {
+        match classify(&path) {
+            Ok(t) => transcripts.push(t),
+            Err(e) => summary
+                .skipped
+                .push((path.display().to_string(), e.to_string())),
+        }
+    }
+    // Parents before their subagents.
+    transcripts.sort_by_key(|t| (t.key != MAIN_SOURCE, t.path.clone()));
+    let total: u64 = transcripts
+        .iter()
+        .filter_map(|t| std::fs::metadata(&t.path).ok())
+        .map(|m| m.len())
+        .sum();
+    let bar = if std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::new(total)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:30} {bytes}/{total_bytes} {binary_bytes_per_sec} {pos:>0}{msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+
+    let mut known = agent_sessions(ws).await?;
+    let mut touched: HashMap<SessionId, SystemTime> = HashMap::new();
+    let config = CaptureConfig {
+        shrink_ratio: ws.config().compaction_ratio,
+        ..CaptureConfig::default()
+    };
+    for t in &transcripts {
+        bar.set_message(format!(
+            " {}",
+            t.path
+                .file_name()
+                .map(|n| n.to_string_lossy())
+                .unwrap_or_default()
+        ));
+        // A main transcript is its file (copies of one conversation are
+        // separate sessions); a subagent joins whichever session holds its
+        // parent conversation.
+        let lookup = if t.key == MAIN_SOURCE {
+            known
+                .by_file
+                .get(&(t.agent_session.clone(), t.path.display().to_string()))
+        } else {
+            known.by_agent.get(&t.agent_session)
+        };
+        let session = match lookup {
+            Some(id) => *id,
+            None => {
+                let id = SessionId::new_v7();
+                ws.run(
+                    id,
+                    LifecycleCommand::Start {
+                        command: None,
+                        agent: Some(AgentInfo {
+                            kind: "claude-code".into(),
+                            session_id: Some(t.agent_session.clone()),
+                            transcript_path: (t.key == MAIN_SOURCE)
+                                .then(|| t.path.display().to_string()),
+                            cwd: t.cwd.clone(),
+                            pid: None,
+                        }),
+                        origin: Origin::Fresh,
+                    },
+                )
+                .await?;
+                known.insert(
+                    &t.agent_session,
+                    (t.key == MAIN_SOURCE).then(|| t.path.display().to_string()),
+                    id,
+                );
+                summary.new_sessions += 1;
+                id
+            }
+        };
+        let source = SourceRef {
+            kind: SourceKind::ClaudeCode,
+            key: t.key.clone(),
+            location: t.path.display().to_string(),
+        };
+        let report = capture_file(ws.log(), session, source, &t.path, config, &mut |n| {
+            bar.inc(n)
+        })
+        .await;
+        match report {
+            Ok(report) => {
+                summary.files += 1;
+                summary.lines += report.lines;
+                summary.bytes += report.bytes;
+                if report.malformed > 0 {
+                    summary
+                        .malformed
+                        .push((t.path.display().to_string(), report.malformed));
+                }
+                if let Ok(modified) = std::fs::metadata(&t.path).and_then(|m| m.modified()) {
+                    let latest = touched.entry(session).or_insert(modified);
+                    *latest = (*latest).max(modified);
+                }
+            }
+            // A file that vanished between listing and reading is reported
+            // and skipped; the rest of the import goes on.
+            Err(e) => {
+                tracing::warn!("skipping {}: {e}", t.path.display());
+                summary
+                    .skipped
+                    .push((t.path.display().to_string(), e.to_string()));
+            }
+        }
+    }
+    bar.finish_and_clear();
+    ws.project().await?;
+    let now = SystemTime::now();
+    for (session, modified) in &touched {
+        let idle = now.duration_since(*modified).unwrap_or_default() > IDLE;
+        if idle && ws.state(*session).await?.phase == logbook_core::lifecycle::Phase::Active {
+            ws.run(
+                *session,
+                LifecycleCommand::End {
+                    status: EndStatus::Completed,
+                    exit_code: None,
+                    reason: EndReason::Other("idle".into()),
+                },
+            )
+            .await?;
+        }
+    }
+    summary.sessions = touched.len() as u64;
+    ws.flush()?;
+    for (path, why) in &summary.skipped {
+        eprintln!("logbook: skipped {path}: {why}");
+    }
+    if args.json.json {
+        serde_json::to_writer_pretty(&mut *out, &summary)?;
+        writeln!(out)?;
+    } else {
+        let malformed = if summary.malformed.is_empty() {
+            "none".to_owned()
+        } else {
+            summary
+                .malformed
+                .iter()
+                .map(|(p, n)| {
+                    format!(
+                        "{} {n}",
+                        Path::new(p)
+                            .file_name()
+                            .map(|f| f.to_string_lossy())
+                            .unwrap_or_default()
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        writeln!(
+            out,
+            "imported {} files into {} sessions ({} new): {} new lines, {} new bytes; malformed lines kept and counted: {malformed}",
+            summary.files, summary.sessions, summary.new_sessions, summary.lines, summary.bytes
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Imported sessions, by what identifies them.
+#[derive(Default)]
+struct Known {
+    /// (agent session id, transcript path) → session.
+    by_file: HashMap<(String, String), SessionId>,
+    /// agent session id → the first session holding it.
+    by_agent: HashMap<String, SessionId>,
+}
+
+impl Known {
+    fn insert(&mut self, agent: &str, path: Option<String>, id: SessionId) {
+        if let Some(path) = path {
+            self.by_file.insert((agent.to_owned(), path), id);
+        }
+        self.by_agent.entry(agent.to_owned()).or_insert(id);
+    }
+}
+
+/// Every Claude Code session in the store, from each session's first event.
+async fn agent_sessions(ws: &Workspace) -> anyhow::Result<Known> {
+    let mut known = Known::default();
+    for id in ws.log().sessions().await? {
+        for env in ws.log().read_session_range(id, 1, 1).await? {
+            if let Event::SessionStarted(s) = &env.event
+                && let Some(agent) = &s.agent
+                && agent.kind == "claude-code"
+                && let Some(agent_session) = &agent.session_id
+            {
+                known.insert(agent_session, agent.transcript_path.clone(), id);
+            }
+        }
+    }
+    Ok(known)
+}

@@ -1,0 +1,154 @@
+//! `logbook import` on the real fixtures.
+
+use std::path::{Path, PathBuf};
+
+use logbook_tests::{Store, fixtures, parts_of};
+use serde_json::Value;
+
+fn all_jsonl(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            all_jsonl(&path, out);
+        } else if path.extension().is_some_and(|e| e == "jsonl") {
+            out.push(path);
+        }
+    }
+}
+
+/// The bytes up to and including the last newline: what may be captured.
+fn complete_lines(bytes: &[u8]) -> &[u8] {
+    let end = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    &bytes[..end]
+}
+
+#[test]
+fn every_fixture_imports_byte_exact_and_a_second_import_adds_nothing() {
+    let store = Store::new();
+    let summary: Value =
+        serde_json::from_str(&store.ok(&["import", fixtures().to_str().unwrap(), "--json"]))
+            .unwrap();
+    let mut files = vec![];
+    all_jsonl(&fixtures(), &mut files);
+    assert_eq!(summary["files"], files.len() as u64);
+    assert!(summary["skipped"].as_array().unwrap().is_empty());
+    // The garbage-lines fixture has an empty line and a non-JSON line.
+    let malformed = summary["malformed"].as_array().unwrap();
+    assert_eq!(malformed.len(), 1, "{malformed:?}");
+    assert!(
+        malformed[0][0]
+            .as_str()
+            .unwrap()
+            .ends_with("garbage-lines.jsonl")
+    );
+    assert_eq!(malformed[0][1], 2);
+
+    // Every file's complete lines are in some session's parts, byte for byte.
+    let sessions = store.sessions();
+    for file in &files {
+        let original = std::fs::read(file).unwrap();
+        let location = file.display().to_string();
+        let found = sessions.iter().any(|s| {
+            let id = s["session_id"].as_str().unwrap();
+            let marker: Value = serde_json::from_slice(
+                &std::fs::read(store.root().join("sessions").join(id).join("marker.json")).unwrap(),
+            )
+            .unwrap();
+            marker["sources"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .any(|(key, source)| {
+                    source["location"] == location.as_str()
+                        && parts_of(&store, id, key) == complete_lines(&original)
+                })
+        });
+        assert!(found, "{} is not captured byte for byte", file.display());
+    }
+    let again: Value =
+        serde_json::from_str(&store.ok(&["import", fixtures().to_str().unwrap(), "--json"]))
+            .unwrap();
+    assert_eq!(again["lines"], 0);
+    assert_eq!(again["new_sessions"], 0);
+    assert!(store.ok(&["verify"]).starts_with("ok: "));
+}
+
+#[test]
+fn agent_ids_and_cwd_come_from_records_and_subagents_join_their_parent() {
+    let store = Store::new();
+    store.ok(&["import", fixtures().join("viewer-sample").to_str().unwrap()]);
+    let sessions = store.sessions();
+    for s in &sessions {
+        assert_eq!(s["agent"]["kind"], "claude-code");
+        assert!(s["agent"]["session_id"].is_string());
+    }
+    // Flat agent-*.jsonl files become sources of their parent's session.
+    let with_subagents = sessions.iter().filter(|s| {
+        let id = s["session_id"].as_str().unwrap();
+        store
+            .root()
+            .join("sessions")
+            .join(id)
+            .join("transcript/subagents")
+            .is_dir()
+    });
+    assert!(with_subagents.count() >= 1);
+}
+
+#[test]
+fn a_grown_transcript_adds_only_its_new_lines() {
+    let store = Store::new();
+    let file = store.scratch().join("grow.jsonl");
+    let original = std::fs::read(fixtures().join("spotter-real/short.jsonl")).unwrap();
+    std::fs::write(&file, &original).unwrap();
+    store.ok(&["import", file.to_str().unwrap()]);
+    let extra = b"{\"type\":\"user\",\"message\":{\"role\":\"user\",\"content\":\"more\"}}\n";
+    let mut grown = original.clone();
+    grown.extend_from_slice(extra);
+    std::fs::write(&file, &grown).unwrap();
+    let summary: Value =
+        serde_json::from_str(&store.ok(&["import", file.to_str().unwrap(), "--json"])).unwrap();
+    assert_eq!(summary["lines"], 1);
+    assert_eq!(summary["bytes"], extra.len() as u64);
+    let id = store.sessions()[0]["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(parts_of(&store, &id, "main"), grown);
+}
+
+#[test]
+fn an_old_transcript_is_recorded_as_ended() {
+    let store = Store::new();
+    let file = store.scratch().join("old.jsonl");
+    std::fs::copy(fixtures().join("spotter-real/short.jsonl"), &file).unwrap();
+    let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+    std::fs::File::options()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_modified(two_hours_ago)
+        .unwrap();
+    store.ok(&["import", file.to_str().unwrap()]);
+    let s = &store.sessions()[0];
+    assert_eq!(s["status"], "completed");
+    assert_eq!(s["end_reason"], "idle");
+    let id = s["session_id"].as_str().unwrap();
+    // Ended: the combined transcript exists and equals the parts.
+    let combined = std::fs::read(
+        store
+            .root()
+            .join("sessions")
+            .join(id)
+            .join("transcript.jsonl"),
+    )
+    .unwrap();
+    assert_eq!(combined, std::fs::read(&file).unwrap());
+}
+
+#[test]
+fn a_missing_path_fails_cleanly() {
+    let store = Store::new();
+    let line = store.fails(&["import", "/nonexistent/x.jsonl"], 2);
+    assert!(line.contains("does not exist"), "{line}");
+}
