@@ -28,7 +28,7 @@ impl Default for ScanOptions {
     fn default() -> Self {
         Self {
             max_event_bytes: 1 << 20,
-            max_batch_bytes: 8 << 20,
+            max_batch_bytes: 4 << 20,
             jsonl: false,
         }
     }

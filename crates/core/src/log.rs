@@ -68,7 +68,9 @@ pub trait EventLog: Send + Sync {
     /// expected session sequence. Returns the stored envelopes.
     async fn append(&self, batch: Vec<NewEvent>) -> Result<Vec<Envelope>, LogError>;
 
-    /// Up to `limit` envelopes with `seq >= from`, in order.
+    /// Up to `limit` envelopes with `seq >= from`, in order. It may return
+    /// fewer (an implementation bounds the bytes it holds); only an empty
+    /// result means there is nothing more.
     async fn read_from(&self, from: u64, limit: usize) -> Result<Vec<Envelope>, LogError>;
 
     /// Every envelope of one session, in order.

@@ -150,6 +150,9 @@ struct HeadState {
 
 const HEAD_KEY: &[u8] = b"head";
 
+/// [`EventLog::read_from`] stops early once it holds this many stored bytes.
+const READ_BUDGET: usize = 8 << 20;
+
 impl SledLog {
     /// Opens (creating if needed, mode 0700) the store in `dir`: takes
     /// `dir/lock`, then opens `dir/log`.
@@ -557,14 +560,19 @@ impl EventLog for SledLog {
     }
 
     async fn read_from(&self, from: u64, limit: usize) -> Result<Vec<Envelope>, LogError> {
-        self.events
-            .range(from.max(1).to_be_bytes()..)
-            .take(limit)
-            .map(|item| {
-                let (k, v) = item.map_err(storage)?;
-                decode_at(seq_from_key(&k)?, &v)
-            })
-            .collect()
+        let mut out = Vec::new();
+        let mut bytes = 0usize;
+        for item in self.events.range(from.max(1).to_be_bytes()..) {
+            // Transcript events can be a megabyte each: a count alone would
+            // let a catch-up hold hundreds of them at once.
+            if out.len() >= limit || bytes >= READ_BUDGET {
+                break;
+            }
+            let (k, v) = item.map_err(storage)?;
+            bytes += v.len();
+            out.push(decode_at(seq_from_key(&k)?, &v)?);
+        }
+        Ok(out)
     }
 
     async fn read_session(&self, session: SessionId) -> Result<Vec<Envelope>, LogError> {

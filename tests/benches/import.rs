@@ -1,0 +1,140 @@
+//! Import benchmark: throughput, peak memory and disk use of `logbook import`
+//! on a generated Claude Code corpus, and the time to re-import it unchanged.
+//!
+//! Run: `cargo build --release -p logbook-cli && cargo bench -p logbook-tests
+//! --bench import -- [--mb 100] [--mb 1000]`. The corpus comes from this
+//! file's own generator (no network, no `../shared`), so every figure can be
+//! reproduced from a clone.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn logbook_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("LOGBOOK_BIN") {
+        return p.into();
+    }
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe.parent().unwrap().parent().unwrap().join("logbook");
+    assert!(
+        bin.exists(),
+        "run `cargo build --release -p logbook-cli` first"
+    );
+    bin
+}
+
+/// Writes sessions shaped like Claude Code transcripts (user prompts,
+/// assistant turns split over several lines sharing a message id, tool uses
+/// and results, a compaction every 40 turns) until `target` bytes.
+fn generate(dir: &Path, target: u64) -> u64 {
+    let mut total = 0u64;
+    let mut session = 0u64;
+    while total < target {
+        let project = dir.join(format!("projects/-home-dev-proj{}", session % 7));
+        std::fs::create_dir_all(&project).unwrap();
+        let id = format!("{:08x}-0000-4000-8000-{:012x}", session, session);
+        let path = project.join(format!("{id}.jsonl"));
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+        let pad = "lorem ipsum dolor sit amet ".repeat(20);
+        for turn in 0..400u64 {
+            let common = format!(
+                "\"sessionId\":\"{id}\",\"cwd\":\"/home/dev/proj\",\"timestamp\":\"2026-11-01T10:{:02}:00Z\"",
+                turn % 60
+            );
+            writeln!(out, "{{\"type\":\"user\",{common},\"uuid\":\"u{turn}\",\"message\":{{\"role\":\"user\",\"content\":\"please fix test {turn}: {pad}\"}}}}").unwrap();
+            for block in 0..3 {
+                writeln!(out, "{{\"type\":\"assistant\",{common},\"uuid\":\"a{turn}-{block}\",\"requestId\":\"req_{turn}\",\"message\":{{\"id\":\"msg_{turn}\",\"model\":\"claude-sonnet-4-5\",\"role\":\"assistant\",\"content\":[{{\"type\":\"tool_use\",\"id\":\"tu_{turn}_{block}\",\"name\":\"Read\",\"input\":{{\"file_path\":\"/home/dev/proj/src/m{block}.rs\"}}}}],\"usage\":{{\"input_tokens\":{},\"output_tokens\":{},\"cache_creation_input_tokens\":100,\"cache_read_input_tokens\":{}}}}}}}", 10 + block, 50 * (block + 1), 1000 * turn).unwrap();
+            }
+            writeln!(out, "{{\"type\":\"user\",{common},\"uuid\":\"r{turn}\",\"message\":{{\"role\":\"user\",\"content\":[{{\"type\":\"tool_result\",\"tool_use_id\":\"tu_{turn}_0\",\"content\":\"{pad}{pad}\"}}]}}}}").unwrap();
+            if turn % 40 == 39 {
+                writeln!(out, "{{\"type\":\"system\",\"subtype\":\"compact_boundary\",{common},\"compactMetadata\":{{\"trigger\":\"auto\",\"preTokens\":{}}}}}", 150_000 + turn).unwrap();
+            }
+        }
+        out.flush().unwrap();
+        total += std::fs::metadata(&path).unwrap().len();
+        session += 1;
+    }
+    total
+}
+
+/// Runs a command, polling its peak resident memory (VmHWM) from /proc.
+fn run_measured(cmd: &mut Command) -> (Duration, u64) {
+    let started = Instant::now();
+    let mut child = cmd.stdout(std::process::Stdio::null()).spawn().unwrap();
+    let status_path = format!("/proc/{}/status", child.id());
+    let mut peak_kb = 0u64;
+    loop {
+        if let Ok(text) = std::fs::read_to_string(&status_path) {
+            for line in text.lines() {
+                if let Some(v) = line.strip_prefix("VmHWM:") {
+                    let kb: u64 = v.trim().trim_end_matches(" kB").trim().parse().unwrap_or(0);
+                    peak_kb = peak_kb.max(kb);
+                }
+            }
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success());
+            return (started.elapsed(), peak_kb * 1024);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn dir_size(path: &Path) -> u64 {
+    let mut total = 0;
+    let Ok(entries) = std::fs::read_dir(path) else {
+        return 0;
+    };
+    for entry in entries {
+        let entry = entry.unwrap();
+        let meta = entry.metadata().unwrap();
+        total += if meta.is_dir() {
+            dir_size(&entry.path())
+        } else {
+            meta.len()
+        };
+    }
+    total
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let mut sizes: Vec<u64> = args
+        .windows(2)
+        .filter(|w| w[0] == "--mb")
+        .map(|w| w[1].parse().expect("--mb takes a number"))
+        .collect();
+    if sizes.is_empty() {
+        sizes.push(100);
+    }
+    println!(
+        "| corpus | import | MB/s | peak RSS | log bytes per transcript byte | log + projected files per byte | re-import unchanged |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for mb in sizes {
+        let scratch = tempfile::tempdir().unwrap();
+        let corpus = scratch.path().join("corpus");
+        let bytes = generate(&corpus, mb * 1_000_000);
+        let store = scratch.path().join("store");
+        let mut import = Command::new(logbook_bin());
+        import.arg("--dir").arg(&store).arg("import").arg(&corpus);
+        let (took, peak) = run_measured(&mut import);
+        let log = dir_size(&store.join("log"));
+        let projected = dir_size(&store.join("sessions"));
+        let mut again = Command::new(logbook_bin());
+        again.arg("--dir").arg(&store).arg("import").arg(&corpus);
+        let (reimport, _) = run_measured(&mut again);
+        println!(
+            "| {:.0} MB | {:.1} s | {:.0} | {:.0} MB | {:.2} | {:.2} | {:.2} s |",
+            bytes as f64 / 1e6,
+            took.as_secs_f64(),
+            bytes as f64 / 1e6 / took.as_secs_f64(),
+            peak as f64 / 1e6,
+            log as f64 / bytes as f64,
+            (log + projected) as f64 / bytes as f64,
+            reimport.as_secs_f64()
+        );
+    }
+}
