@@ -5,7 +5,7 @@
 //! (`-- --quick` for a smaller run). Prints a Markdown table for the README.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -49,23 +49,9 @@ fn per_second(count: u64, took: Duration) -> String {
     format!("{:.0}", count as f64 / took.as_secs_f64())
 }
 
-fn logbook_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("LOGBOOK_BIN") {
-        return p.into();
-    }
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe.parent().unwrap().parent().unwrap().join("logbook");
-    assert!(
-        bin.exists(),
-        "{} is missing: run `cargo build --release -p logbook-cli` first",
-        bin.display()
-    );
-    bin
-}
-
 /// Median wall time of `logbook start` as a whole process.
 fn start_median(dir: &Path, runs: usize) -> Duration {
-    let bin = logbook_bin();
+    let bin = logbook_tests::logbook_bin();
     let mut times: Vec<Duration> = (0..runs)
         .map(|_| {
             let t = Instant::now();

@@ -8,22 +8,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-fn logbook_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("LOGBOOK_BIN") {
-        return p.into();
-    }
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe.parent().unwrap().parent().unwrap().join("logbook");
-    assert!(
-        bin.exists(),
-        "run `cargo build --release -p logbook-cli` first"
-    );
-    bin
-}
 
 /// Writes sessions shaped like Claude Code transcripts (user prompts,
 /// assistant turns split over several lines sharing a message id, tool uses
@@ -118,12 +105,12 @@ fn main() {
         let corpus = scratch.path().join("corpus");
         let bytes = generate(&corpus, mb * 1_000_000);
         let store = scratch.path().join("store");
-        let mut import = Command::new(logbook_bin());
+        let mut import = Command::new(logbook_tests::logbook_bin());
         import.arg("--dir").arg(&store).arg("import").arg(&corpus);
         let (took, peak) = run_measured(&mut import);
         let log = dir_size(&store.join("log"));
         let projected = dir_size(&store.join("sessions"));
-        let mut again = Command::new(logbook_bin());
+        let mut again = Command::new(logbook_tests::logbook_bin());
         again.arg("--dir").arg(&store).arg("import").arg(&corpus);
         let (reimport, _) = run_measured(&mut again);
         println!(

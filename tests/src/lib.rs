@@ -24,7 +24,7 @@ pub fn logbook_bin() -> PathBuf {
     let bin = profile_dir.join("logbook");
     assert!(
         bin.exists(),
-        "{} is missing: run the suite with `cargo test --workspace`, which builds it",
+        "{} is missing: `cargo test --workspace` builds it; benchmarks need `cargo build --release -p logbook-cli` first",
         bin.display()
     );
     bin
