@@ -252,3 +252,94 @@ impl ProjectionFiles for MemoryFiles {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::{Head, MockEventLog};
+    use crate::{Envelope, Event, EventId, Hash, NoteKind, NoteRecorded, SessionId, Timestamp};
+
+    fn env(seq: u64) -> Envelope {
+        Envelope {
+            format: 1,
+            seq,
+            id: EventId::new_v7(),
+            at: Timestamp::from_micros(0),
+            session: SessionId::from_uuid(uuid::Uuid::from_u128(1)),
+            session_seq: seq,
+            prev_hash: Hash::ZERO,
+            event: Event::NoteRecorded(NoteRecorded {
+                kind: NoteKind::Memory,
+                text: String::new(),
+            }),
+        }
+    }
+
+    #[test]
+    fn catch_up_reads_only_past_the_cursor_and_moves_it_after_applying() {
+        let mut log = MockEventLog::new();
+        log.expect_head().returning(|| {
+            Ok(Head {
+                seq: 5,
+                hash: Hash::ZERO,
+            })
+        });
+        // The cursor is at 3: the log must be asked for 4 onwards, once
+        // with data and once more only if that did not reach the head.
+        log.expect_read_from()
+            .withf(|from, _| *from == 4)
+            .times(1)
+            .returning(|_, _| Ok(vec![env(4), env(5)]));
+        let cursors = MemoryCursors::default();
+        cursors.set("p", 3).unwrap();
+        let mut projection = MockProjection::new();
+        projection.expect_name().return_const("p");
+        projection
+            .expect_apply()
+            .withf(|_, batch, _| batch.iter().map(|e| e.seq).collect::<Vec<_>>() == [4, 5])
+            .times(1)
+            .returning(|_, _, _| Ok(()));
+        let projections: Vec<Box<dyn Projection>> = vec![Box::new(projection)];
+        let read = futures::executor::block_on(catch_up(
+            &log,
+            &cursors,
+            &MemoryFiles::default(),
+            &projections,
+            None,
+        ))
+        .unwrap();
+        assert_eq!(read, 2);
+        assert_eq!(cursors.get("p").unwrap(), 5);
+    }
+
+    #[test]
+    fn a_failed_apply_leaves_the_cursor_where_it_was() {
+        let mut log = MockEventLog::new();
+        log.expect_head().returning(|| {
+            Ok(Head {
+                seq: 1,
+                hash: Hash::ZERO,
+            })
+        });
+        log.expect_read_from().returning(|_, _| Ok(vec![env(1)]));
+        let mut projection = MockProjection::new();
+        projection.expect_name().return_const("p");
+        projection.expect_apply().returning(|_, _, _| {
+            Err(ProjectionError::File {
+                path: "x".into(),
+                message: "disk full".into(),
+            })
+        });
+        let projections: Vec<Box<dyn Projection>> = vec![Box::new(projection)];
+        let cursors = MemoryCursors::default();
+        let result = futures::executor::block_on(catch_up(
+            &log,
+            &cursors,
+            &MemoryFiles::default(),
+            &projections,
+            None,
+        ));
+        assert!(result.is_err());
+        assert_eq!(cursors.get("p").unwrap(), 0, "re-applied on the next open");
+    }
+}
