@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use logbook_core::projection::check_relative;
-use logbook_core::sessions::{MAIN_SOURCE, session_dir};
+use logbook_core::sessions::{MAIN_SOURCE, session_dir, session_file};
 use logbook_core::{
     Envelope, Event, EventLog, Hash, Projection, ProjectionError, ProjectionFiles, SessionId,
     SourceKind, TranscriptCaptured,
@@ -284,21 +284,17 @@ impl Projection for TranscriptProjection {
     }
 
     fn owns(&self, path: &str) -> bool {
-        let Some((id, file)) = path
-            .strip_prefix("sessions/")
-            .and_then(|rest| rest.split_once('/'))
-        else {
+        let Some((_, file)) = session_file(path) else {
             return false;
         };
-        id.parse::<SessionId>().is_ok()
-            && (file == "marker.json"
-                || file == "transcript.jsonl"
-                || file == "transcript.txt"
-                || (file.starts_with("transcript/")
-                    && file.rsplit('/').next().is_some_and(|name| {
-                        name.starts_with("part-")
-                            && (name.ends_with(".jsonl") || name.ends_with(".txt"))
-                    })))
+        file == "marker.json"
+            || file == "transcript.jsonl"
+            || file == "transcript.txt"
+            || (file.starts_with("transcript/")
+                && file.rsplit('/').next().is_some_and(|name| {
+                    name.starts_with("part-")
+                        && (name.ends_with(".jsonl") || name.ends_with(".txt"))
+                }))
     }
 
     async fn apply(

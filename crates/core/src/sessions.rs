@@ -162,6 +162,13 @@ pub fn origin_name(origin: &Origin) -> &'static str {
     }
 }
 
+/// Splits a projected path `sessions/<id>/<rest>` into the session and
+/// `rest`, so projections agree on what lies in a session directory.
+pub fn session_file(path: &str) -> Option<(SessionId, &str)> {
+    let (id, rest) = path.strip_prefix("sessions/")?.split_once('/')?;
+    Some((id.parse().ok()?, rest))
+}
+
 /// The directory of a session, relative to the output root.
 pub fn session_dir(id: SessionId) -> String {
     format!("sessions/{id}")
@@ -195,9 +202,7 @@ impl Projection for SessionFileProjection {
     }
 
     fn owns(&self, path: &str) -> bool {
-        path.strip_prefix("sessions/")
-            .and_then(|rest| rest.split_once('/'))
-            .is_some_and(|(id, file)| file == "session.json" && id.parse::<SessionId>().is_ok())
+        session_file(path).is_some_and(|(_, file)| file == "session.json")
     }
 
     async fn apply(
