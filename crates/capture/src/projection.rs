@@ -118,13 +118,29 @@ impl TranscriptProjection {
         session: SessionId,
         files: &(dyn ProjectionFiles + 'static),
     ) -> Result<(), ProjectionError> {
+        // Called on every capture pass (every 200 ms under --follow): a sound
+        // marker is checked against the session's tail only; the whole
+        // history is read just when a rebuild is due.
+        if let Some(marker) = self.load(session, files)? {
+            let len = log.session_len(session).await?;
+            let tail = log
+                .read_session_range(session, len.saturating_sub(63).max(1), 64)
+                .await?;
+            if let Some(newest) = tail.iter().rev().find(|e| relevant(&e.event)) {
+                if marker.seq == newest.seq {
+                    return Ok(());
+                }
+            } else if tail.len() as u64 == len {
+                // The whole session is in the tail and has nothing to project.
+                return Ok(());
+            }
+        }
         let history = log.read_session(session).await?;
         if !history.iter().any(|e| relevant(&e.event)) {
             return Ok(());
         }
-        let last = history.last().map_or(0, |e| e.seq);
         match self.load(session, files)? {
-            Some(marker) if marker.seq == last_relevant(&history) || marker.seq == last => Ok(()),
+            Some(marker) if marker.seq == last_relevant(&history) => Ok(()),
             _ => self.rebuild(session, &history, files),
         }
     }

@@ -172,8 +172,8 @@ impl Workspace {
         Ok(())
     }
 
-    /// Records what `decide` returns, then projects: for callers outside the
-    /// lifecycle (capture) that append through the log directly.
+    /// Brings the projections up to date after callers outside the
+    /// lifecycle (capture, import) appended through the log directly.
     pub async fn project(&self) -> Result<(), WorkspaceError> {
         self.catch_up().await.map(|_| ())
     }
