@@ -335,3 +335,34 @@ fn follow_killed_thirty_times_still_captures_the_file_byte_for_byte() {
     assert_eq!(store.show(&id)["capture"]["lines"], written);
     assert!(store.ok(&["verify"]).starts_with("ok: "));
 }
+
+#[test]
+fn progress_goes_to_stderr_only_when_someone_can_see_it() {
+    let store = Store::new();
+    let id = store.start("big");
+    let file = store.scratch().join("big.log");
+    let body: String = (0..200_000).map(|n| format!("line {n}\n")).collect();
+    append(&file, body.as_bytes());
+    let path = file.to_str().unwrap();
+
+    // Not a terminal: stdout has the summary, stderr stays clean.
+    let quiet = store.run(&["capture", &id, "--file", path]);
+    assert!(quiet.status.success());
+    assert!(
+        quiet.stderr.is_empty(),
+        "{:?}",
+        String::from_utf8_lossy(&quiet.stderr)
+    );
+
+    append(&file, body.as_bytes());
+    let shown = store
+        .cmd()
+        .env("LOGBOOK_PROGRESS", "always")
+        .args(["capture", &id, "--file", path])
+        .output()
+        .unwrap();
+    assert!(shown.status.success());
+    let stderr = String::from_utf8_lossy(&shown.stderr);
+    assert!(stderr.contains("MiB/"), "no progress bar: {stderr:?}");
+    assert!(String::from_utf8_lossy(&shown.stdout).starts_with("captured 200000 lines"));
+}

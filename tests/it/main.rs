@@ -8,3 +8,4 @@ mod crash;
 mod import;
 mod lifecycle;
 mod projections;
+mod tmux;

@@ -39,6 +39,8 @@ pub mod cursor;
 pub mod projection;
 pub mod run;
 pub mod scan;
+pub mod source;
+pub mod tmux;
 
 /// Why a capture failed.
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +56,17 @@ pub enum CaptureError {
     /// The path is a directory, not a file.
     #[error("{0} is a directory, not a file")]
     NotAFile(String),
+    /// There is no `tmux` binary on `PATH`.
+    #[error("tmux is not installed (no `tmux` on PATH)")]
+    TmuxMissing,
+    /// tmux refused: no server, no such pane, …
+    #[error("tmux pane {pane}: {message}")]
+    Pane {
+        /// The pane as given.
+        pane: String,
+        /// tmux's own message.
+        message: String,
+    },
     /// The log failed.
     #[error(transparent)]
     Log(#[from] logbook_core::LogError),

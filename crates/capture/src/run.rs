@@ -153,8 +153,9 @@ pub async fn capture_stream(
     .await
 }
 
+/// Scans `reader` and appends batch by batch, `prelude` first.
 #[allow(clippy::too_many_arguments)]
-async fn run(
+pub(crate) async fn run(
     log: &dyn EventLog,
     session: SessionId,
     mut scanner: Scanner,

@@ -4,15 +4,17 @@
 //! keep working.
 
 use std::io::{Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use logbook_capture::run::{CaptureConfig, CaptureReport, capture_file, capture_stream};
+use logbook_capture::run::{CaptureConfig, CaptureReport};
 use logbook_capture::scan::ScanOptions;
+use logbook_capture::source::{FileSource, Source, StreamSource};
+use logbook_capture::tmux::{TmuxBinary, TmuxSource};
 use logbook_core::{SessionId, SourceKind, SourceRef};
 use serde::Serialize;
 
@@ -65,68 +67,36 @@ pub async fn capture(
     if args.stdin {
         drop(ws);
         capture_stdin(root, session, &args.source, &mut summary).await?;
-    } else if let Some(file) = &args.file {
-        let path = std::path::absolute(file)
-            .with_context(|| format!("cannot resolve {}", file.display()))?;
-        if path.is_dir() {
-            return Err(UsageError::Invalid(format!(
-                "{} is a directory, not a file",
-                path.display()
-            ))
-            .into());
-        }
-        let kind = if path.extension().is_some_and(|e| e == "jsonl") {
-            SourceKind::ClaudeCode
-        } else {
-            SourceKind::TextFile
+    } else {
+        drop(ws);
+        let (mut source, big): (Box<dyn Source>, bool) = match (&args.file, &args.tmux) {
+            (Some(file), _) => file_source(file, &args.source)?,
+            (None, Some(pane)) => (
+                Box::new(TmuxSource::new(
+                    SourceRef {
+                        kind: SourceKind::Tmux,
+                        key: args.source.clone(),
+                        location: pane.clone(),
+                    },
+                    TmuxBinary::default(),
+                )),
+                false,
+            ),
+            (None, None) => {
+                return Err(
+                    UsageError::Invalid("give one of --file, --stdin or --tmux".into()).into(),
+                );
+            }
         };
-        let source = SourceRef {
-            kind,
-            key: args.source.clone(),
-            location: path.display().to_string(),
-        };
-        let stop = Arc::new(AtomicBool::new(false));
-        if args.follow {
-            // A signal only raises the flag: the pass under way finishes its
-            // batch, then the loop ends.
-            for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-                signal_hook::flag::register(signal, stop.clone())?;
-            }
-        }
-        let mut ws = Some(ws);
-        loop {
-            let open = match ws.take() {
-                Some(open) => open,
-                None => Workspace::open(root).await?,
-            };
-            let report = capture_file(
-                open.log(),
-                session,
-                source.clone(),
-                &path,
-                config(&open),
-                &mut |_| {},
-            )
-            .await
-            .map_err(crate::workspace::WorkspaceError::from)?;
-            open.project().await?;
-            open.ensure_transcript(session).await?;
-            open.flush()?;
-            drop(open);
-            summary.add(&report);
-            if !args.follow {
-                break;
-            }
-            let interval = Duration::from_millis(Workspace::open_config(root)?.follow_interval_ms);
-            let mut slept = Duration::ZERO;
-            while slept < interval && !stop.load(Ordering::Relaxed) {
-                std::thread::sleep(Duration::from_millis(20));
-                slept += Duration::from_millis(20);
-            }
-            if stop.load(Ordering::Relaxed) {
-                break;
-            }
-        }
+        passes(
+            root,
+            session,
+            source.as_mut(),
+            big,
+            args.follow,
+            &mut summary,
+        )
+        .await?;
     }
     if args.json.json {
         serde_json::to_writer_pretty(&mut *out, &summary)?;
@@ -144,6 +114,79 @@ pub async fn capture(
         )?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A file source, and whether it has enough unread bytes to show progress.
+fn file_source(file: &Path, key: &str) -> anyhow::Result<(Box<dyn Source>, bool)> {
+    let path =
+        std::path::absolute(file).with_context(|| format!("cannot resolve {}", file.display()))?;
+    if path.is_dir() {
+        return Err(
+            UsageError::Invalid(format!("{} is a directory, not a file", path.display())).into(),
+        );
+    }
+    let kind = if path.extension().is_some_and(|e| e == "jsonl") {
+        SourceKind::ClaudeCode
+    } else {
+        SourceKind::TextFile
+    };
+    let big = std::fs::metadata(&path).is_ok_and(|m| m.len() >= crate::progress::BIG);
+    let source = SourceRef {
+        kind,
+        key: key.to_owned(),
+        location: path.display().to_string(),
+    };
+    Ok((Box::new(FileSource::new(source, path)), big))
+}
+
+/// One pass, or with `follow` passes until SIGINT or SIGTERM, each under
+/// its own store lock.
+async fn passes(
+    root: &Path,
+    session: SessionId,
+    source: &mut dyn Source,
+    big: bool,
+    follow: bool,
+    summary: &mut Summary,
+) -> anyhow::Result<()> {
+    let stop = Arc::new(AtomicBool::new(false));
+    if follow {
+        // A signal only raises the flag: the pass under way finishes its
+        // batch, then the loop ends.
+        for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            signal_hook::flag::register(signal, stop.clone())?;
+        }
+    }
+    let location = PathBuf::from(&source.source_ref().location);
+    loop {
+        let open = Workspace::open(root).await?;
+        // The bar counts what this pass reads, so it only knows its total
+        // for a file; a pane is small.
+        let total = std::fs::metadata(&location).map_or(0, |m| m.len());
+        let bar = crate::progress::bytes(total, big);
+        let report = source
+            .capture(open.log(), session, config(&open), &mut |n| bar.inc(n))
+            .await
+            .map_err(crate::workspace::WorkspaceError::from)?;
+        bar.finish_and_clear();
+        open.project().await?;
+        open.ensure_transcript(session).await?;
+        open.flush()?;
+        drop(open);
+        summary.add(&report);
+        if !follow {
+            return Ok(());
+        }
+        let interval = Duration::from_millis(Workspace::open_config(root)?.follow_interval_ms);
+        let mut slept = Duration::ZERO;
+        while slept < interval && !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(20));
+            slept += Duration::from_millis(20);
+        }
+        if stop.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+    }
 }
 
 /// Reads standard input as it comes and records complete lines, taking the
@@ -179,16 +222,10 @@ async fn capture_stdin(
         if cut > 0 && (eof || cut >= (1 << 16) || !more_ready(n, chunk.len())) {
             let piece: Vec<u8> = pending.drain(..cut).collect();
             let ws = Workspace::open(root).await?;
-            let report = capture_stream(
-                ws.log(),
-                session,
-                source.clone(),
-                &mut piece.as_slice(),
-                config(&ws),
-                &mut |_| {},
-            )
-            .await
-            .map_err(crate::workspace::WorkspaceError::from)?;
+            let report = StreamSource::new(source.clone(), piece.as_slice())
+                .capture(ws.log(), session, config(&ws), &mut |_| {})
+                .await
+                .map_err(crate::workspace::WorkspaceError::from)?;
             ws.project().await?;
             ws.flush()?;
             summary.add(&report);

@@ -192,7 +192,7 @@ pub struct ReplayArgs {
 
 /// `capture`.
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("what").required(true).args(["file", "stdin"])))]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["file", "stdin", "tmux"])))]
 pub struct CaptureArgs {
     /// Session id or unique prefix
     pub session: String,
@@ -202,9 +202,12 @@ pub struct CaptureArgs {
     /// Standard input, to its end
     #[arg(long)]
     pub stdin: bool,
-    /// Keep reading the file until interrupted (Ctrl-C or SIGTERM stop it
-    /// after the last complete batch)
-    #[arg(long, requires = "file")]
+    /// A tmux pane (`%3`, `work:0.1`): its scrollback, aligned by content
+    #[arg(long, value_name = "PANE")]
+    pub tmux: Option<String>,
+    /// Keep reading the file or pane until interrupted (Ctrl-C or SIGTERM
+    /// stop it after the last complete batch)
+    #[arg(long, conflicts_with = "stdin")]
     pub follow: bool,
     /// The source's name within the session
     #[arg(long, default_value = "main", value_name = "NAME")]

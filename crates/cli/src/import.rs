@@ -8,12 +8,13 @@
 //! second import adds nothing and a grown file adds only its new lines.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, IsTerminal, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
-use logbook_capture::run::{CaptureConfig, capture_file};
+use logbook_capture::run::CaptureConfig;
+use logbook_capture::source::{FileSource, Source};
 use logbook_core::lifecycle::LifecycleCommand;
 use logbook_core::sessions::MAIN_SOURCE;
 use logbook_core::{
@@ -159,17 +160,7 @@ pub async fn import(
         .filter_map(|t| std::fs::metadata(&t.path).ok())
         .map(|m| m.len())
         .sum();
-    let bar = if std::io::stderr().is_terminal() {
-        indicatif::ProgressBar::new(total)
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{bar:30} {bytes}/{total_bytes} {binary_bytes_per_sec} {pos:>0}{msg}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
+    let bar = crate::progress::bytes(total, true);
 
     let mut known = agent_sessions(ws).await?;
     let mut touched: HashMap<SessionId, SystemTime> = HashMap::new();
@@ -229,10 +220,9 @@ pub async fn import(
             key: t.key.clone(),
             location: t.path.display().to_string(),
         };
-        let report = capture_file(ws.log(), session, source, &t.path, config, &mut |n| {
-            bar.inc(n)
-        })
-        .await;
+        let report = FileSource::new(source, t.path.clone())
+            .capture(ws.log(), session, config, &mut |n| bar.inc(n))
+            .await;
         match report {
             Ok(report) => {
                 summary.files += 1;

@@ -13,6 +13,7 @@ mod config;
 mod demo;
 mod files;
 mod import;
+mod progress;
 mod verify;
 mod workspace;
 
