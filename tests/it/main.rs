@@ -5,6 +5,7 @@ mod bad_input;
 mod capture;
 mod concurrency;
 mod crash;
+mod hooks;
 mod import;
 mod lifecycle;
 mod projections;

@@ -10,7 +10,9 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use logbook_core::projection::check_relative;
-use logbook_core::sessions::{MAIN_SOURCE, session_dir, session_file};
+use logbook_core::sessions::{
+    MAIN_SOURCE, part_extension as extension, part_path, session_dir, session_file,
+};
 use logbook_core::{
     Envelope, Event, EventLog, Hash, Projection, ProjectionError, ProjectionFiles, SessionId,
     SourceKind, TranscriptCaptured,
@@ -76,22 +78,6 @@ pub struct TranscriptProjection {
 
 fn marker_path(id: SessionId) -> String {
     format!("{}/marker.json", session_dir(id))
-}
-
-fn extension(kind: Option<SourceKind>) -> &'static str {
-    match kind {
-        Some(SourceKind::ClaudeCode) => "jsonl",
-        _ => "txt",
-    }
-}
-
-fn part_path(id: SessionId, key: &str, kind: Option<SourceKind>, part: u64) -> String {
-    let dir = if key == MAIN_SOURCE {
-        format!("{}/transcript", session_dir(id))
-    } else {
-        format!("{}/transcript/{key}", session_dir(id))
-    };
-    format!("{dir}/part-{part:04}.{}", extension(kind))
 }
 
 fn file_err(path: &str, message: impl Into<String>) -> ProjectionError {
@@ -285,8 +271,10 @@ fn continues(marker: &Marker, env: &Envelope) -> bool {
         return true;
     }
     match &env.event {
+        // A source's first event starts at 0, or anywhere for a stream or
+        // for the empty event that carries a cursor into a new segment.
         Event::TranscriptCaptured(c) => marker.sources.get(&c.source.key).map_or(
-            c.byte_start == 0 || c.source.kind == SourceKind::Stdin,
+            c.byte_start == 0 || c.source.kind == SourceKind::Stdin || c.bytes.0.is_empty(),
             |s| s.offset == c.byte_start,
         ),
         _ => true,

@@ -71,6 +71,35 @@ fn io_err(path: &Path) -> impl Fn(std::io::Error) -> CaptureError + '_ {
     }
 }
 
+/// What a capture does at a compaction it meets: the session chain splits
+/// there (the hooks' business), and capture goes on in the new segment.
+pub trait Segments: Send {
+    /// Called at a compaction found while capturing into `session`, whose
+    /// next expected sequence is `expected`, with the source cursor at the
+    /// boundary record. Returns `None` to record the compaction in `session`
+    /// and go on there, or the split: a batch to append (it must hold the
+    /// compaction, the end of `session` and the start of the next segment,
+    /// and may carry the cursor over), and where capture continues.
+    fn split(
+        &mut self,
+        session: SessionId,
+        expected: u64,
+        compaction: &CompactionDetected,
+        cursor: &Cursor,
+    ) -> Option<Split>;
+}
+
+/// A split of the session chain at a compaction.
+#[derive(Debug)]
+pub struct Split {
+    /// Appended atomically.
+    pub batch: Vec<NewEvent>,
+    /// The segment capture continues in.
+    pub session: SessionId,
+    /// Its next expected sequence after `batch`.
+    pub expected: u64,
+}
+
 /// Captures the complete lines a file gained since the log's cursor.
 /// A truncated or replaced file is recorded as a `SourceReset` and read
 /// from its start. `progress` is told how many bytes each batch took.
@@ -82,6 +111,22 @@ pub async fn capture_file(
     config: CaptureConfig,
     progress: &mut (dyn FnMut(u64) + Send),
 ) -> Result<CaptureReport, CaptureError> {
+    capture_file_split(log, session, source, path, config, progress, None)
+        .await
+        .map(|(report, _)| report)
+}
+
+/// [`capture_file`], splitting the session chain at compactions through
+/// `segments`; also returns the session the capture ended in.
+pub async fn capture_file_split(
+    log: &dyn EventLog,
+    session: SessionId,
+    source: SourceRef,
+    path: &Path,
+    config: CaptureConfig,
+    progress: &mut (dyn FnMut(u64) + Send),
+    segments: Option<&mut dyn Segments>,
+) -> Result<(CaptureReport, SessionId), CaptureError> {
     let err = io_err(path);
     let meta = std::fs::metadata(path).map_err(&err)?;
     if meta.is_dir() {
@@ -119,10 +164,16 @@ pub async fn capture_file(
     let mut options = config.scan;
     options.jsonl = source.kind == SourceKind::ClaudeCode;
     let scanner = Scanner::new(source, start, options).with_tail(window);
-    run(
-        log, session, scanner, &mut file, false, prelude, progress, path,
-    )
-    .await
+    let mut state = Run {
+        session,
+        expected: log.session_len(session).await?,
+        report: CaptureReport::default(),
+        segments,
+    };
+    state
+        .go(log, scanner, &mut file, false, prelude, progress, path)
+        .await?;
+    Ok((state.report, state.session))
 }
 
 /// Captures a stream (standard input) to its end, continuing the source's
@@ -158,43 +209,102 @@ pub async fn capture_stream(
 pub(crate) async fn run(
     log: &dyn EventLog,
     session: SessionId,
-    mut scanner: Scanner,
+    scanner: Scanner,
     reader: &mut (dyn Read + Send),
     eof_completes: bool,
-    mut prelude: Vec<Event>,
+    prelude: Vec<Event>,
     progress: &mut (dyn FnMut(u64) + Send),
     path: &Path,
 ) -> Result<CaptureReport, CaptureError> {
-    let mut report = CaptureReport::default();
-    let mut expected = log.session_len(session).await?;
-    loop {
-        let scanned = scanner
-            .next_batch(reader, eof_completes)
-            .map_err(io_err(path))?;
-        let mut events = std::mem::take(&mut prelude);
-        events.extend(scanned);
-        if events.is_empty() {
-            break;
-        }
-        let before = report.bytes;
-        let batch = events
-            .into_iter()
-            .map(|event| {
-                report.count(&event);
-                let new = NewEvent {
-                    session,
-                    expected_session_seq: expected,
-                    event,
-                };
-                expected += 1;
-                new
-            })
-            .collect();
-        log.append(batch).await?;
-        progress(report.bytes - before);
+    let mut state = Run {
+        session,
+        expected: log.session_len(session).await?,
+        report: CaptureReport::default(),
+        segments: None,
+    };
+    state
+        .go(log, scanner, reader, eof_completes, prelude, progress, path)
+        .await?;
+    Ok(state.report)
+}
+
+/// Where a capture pass stands.
+struct Run<'s> {
+    session: SessionId,
+    expected: u64,
+    report: CaptureReport,
+    segments: Option<&'s mut dyn Segments>,
+}
+
+impl Run<'_> {
+    fn push(&mut self, batch: &mut Vec<NewEvent>, event: Event) {
+        self.report.count(&event);
+        batch.push(NewEvent {
+            session: self.session,
+            expected_session_seq: self.expected,
+            event,
+        });
+        self.expected += 1;
     }
-    report.malformed = scanner.malformed();
-    Ok(report)
+
+    #[allow(clippy::too_many_arguments)]
+    async fn go(
+        &mut self,
+        log: &dyn EventLog,
+        mut scanner: Scanner,
+        reader: &mut (dyn Read + Send),
+        eof_completes: bool,
+        mut prelude: Vec<Event>,
+        progress: &mut (dyn FnMut(u64) + Send),
+        path: &Path,
+    ) -> Result<(), CaptureError> {
+        loop {
+            // The cursor at each point of the batch, for a split.
+            let mut cursor = scanner.cursor().clone();
+            let scanned = scanner
+                .next_batch(reader, eof_completes)
+                .map_err(io_err(path))?;
+            let mut events = std::mem::take(&mut prelude);
+            events.extend(scanned);
+            if events.is_empty() {
+                break;
+            }
+            let before = self.report.bytes;
+            let mut batch = Vec::with_capacity(events.len());
+            for event in events {
+                if let Event::CompactionDetected(c) = &event {
+                    let split = match self.segments.as_mut() {
+                        Some(segments) => segments.split(self.session, self.expected, c, &cursor),
+                        None => None,
+                    };
+                    if let Some(split) = split {
+                        if !batch.is_empty() {
+                            log.append(std::mem::take(&mut batch)).await?;
+                        }
+                        self.report.count(&event);
+                        log.append(split.batch).await?;
+                        self.session = split.session;
+                        self.expected = split.expected;
+                        continue;
+                    }
+                }
+                if let Event::TranscriptCaptured(c) = &event {
+                    cursor = Cursor {
+                        offset: c.byte_end(),
+                        line: c.line_end(),
+                        fingerprint: c.fingerprint,
+                    };
+                }
+                self.push(&mut batch, event);
+            }
+            if !batch.is_empty() {
+                log.append(batch).await?;
+            }
+            progress(self.report.bytes - before);
+        }
+        self.report.malformed = scanner.malformed();
+        Ok(())
+    }
 }
 
 /// `Ok(window)` when the file still holds what the cursor says (`window` is

@@ -53,6 +53,24 @@ pub enum Command {
     Capture(CaptureArgs),
     /// Backfill Claude Code transcripts (files, project folders or ~/.claude/projects)
     Import(ImportArgs),
+    /// The Claude Code hook: one payload (JSON) on stdin; never fails the agent
+    Hook,
+    /// Add logbook's hooks to Claude Code's settings, or remove them
+    Hooks {
+        /// install or uninstall
+        #[command(subcommand)]
+        action: HooksAction,
+    },
+    /// Record a note (decision, correction, plan) against the active session
+    Note(NoteArgs),
+    /// Print a session's context (files, commands, corrections, decisions, todos)
+    Context(ContextArgs),
+    /// Print a session's handoff brief (default: the latest one)
+    Handoff(HandoffArgs),
+    /// Print the latest handoff for this project, for agents without hooks
+    Resume(JsonArg),
+    /// The Claude Code status line: status-line JSON on stdin, one line out
+    Statusline,
     /// Show what logbook records, on a throwaway store
     Demo {
         /// Keep the demo store and print where it is
@@ -222,6 +240,64 @@ pub struct ImportArgs {
     /// Transcript files or folders
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub json: JsonArg,
+}
+
+/// `hooks install|uninstall`.
+#[derive(Debug, Subcommand)]
+pub enum HooksAction {
+    /// Merge logbook's hooks (and a status line if none is set) into settings.json
+    Install(HooksScope),
+    /// Remove exactly what install added
+    Uninstall(HooksScope),
+}
+
+/// Which settings file.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("scope").args(["project", "user"])))]
+pub struct HooksScope {
+    /// `.claude/settings.json` in the current directory (the default)
+    #[arg(long)]
+    pub project: bool,
+    /// `~/.claude/settings.json`
+    #[arg(long)]
+    pub user: bool,
+}
+
+/// `note`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("kind").required(true).args(["decision", "correction", "plan"])))]
+pub struct NoteArgs {
+    /// Something decided
+    #[arg(long, value_name = "TEXT")]
+    pub decision: Option<String>,
+    /// A correction the agent must not forget
+    #[arg(long, value_name = "TEXT")]
+    pub correction: Option<String>,
+    /// A plan
+    #[arg(long, value_name = "TEXT")]
+    pub plan: Option<String>,
+    /// The session (default: the one of the Claude Code process this runs
+    /// under, else the only active one)
+    #[arg(long, value_name = "SESSION")]
+    pub session: Option<String>,
+}
+
+/// `context`.
+#[derive(Debug, Args)]
+pub struct ContextArgs {
+    /// Session id or unique prefix
+    pub session: String,
+    #[command(flatten)]
+    pub json: JsonArg,
+}
+
+/// `handoff`.
+#[derive(Debug, Args)]
+pub struct HandoffArgs {
+    /// Session id or unique prefix (default: the latest handoff)
+    pub session: Option<String>,
     #[command(flatten)]
     pub json: JsonArg,
 }

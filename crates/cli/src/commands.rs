@@ -30,6 +30,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
         Command::Init => return init(cli.dir.as_deref(), &cwd, &mut out).await,
+        Command::Hook => return Ok(crate::hook::hook(cli.dir.as_deref(), &cwd, &mut out).await),
+        Command::Statusline => return Ok(crate::statusline::statusline(&mut out)),
+        Command::Hooks { action } => return crate::settings::hooks(action, &cwd, &mut out),
         Command::Capture(args) => {
             let root = discover_store(cli.dir.as_deref(), &cwd);
             let code = crate::capture::capture(&root, args, &mut out).await?;
@@ -57,7 +60,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Replay(args) => replay(&ws, args).await?,
         Command::Export => export(&ws, &mut out)?,
         Command::Import(args) => crate::import::import(&ws, args, &mut out).await?,
+        Command::Note(args) => crate::notes::note(&ws, args, &mut out).await?,
+        Command::Context(args) => crate::notes::context(&ws, args, &mut out).await?,
+        Command::Handoff(args) => crate::notes::handoff(&ws, args, &mut out).await?,
+        Command::Resume(args) => crate::notes::resume(&ws, args, &cwd, &mut out).await?,
         Command::Init
+        | Command::Hook
+        | Command::Hooks { .. }
+        | Command::Statusline
         | Command::Completions { .. }
         | Command::Demo { .. }
         | Command::Capture(_) => ExitCode::SUCCESS,

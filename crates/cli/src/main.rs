@@ -12,8 +12,12 @@ mod commands;
 mod config;
 mod demo;
 mod files;
+mod hook;
 mod import;
+mod notes;
 mod progress;
+mod settings;
+mod statusline;
 mod verify;
 mod workspace;
 

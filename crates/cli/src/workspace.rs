@@ -3,15 +3,16 @@
 
 use std::path::{Path, PathBuf};
 
-use logbook_core::lifecycle::{LifecycleCommand, SessionState, decide};
-use logbook_core::sessions::{SessionFileProjection, SessionView, session_dir};
+use logbook_core::lifecycle::{LifecycleCommand, Phase, SessionState, decide};
+use logbook_core::sessions::{SessionFileProjection, SessionStatus, SessionView, session_dir};
 use logbook_core::{
-    Envelope, EventLog, IdError, IdPrefix, MemoryCursors, Projection, ProjectionError, SessionId,
-    catch_up,
+    EndStatus, Envelope, EventLog, IdError, IdPrefix, MemoryCursors, Projection, ProjectionError,
+    SessionId, catch_up,
 };
 use logbook_store::{SledLog, StoreError, StoreOptions};
 
 use logbook_capture::projection::TranscriptProjection;
+use logbook_context::projection::ContextProjection;
 
 use crate::config::{Config, ConfigError};
 use crate::files::{FsFiles, create_private_dir, list_files};
@@ -150,6 +151,10 @@ impl Workspace {
                 self.config.rotate_lines,
             )),
             Box::new(TranscriptProjection::new(self.config.rotate_lines)),
+            Box::new(ContextProjection::new(
+                root_display.display().to_string(),
+                self.config.rotate_lines,
+            )),
         ]
     }
 
@@ -189,7 +194,7 @@ impl Workspace {
     }
 
     /// Appends a decided batch, then projects it.
-    async fn commit(
+    pub async fn commit(
         &self,
         batch: Vec<logbook_core::NewEvent>,
     ) -> Result<Vec<Envelope>, WorkspaceError> {
@@ -248,6 +253,57 @@ impl Workspace {
             self.root.join(session_dir(id)).display().to_string(),
             self.config.rotate_lines,
         )
+    }
+
+    /// A session's view as `session.json` holds it (cheap: one small file),
+    /// folded from the log only when that file is missing or unreadable.
+    pub async fn quick_view(&self, id: SessionId) -> Result<SessionView, WorkspaceError> {
+        let path = format!("{}/session.json", session_dir(id));
+        let stored = logbook_core::ProjectionFiles::read(&self.files, &path)?
+            .and_then(|bytes| serde_json::from_slice::<SessionView>(&bytes).ok())
+            .filter(|v| v.session_id == id);
+        match stored {
+            Some(view) => Ok(view),
+            None => self.view(id).await,
+        }
+    }
+
+    /// Every session's [`Self::quick_view`], oldest first.
+    pub async fn quick_views(&self) -> Result<Vec<SessionView>, WorkspaceError> {
+        let mut out = Vec::new();
+        for id in self.log.sessions().await? {
+            out.push(self.quick_view(id).await?);
+        }
+        Ok(out)
+    }
+
+    /// The lifecycle state of a session without reading its transcript
+    /// events: the view says how it started and whether it ended, the
+    /// index how many events it has.
+    pub async fn quick_state(&self, id: SessionId) -> Result<SessionState, WorkspaceError> {
+        let version = self.log.session_len(id).await?;
+        if version == 0 {
+            return Ok(SessionState::new(id));
+        }
+        let view = self.quick_view(id).await?;
+        let phase = match view.status {
+            SessionStatus::Active => Phase::Active,
+            SessionStatus::Completed => Phase::Ended(EndStatus::Completed),
+            SessionStatus::Failed => Phase::Ended(EndStatus::Failed),
+            SessionStatus::Abandoned => Phase::Ended(EndStatus::Abandoned),
+        };
+        Ok(SessionState {
+            id,
+            version,
+            phase,
+            command: view.command,
+            agent: view.agent,
+        })
+    }
+
+    /// A projected file under the store, if it exists.
+    pub fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>, WorkspaceError> {
+        Ok(logbook_core::ProjectionFiles::read(&self.files, path)?)
     }
 
     /// Every session's view, oldest first.

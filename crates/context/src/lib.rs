@@ -1,10 +1,16 @@
 //! logbook-context: what a session knew.
 //!
-//! It will own the extraction of files read and modified, commands,
-//! corrections, decisions and todos from captured transcript records, and the
-//! projections `context.json`, `handoff.json` and `handoff.md`. It sees the
-//! log only through `logbook-core`'s traits and never depends on the store,
-//! capture or tokens crates.
-//!
-//! Status: the crate exists so the dependency graph of DESIGN.md §2 holds;
-//! its extraction arrives with the hooks and context issue.
+//! It owns the extraction of files read and modified, commands, user
+//! corrections, decisions, plans and todos from captured Claude Code
+//! records ([`model::ContextView`], folded line by line so each capture only
+//! adds to it), the Markdown brief handed to the next session
+//! ([`brief::render`], within Claude Code's 10,000-character budget), and the
+//! projection of `context.json`, `handoff.json` and `handoff.md`
+//! ([`projection::ContextProjection`]). It sees the log only through
+//! `logbook-core`'s traits and never depends on the store, capture or tokens
+//! crates.
+
+pub mod brief;
+pub mod model;
+pub mod projection;
+pub mod record;

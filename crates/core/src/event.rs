@@ -110,6 +110,11 @@ pub enum Origin {
         /// The session that was ended.
         from: SessionId,
     },
+    /// The agent resumed the conversation `from` recorded, after it ended.
+    Resumed {
+        /// The last session of that conversation.
+        from: SessionId,
+    },
 }
 
 impl Origin {
@@ -120,7 +125,8 @@ impl Origin {
             Origin::AfterClear { from }
             | Origin::AfterCompaction { from }
             | Origin::Handoff { from }
-            | Origin::Transition { from } => Some(from),
+            | Origin::Transition { from }
+            | Origin::Resumed { from } => Some(from),
         }
     }
 }

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::envelope::Envelope;
-use crate::event::{AgentInfo, EndStatus, Event, Origin};
+use crate::event::{AgentInfo, EndStatus, Event, Origin, SourceKind};
 use crate::id::SessionId;
 use crate::log::EventLog;
 use crate::projection::{Projection, ProjectionError, ProjectionFiles};
@@ -159,6 +159,7 @@ pub fn origin_name(origin: &Origin) -> &'static str {
         Origin::AfterCompaction { .. } => "after_compaction",
         Origin::Handoff { .. } => "handoff",
         Origin::Transition { .. } => "transition",
+        Origin::Resumed { .. } => "resumed",
     }
 }
 
@@ -172,6 +173,26 @@ pub fn session_file(path: &str) -> Option<(SessionId, &str)> {
 /// The directory of a session, relative to the output root.
 pub fn session_dir(id: SessionId) -> String {
     format!("sessions/{id}")
+}
+
+/// The file extension of a source's transcript parts.
+pub fn part_extension(kind: Option<SourceKind>) -> &'static str {
+    match kind {
+        Some(SourceKind::ClaudeCode) => "jsonl",
+        _ => "txt",
+    }
+}
+
+/// Where part `part` (from 1) of source `key` of a session lives, relative
+/// to the output root; shared by the projection that writes parts and those
+/// that link to them.
+pub fn part_path(id: SessionId, key: &str, kind: Option<SourceKind>, part: u64) -> String {
+    let dir = if key == MAIN_SOURCE {
+        format!("{}/transcript", session_dir(id))
+    } else {
+        format!("{}/transcript/{key}", session_dir(id))
+    };
+    format!("{dir}/part-{part:04}.{}", part_extension(kind))
 }
 
 /// Projects `sessions/<id>/session.json`.

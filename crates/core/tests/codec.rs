@@ -62,6 +62,7 @@ fn samples() -> Vec<(&'static str, Event)> {
             "started_transition",
             started(Origin::Transition { from: sid(1) }),
         ),
+        ("started_resumed", started(Origin::Resumed { from: sid(1) })),
         (
             "started_bare",
             Event::SessionStarted(SessionStarted {

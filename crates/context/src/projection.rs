@@ -1,0 +1,251 @@
+//! The `context` projection: `context.json` per session, folded
+//! incrementally (the file is its own state, with the last seq it applied),
+//! and `handoff.json` / `handoff.md` whenever a `HandoffCreated` is met.
+
+use async_trait::async_trait;
+use logbook_core::sessions::{MAIN_SOURCE, part_path, session_dir, session_file};
+use logbook_core::{
+    Envelope, Event, EventLog, HandoffCreated, Projection, ProjectionError, ProjectionFiles,
+    SessionId, SourceKind,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::brief::{BRIEF_LIMIT, Links, render};
+use crate::model::ContextView;
+
+/// The contents of `handoff.json`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Handoff {
+    /// The session handing off.
+    pub session_id: SessionId,
+    /// The id reserved for the session that picks it up.
+    pub next_session_id: SessionId,
+    /// When the handoff was made.
+    pub created_at: String,
+    /// Why the session ended (absent for a handoff before a compaction).
+    pub end_reason: Option<String>,
+    /// The session before it in its chain.
+    pub previous_session_id: Option<SessionId>,
+    /// The agent's working directory (the project).
+    pub cwd: Option<String>,
+    /// Absolute path of the session's `context.json`.
+    pub context_file: String,
+    /// Absolute paths of its main transcript parts.
+    pub transcript: Vec<String>,
+    /// The Markdown brief (also in `handoff.md`).
+    pub brief: String,
+}
+
+/// Projects `context.json`, `handoff.json` and `handoff.md`.
+#[derive(Clone, Debug)]
+pub struct ContextProjection {
+    root_display: String,
+    rotate_lines: u64,
+}
+
+/// The path of a session's `context.json`.
+pub fn context_path(id: SessionId) -> String {
+    format!("{}/context.json", session_dir(id))
+}
+
+/// The path of a session's `handoff.json`.
+pub fn handoff_path(id: SessionId) -> String {
+    format!("{}/handoff.json", session_dir(id))
+}
+
+fn render_err(path: &str, e: impl ToString) -> ProjectionError {
+    ProjectionError::Render {
+        path: path.to_owned(),
+        message: e.to_string(),
+    }
+}
+
+fn json_bytes<T: Serialize>(path: &str, value: &T) -> Result<Vec<u8>, ProjectionError> {
+    let mut bytes = serde_json::to_vec_pretty(value).map_err(|e| render_err(path, e))?;
+    bytes.push(b'\n');
+    Ok(bytes)
+}
+
+/// A session's context as projected, with what the fold needs beyond it.
+struct State {
+    view: ContextView,
+    main_lines: u64,
+    main_kind: Option<SourceKind>,
+    changed: bool,
+}
+
+impl ContextProjection {
+    /// `root_display` is the absolute store path written into links;
+    /// `rotate_lines` names the transcript parts.
+    pub fn new(root_display: impl Into<String>, rotate_lines: u64) -> Self {
+        Self {
+            root_display: root_display.into(),
+            rotate_lines: rotate_lines.max(1),
+        }
+    }
+
+    fn absolute(&self, relative: &str) -> String {
+        format!("{}/{relative}", self.root_display)
+    }
+
+    fn load(
+        &self,
+        id: SessionId,
+        files: &(dyn ProjectionFiles + 'static),
+    ) -> Result<State, ProjectionError> {
+        let path = context_path(id);
+        let stored: Option<StoredContext> = files
+            .read(&path)?
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .filter(|s: &StoredContext| s.view.session_id == id);
+        Ok(match stored {
+            Some(s) => State {
+                view: s.view,
+                main_lines: s.transcript_lines,
+                main_kind: s.transcript_kind,
+                changed: false,
+            },
+            // Missing or unreadable: start over; catch-up only reaches here
+            // from the session's first event or from `replay`.
+            None => State {
+                view: ContextView::new(id, None),
+                main_lines: 0,
+                main_kind: None,
+                changed: true,
+            },
+        })
+    }
+
+    async fn handoff(
+        &self,
+        log: &(dyn EventLog + 'static),
+        env: &Envelope,
+        h: &HandoffCreated,
+        state: &State,
+        files: &(dyn ProjectionFiles + 'static),
+    ) -> Result<(), ProjectionError> {
+        let id = env.session;
+        let first = log.read_session_range(id, 1, 1).await?;
+        let previous = first.first().and_then(|e| match &e.event {
+            Event::SessionStarted(s) => s.origin.predecessor(),
+            _ => None,
+        });
+        let before = log
+            .read_session_range(id, env.session_seq.saturating_sub(1), 1)
+            .await?;
+        let end_reason = before.first().and_then(|e| match &e.event {
+            Event::SessionEnded(end) => Some(end.reason.to_string()),
+            _ => None,
+        });
+        let parts = state.main_lines.div_ceil(self.rotate_lines);
+        let transcript: Vec<String> = (1..=parts)
+            .map(|n| self.absolute(&part_path(id, MAIN_SOURCE, state.main_kind, n)))
+            .collect();
+        let links = Links {
+            session: id.to_string(),
+            end_reason: end_reason.clone(),
+            previous: previous.map(|p| p.to_string()),
+            context_file: self.absolute(&context_path(id)),
+            transcript: transcript.clone(),
+        };
+        let brief = render(&state.view, &links, BRIEF_LIMIT);
+        let handoff = Handoff {
+            session_id: id,
+            next_session_id: h.next_session,
+            created_at: env.at.to_string(),
+            end_reason,
+            previous_session_id: previous,
+            cwd: state.view.cwd.clone(),
+            context_file: links.context_file,
+            transcript,
+            brief: brief.clone(),
+        };
+        let path = handoff_path(id);
+        files.write(&path, &json_bytes(&path, &handoff)?)?;
+        files.write(&format!("{}/handoff.md", session_dir(id)), brief.as_bytes())?;
+        Ok(())
+    }
+}
+
+/// `context.json` on disk: the view plus the two figures the handoff links
+/// need, so a fold never has to re-read the transcript.
+#[derive(Serialize, Deserialize)]
+struct StoredContext {
+    #[serde(flatten)]
+    view: ContextView,
+    transcript_lines: u64,
+    transcript_kind: Option<SourceKind>,
+}
+
+#[async_trait]
+impl Projection for ContextProjection {
+    fn name(&self) -> &'static str {
+        "context"
+    }
+
+    fn owns(&self, path: &str) -> bool {
+        session_file(path)
+            .is_some_and(|(_, file)| matches!(file, "context.json" | "handoff.json" | "handoff.md"))
+    }
+
+    async fn apply(
+        &self,
+        log: &(dyn EventLog + 'static),
+        batch: &[Envelope],
+        files: &(dyn ProjectionFiles + 'static),
+    ) -> Result<(), ProjectionError> {
+        let mut states: Vec<(SessionId, State)> = Vec::new();
+        for env in batch {
+            let index = match states.iter().position(|(id, _)| *id == env.session) {
+                Some(i) => i,
+                None => {
+                    states.push((env.session, self.load(env.session, files)?));
+                    states.len() - 1
+                }
+            };
+            let state = &mut states[index].1;
+            if env.seq <= state.view.seq {
+                continue;
+            }
+            match &env.event {
+                Event::SessionStarted(s) if state.view.cwd.is_none() => {
+                    state.view.cwd = s.agent.as_ref().and_then(|a| a.cwd.clone());
+                }
+                Event::TranscriptCaptured(c) if c.source.kind == SourceKind::ClaudeCode => {
+                    let side = c.source.key != MAIN_SOURCE;
+                    for line in c.bytes.0.split_inclusive(|b| *b == b'\n') {
+                        state.view.apply_line(line, side);
+                    }
+                    if !side {
+                        state.main_lines += c.lines;
+                        state.main_kind = Some(c.source.kind);
+                    }
+                }
+                Event::TranscriptCaptured(c) if c.source.key == MAIN_SOURCE => {
+                    state.main_lines += c.lines;
+                    state.main_kind = Some(c.source.kind);
+                }
+                Event::NoteRecorded(n) => {
+                    state.view.apply_note(n.kind, &n.text, env.at.to_string())
+                }
+                Event::HandoffCreated(h) => self.handoff(log, env, h, state, files).await?,
+                _ => {}
+            }
+            state.view.seq = env.seq;
+            state.changed = true;
+        }
+        for (id, state) in states {
+            if !state.changed {
+                continue;
+            }
+            let path = context_path(id);
+            let stored = StoredContext {
+                view: state.view,
+                transcript_lines: state.main_lines,
+                transcript_kind: state.main_kind,
+            };
+            files.write(&path, &json_bytes(&path, &stored)?)?;
+        }
+        Ok(())
+    }
+}

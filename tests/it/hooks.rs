@@ -1,0 +1,616 @@
+//! `logbook hook`, driven the way Claude Code drives it, over real
+//! transcripts that grow between calls; `hooks install|uninstall`.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use logbook_tests::{Store, fixtures, logbook_bin, parts_of, wait_bounded};
+use serde_json::{Value, json};
+
+const AGENT_A: &str = "fe5e1c67-53e7-4862-81ae-d0e013e3270b";
+
+fn fixture_lines(name: &str) -> Vec<Vec<u8>> {
+    let path = fixtures()
+        .join("viewer-sample/projects/sample-project")
+        .join(name);
+    std::fs::read(path)
+        .unwrap()
+        .split_inclusive(|b| *b == b'\n')
+        .map(<[u8]>::to_vec)
+        .collect()
+}
+
+fn append(path: &Path, lines: &[Vec<u8>]) {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    for line in lines {
+        f.write_all(line).unwrap();
+    }
+}
+
+fn payload(event: &str, agent: &str, transcript: &Path, cwd: &Path, extra: Value) -> Vec<u8> {
+    let mut p = json!({
+        "session_id": agent,
+        "transcript_path": transcript,
+        "cwd": cwd,
+        "hook_event_name": event,
+        "permission_mode": "default",
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        p[k] = v.clone();
+    }
+    p.to_string().into_bytes()
+}
+
+/// Runs `logbook hook` with `payload` on stdin; asserts it exits 0 and
+/// wrote nothing to stderr; returns stdout.
+fn hook(store: &Store, payload: &[u8]) -> String {
+    let mut child = store
+        .cmd()
+        .arg("hook")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(payload).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = store.root().join("logbook.log");
+    assert!(
+        !log.exists(),
+        "the hook logged a failure: {}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn json_file(path: PathBuf) -> Value {
+    serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
+}
+
+fn session_dir(store: &Store, id: &str) -> PathBuf {
+    store.root().join("sessions").join(id)
+}
+
+fn only_active(store: &Store) -> String {
+    let active: Vec<String> = store
+        .sessions()
+        .into_iter()
+        .filter(|s| s["status"] == "active")
+        .map(|s| s["session_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(active.len(), 1, "{active:?}");
+    active[0].clone()
+}
+
+/// Tool uses by name, counted by hand from the records, main chain and
+/// sidechains apart.
+fn count_tools(lines: &[Vec<u8>]) -> (BTreeMap<String, u64>, BTreeMap<String, u64>) {
+    let (mut main, mut side) = (BTreeMap::new(), BTreeMap::new());
+    for line in lines {
+        let Ok(record) = serde_json::from_slice::<Value>(line) else {
+            continue;
+        };
+        let Some(blocks) = record["message"]["content"].as_array() else {
+            continue;
+        };
+        for block in blocks.iter().filter(|b| b["type"] == "tool_use") {
+            let name = block["name"].as_str().unwrap().to_owned();
+            let target = if record["isSidechain"] == true {
+                &mut side
+            } else {
+                &mut main
+            };
+            *target.entry(name).or_insert(0) += 1;
+        }
+    }
+    (main, side)
+}
+
+fn counts(value: &Value) -> BTreeMap<String, u64> {
+    serde_json::from_value(value.clone()).unwrap()
+}
+
+fn add(a: &BTreeMap<String, u64>, b: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
+    let mut out = a.clone();
+    for (k, v) in b {
+        *out.entry(k.clone()).or_insert(0) += v;
+    }
+    out
+}
+
+#[test]
+fn a_claude_code_day_startup_compaction_clear_and_end() {
+    let store = Store::new();
+    let project = store.scratch().join("Demo");
+    std::fs::create_dir_all(&project).unwrap();
+    let transcripts = store.scratch().join("claude/projects/Demo");
+    std::fs::create_dir_all(&transcripts).unwrap();
+    let first = transcripts.join(format!("{AGENT_A}.jsonl"));
+    let lines = fixture_lines(&format!("{AGENT_A}.jsonl"));
+    let at = |event: &str, extra: Value| payload(event, AGENT_A, &first, &project, extra);
+
+    // startup: nothing waiting, nothing printed.
+    append(&first, &lines[..40]);
+    assert_eq!(
+        hook(&store, &at("SessionStart", json!({"source": "startup"}))),
+        ""
+    );
+    let a = only_active(&store);
+    assert_eq!(store.show(&a)["agent"]["session_id"], AGENT_A);
+    assert_eq!(store.show(&a)["agent"]["kind"], "claude-code");
+
+    // prompts and stops capture incrementally, silently.
+    append(&first, &lines[40..120]);
+    assert_eq!(
+        hook(&store, &at("UserPromptSubmit", json!({"prompt": "go on"}))),
+        ""
+    );
+    append(&first, &lines[120..200]);
+    assert_eq!(hook(&store, &at("Stop", json!({}))), "");
+    assert_eq!(store.show(&a)["capture"]["lines"], 200);
+
+    // PreCompact snapshots the context as a handoff reserving the next id.
+    assert_eq!(
+        hook(&store, &at("PreCompact", json!({"trigger": "auto"}))),
+        ""
+    );
+    let pre = json_file(session_dir(&store, &a).join("handoff.json"));
+    let reserved = pre["next_session_id"].as_str().unwrap().to_owned();
+
+    // The compaction is written to the transcript; SessionStart compact
+    // splits the chain at the boundary and hands the brief back.
+    let boundary = format!(
+        "{}\n{}\n",
+        json!({"type":"system","subtype":"compact_boundary","content":"Conversation compacted","sessionId":AGENT_A,"cwd":"/path/to/Demo","compactMetadata":{"trigger":"auto","preTokens":155000},"timestamp":"2025-09-03T01:30:00.000Z"}),
+        json!({"type":"user","isCompactSummary":true,"sessionId":AGENT_A,"message":{"role":"user","content":"This session is being continued from a previous conversation."},"timestamp":"2025-09-03T01:30:01.000Z"})
+    );
+    append(&first, &[boundary.clone().into_bytes()]);
+    let brief = hook(&store, &at("SessionStart", json!({"source": "compact"})));
+    let b = only_active(&store);
+    assert_eq!(b, reserved, "the segment takes the id the handoff reserved");
+    assert!(
+        brief.starts_with(&format!("# Handoff from logbook session {a}")),
+        "{brief}"
+    );
+    assert!(brief.chars().count() <= 10_000);
+    let shown_a = store.show(&a);
+    assert_eq!(shown_a["status"], "completed");
+    assert_eq!(shown_a["end_reason"], "compaction");
+    assert_eq!(shown_a["transitioned_to"], b);
+    assert_eq!(store.show(&b)["transitioned_from"], a);
+    assert_eq!(store.show(&b)["origin"], "after_compaction");
+    assert_eq!(store.show(&b)["agent"]["session_id"], AGENT_A);
+
+    // More work in the same transcript goes to the new segment.
+    append(&first, &lines[200..]);
+    assert_eq!(hook(&store, &at("Stop", json!({}))), "");
+
+    // /clear: the old conversation ends with a handoff; the new one (a new
+    // agent session id and file) picks it up and gets the brief.
+    assert_eq!(
+        hook(&store, &at("SessionEnd", json!({"reason": "clear"}))),
+        ""
+    );
+    let end_b = store.show(&b);
+    assert_eq!(end_b["end_reason"], "clear");
+    let handoff_b = json_file(session_dir(&store, &b).join("handoff.json"));
+    let c_reserved = handoff_b["next_session_id"].as_str().unwrap().to_owned();
+    assert_eq!(end_b["transitioned_to"], c_reserved.as_str());
+
+    let agent_c = "1af7fc5e-8455-4414-9ccd-011d40f70b2a";
+    let second = transcripts.join(format!("{agent_c}.jsonl"));
+    let second_lines = fixture_lines(&format!("{agent_c}.jsonl"));
+    append(&second, &second_lines);
+    let brief = hook(
+        &store,
+        &payload(
+            "SessionStart",
+            agent_c,
+            &second,
+            &project,
+            json!({"source": "clear"}),
+        ),
+    );
+    let c = only_active(&store);
+    assert_eq!(c, c_reserved);
+    assert!(
+        brief.contains(&format!("Handoff from logbook session {b}")),
+        "{brief}"
+    );
+    assert!(
+        brief.contains(&format!("It continued session {a}")),
+        "{brief}"
+    );
+    assert_eq!(store.show(&c)["origin"], "after_clear");
+    assert_eq!(store.show(&c)["transitioned_from"], b.as_str());
+
+    assert_eq!(
+        hook(
+            &store,
+            &payload(
+                "SessionEnd",
+                agent_c,
+                &second,
+                &project,
+                json!({"reason": "prompt_input_exit"})
+            )
+        ),
+        ""
+    );
+    assert_eq!(store.show(&c)["status"], "completed");
+
+    // The segments' parts, in chain order, are the first transcript byte
+    // for byte; the third session holds the second.
+    let mut chained = parts_of(&store, &a, "main");
+    chained.extend(parts_of(&store, &b, "main"));
+    assert_eq!(chained, std::fs::read(&first).unwrap());
+    assert_eq!(
+        parts_of(&store, &c, "main"),
+        std::fs::read(&second).unwrap()
+    );
+    // The boundary record opens the new segment.
+    assert!(parts_of(&store, &b, "main").starts_with(boundary.as_bytes()));
+
+    // context.json against a hand count of the fixture's tool uses.
+    let all: Vec<Vec<u8>> = std::fs::read(&first)
+        .unwrap()
+        .split_inclusive(|b| *b == b'\n')
+        .map(<[u8]>::to_vec)
+        .collect();
+    let (main, side) = count_tools(&all);
+    let ctx_a = json_file(session_dir(&store, &a).join("context.json"));
+    let ctx_b = json_file(session_dir(&store, &b).join("context.json"));
+    assert_eq!(
+        add(
+            &counts(&ctx_a["tool_counts"]),
+            &counts(&ctx_b["tool_counts"])
+        ),
+        main
+    );
+    assert_eq!(
+        add(
+            &counts(&ctx_a["sidechains"]["tool_counts"]),
+            &counts(&ctx_b["sidechains"]["tool_counts"])
+        ),
+        side
+    );
+    let (main_a, _) = count_tools(&lines[..200]);
+    assert_eq!(counts(&ctx_a["tool_counts"]), main_a);
+    assert_eq!(ctx_a["cwd"], "/path/to/Demo");
+    let modified: Vec<&str> = ctx_b["files_modified"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert!(!modified.is_empty());
+    assert!(
+        modified.iter().all(|p| !p.starts_with("/path/to/Demo/")),
+        "{modified:?}"
+    );
+    let todos = ctx_b["todos"].as_array().unwrap();
+    assert!(!todos.is_empty() || !ctx_a["todos"].as_array().unwrap().is_empty());
+
+    // Replay rebuilds the same files; verify agrees.
+    let before = store.projected_files();
+    store.ok(&["replay"]);
+    assert_eq!(store.projected_files(), before);
+    store.ok(&["verify"]);
+}
+
+/// A stand-in for one Claude Code process (a tab): a shell named `claude`
+/// that runs `startup`, waits for `go`, then `end` and `clear` back to back,
+/// as one Claude Code process does across `/clear`.
+fn claude_tab(
+    store: &Store,
+    tab: usize,
+    startup: &Path,
+    end: &Path,
+    clear: &Path,
+    go: &Path,
+) -> std::process::Child {
+    let claude = store.scratch().join("bin/claude");
+    if !claude.exists() {
+        std::fs::create_dir_all(claude.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink("/bin/sh", &claude).unwrap();
+    }
+    let script = r#""$0" hook < "$1" && touch "$5"; while [ ! -e "$4" ]; do sleep 0.02; done; "$0" hook < "$2"; "$0" hook < "$3""#;
+    Command::new(&claude)
+        .args(["-c", script, logbook_bin().to_str().unwrap()])
+        .args([startup, end, clear, go])
+        .arg(store.scratch().join(format!("started-{tab}")))
+        .env("LOGBOOK_DIR", store.root())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn three_tabs_clearing_in_one_directory_at_once_form_three_chains() {
+    let store = Store::new();
+    let project = store.scratch().join("proj");
+    std::fs::create_dir_all(&project).unwrap();
+    let go = store.scratch().join("go");
+    let mut tabs = Vec::new();
+    let mut children = Vec::new();
+    for tab in 0..3 {
+        let agent = format!("0000000{tab}-aaaa-4000-8000-000000000000");
+        let next_agent = format!("1111111{tab}-bbbb-4000-8000-000000000000");
+        let transcript = store.scratch().join(format!("{agent}.jsonl"));
+        let next_transcript = store.scratch().join(format!("{next_agent}.jsonl"));
+        std::fs::write(
+            &transcript,
+            format!("{}\n", json!({"type":"user","sessionId":agent,"message":{"role":"user","content":format!("tab {tab}")}})),
+        )
+        .unwrap();
+        std::fs::write(&next_transcript, "").unwrap();
+        let file = |name: &str, body: Vec<u8>| {
+            let path = store.scratch().join(format!("{name}-{tab}.json"));
+            std::fs::write(&path, body).unwrap();
+            path
+        };
+        let startup = file(
+            "startup",
+            payload(
+                "SessionStart",
+                &agent,
+                &transcript,
+                &project,
+                json!({"source":"startup"}),
+            ),
+        );
+        let end = file(
+            "end",
+            payload(
+                "SessionEnd",
+                &agent,
+                &transcript,
+                &project,
+                json!({"reason":"clear"}),
+            ),
+        );
+        let clear = file(
+            "clear",
+            payload(
+                "SessionStart",
+                &next_agent,
+                &next_transcript,
+                &project,
+                json!({"source":"clear"}),
+            ),
+        );
+        children.push(claude_tab(&store, tab, &startup, &end, &clear, &go));
+        tabs.push((agent, next_agent));
+    }
+    // Every tab has started; then all three clear at the same moment.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !(0..3).all(|t| store.scratch().join(format!("started-{t}")).exists()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the tabs never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::fs::write(&go, "").unwrap();
+    for mut child in children {
+        assert!(wait_bounded(&mut child, Duration::from_secs(60)).success());
+    }
+    let sessions = store.sessions();
+    assert_eq!(sessions.len(), 6);
+    let by_agent = |agent: &str| {
+        sessions
+            .iter()
+            .find(|s| s["agent"]["session_id"] == agent)
+            .unwrap()
+            .clone()
+    };
+    let mut pids = Vec::new();
+    for (agent, next_agent) in &tabs {
+        let old = by_agent(agent);
+        let new = by_agent(next_agent);
+        assert_eq!(
+            new["transitioned_from"], old["session_id"],
+            "tab of {agent}"
+        );
+        assert_eq!(old["transitioned_to"], new["session_id"], "tab of {agent}");
+        assert_eq!(new["origin"], "after_clear");
+        assert_eq!(old["end_reason"], "clear");
+        assert_eq!(old["agent"]["pid"], new["agent"]["pid"]);
+        pids.push(old["agent"]["pid"].as_u64().unwrap());
+    }
+    pids.dedup();
+    assert_eq!(pids.len(), 3, "three distinct Claude Code processes");
+    assert!(!store.root().join("logbook.log").exists());
+}
+
+#[test]
+fn garbage_or_hostile_payloads_exit_0_print_nothing_and_are_logged() {
+    let store = Store::new();
+    let id = store.start("kept");
+    for bad in [
+        &b"not json at all"[..],
+        b"",
+        br#"{"hook_event_name":"Stop","session_id":"../../etc","transcript_path":"/etc/passwd","cwd":"/"}"#,
+        br#"{"hook_event_name":"SessionStart","session_id":"ok-id","transcript_path":"relative.jsonl"}"#,
+    ] {
+        let mut child = store
+            .cmd()
+            .arg("hook")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(bad).unwrap();
+        let out: Output = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        assert!(out.stdout.is_empty() && out.stderr.is_empty());
+    }
+    let log = std::fs::read_to_string(store.root().join("logbook.log")).unwrap();
+    assert_eq!(log.lines().count(), 4, "{log}");
+    assert!(log.contains("\"../../etc\""));
+    // Nothing recorded was lost and nothing was added.
+    assert_eq!(store.sessions().len(), 1);
+    assert_eq!(store.show(&id)["status"], "active");
+    assert!(!store.root().join("sessions/../../etc").join("x").exists());
+    // Unknown events are ignored without a trace.
+    std::fs::remove_file(store.root().join("logbook.log")).unwrap();
+    let quiet = hook(
+        &store,
+        br#"{"hook_event_name":"FutureEvent","session_id":"x","newField":1}"#,
+    );
+    assert_eq!(quiet, "");
+}
+
+#[test]
+fn a_hook_waits_for_the_store_lock_then_records() {
+    let store = Store::new();
+    let transcript = store.scratch().join("w.jsonl");
+    std::fs::write(
+        &transcript,
+        "{\"type\":\"user\",\"message\":{\"content\":\"hi\"}}\n",
+    )
+    .unwrap();
+    store.start("warm");
+    // Hold the lock: a command paused after its append keeps it.
+    let mut holder = store
+        .cmd()
+        .args(["start", "--command", "holder"])
+        .env("LOGBOOK_FAULT_PAUSE_AFTER_APPEND", "1")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    logbook_tests::wait_for_stderr(&mut holder, "paused after append", Duration::from_secs(30));
+    let mut child = store
+        .cmd()
+        .arg("hook")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&payload(
+            "SessionStart",
+            "waiting-agent",
+            &transcript,
+            store.scratch(),
+            json!({"source":"startup"}),
+        ))
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the hook should be waiting"
+    );
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    assert!(wait_bounded(&mut child, Duration::from_secs(30)).success());
+    let recorded = store
+        .sessions()
+        .into_iter()
+        .find(|s| s["agent"]["session_id"] == "waiting-agent")
+        .expect("the hook recorded its session once the lock was free");
+    assert_eq!(recorded["capture"]["lines"], 1);
+}
+
+#[test]
+fn hooks_install_twice_then_uninstall_on_a_settings_file_with_other_hooks() {
+    let store = Store::new();
+    let project = store.scratch().join("repo");
+    let settings = project.join(".claude/settings.json");
+    std::fs::create_dir_all(settings.parent().unwrap()).unwrap();
+    let original = json!({
+        "permissions": {"allow": ["Bash(ls:*)"]},
+        "hooks": {"Stop": [{"matcher": "", "hooks": [{"type": "command", "command": "notify-send done"}]}]}
+    });
+    std::fs::write(&settings, serde_json::to_string_pretty(&original).unwrap()).unwrap();
+    let run = |args: &[&str]| {
+        let out = store
+            .cmd()
+            .current_dir(&project)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&["hooks", "install"]);
+    let once = std::fs::read(&settings).unwrap();
+    run(&["hooks", "install"]);
+    assert_eq!(
+        std::fs::read(&settings).unwrap(),
+        once,
+        "install is idempotent"
+    );
+    let installed = json_file(settings.clone());
+    for event in [
+        "SessionStart",
+        "SessionEnd",
+        "PreCompact",
+        "UserPromptSubmit",
+        "Stop",
+        "SubagentStop",
+    ] {
+        let commands: Vec<&str> = installed["hooks"][event]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|g| g["hooks"].as_array().unwrap())
+            .map(|h| h["command"].as_str().unwrap())
+            .collect();
+        assert!(
+            commands.iter().any(|c| c.ends_with("logbook hook")),
+            "{event}: {commands:?}"
+        );
+    }
+    assert_eq!(
+        installed["hooks"]["Stop"][0]["hooks"][0]["command"],
+        "notify-send done"
+    );
+    assert_eq!(installed["permissions"], original["permissions"]);
+    assert!(
+        installed["statusLine"]["command"]
+            .as_str()
+            .unwrap()
+            .ends_with("logbook statusline")
+    );
+    assert!(
+        project
+            .join(".claude/settings.json.logbook-backup")
+            .exists()
+    );
+    run(&["hooks", "uninstall"]);
+    assert_eq!(json_file(settings.clone()), original);
+
+    // A settings file that is not JSON is left alone, with an error.
+    std::fs::write(&settings, "{ not json").unwrap();
+    let out = store
+        .cmd()
+        .current_dir(&project)
+        .args(["hooks", "install"])
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1);
+    assert_eq!(std::fs::read(&settings).unwrap(), b"{ not json");
+}
