@@ -10,40 +10,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use futures::executor::block_on;
-use logbook_core::{Event, EventLog, NewEvent, NoteKind, NoteRecorded, SessionId};
+use logbook_core::EventLog;
 use logbook_store::{SledLog, StoreOptions};
-
-fn note(i: u64) -> Event {
-    Event::NoteRecorded(NoteRecorded {
-        kind: NoteKind::Memory,
-        text: format!("note {i:08}: the agent read src/lib.rs and ran cargo test"),
-    })
-}
-
-/// Appends `events` events in batches of `batch`, sessions of 1,000 events.
-fn fill(log: &SledLog, events: u64, batch: u64) {
-    let mut session = SessionId::new_v7();
-    let mut in_session = 0;
-    let mut done = 0;
-    while done < events {
-        let n = batch.min(events - done);
-        let mut items = Vec::with_capacity(n as usize);
-        for _ in 0..n {
-            if in_session == 1000 {
-                session = SessionId::new_v7();
-                in_session = 0;
-            }
-            items.push(NewEvent {
-                session,
-                expected_session_seq: in_session,
-                event: note(done),
-            });
-            in_session += 1;
-            done += 1;
-        }
-        block_on(log.append(items)).unwrap();
-    }
-}
+use logbook_tests::fill;
 
 fn per_second(count: u64, took: Duration) -> String {
     format!("{:.0}", count as f64 / took.as_secs_f64())

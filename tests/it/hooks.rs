@@ -614,3 +614,101 @@ fn hooks_install_twice_then_uninstall_on_a_settings_file_with_other_hooks() {
     assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1);
     assert_eq!(std::fs::read(&settings).unwrap(), b"{ not json");
 }
+
+#[test]
+fn notes_context_handoff_and_resume_on_demand() {
+    let store = Store::new();
+    let project = store.scratch().join("app");
+    std::fs::create_dir_all(&project).unwrap();
+    let transcript = store.scratch().join(format!("{AGENT_A}.jsonl"));
+    let lines = fixture_lines(&format!("{AGENT_A}.jsonl"));
+    append(&transcript, &lines[..150]);
+    let at = |event: &str, extra: Value| payload(event, AGENT_A, &transcript, &project, extra);
+    hook(&store, &at("SessionStart", json!({"source": "startup"})));
+    let id = only_active(&store);
+
+    // The note finds the session of the Claude Code process it runs under
+    // (here both ran under the test process), or takes --session.
+    assert_eq!(
+        store
+            .ok(&["note", "--decision", "use sled for the log"])
+            .trim(),
+        id
+    );
+    store.ok(&[
+        "note",
+        "--session",
+        &id[..8],
+        "--correction",
+        "never edit generated files",
+    ]);
+    store.ok(&["note", "--plan", "ship the hook first"]);
+    store.fails(&["note", "--decision", "  "], 2);
+
+    let ctx: Value = serde_json::from_str(&store.ok(&["context", &id, "--json"])).unwrap();
+    assert_eq!(ctx["decisions"][0]["text"], "use sled for the log");
+    assert_eq!(ctx["decisions"][0]["source"], "note");
+    assert!(
+        ctx["corrections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["text"] == "never edit generated files")
+    );
+    assert_eq!(ctx["plans"][0]["text"], "ship the hook first");
+    let text = store.ok(&["context", &id]);
+    assert!(
+        text.contains("## Decisions\n- ship the hook first\n- use sled for the log"),
+        "{text}"
+    );
+
+    hook(&store, &at("SessionEnd", json!({"reason": "logout"})));
+    let brief = store.ok(&["handoff", &id]);
+    assert!(brief.contains("use sled for the log"));
+    assert!(brief.contains("(logout)"));
+    assert_eq!(store.ok(&["handoff"]), brief);
+    let json: Value = serde_json::from_str(&store.ok(&["handoff", &id, "--json"])).unwrap();
+    assert_eq!(json["session_id"], id.as_str());
+    assert_eq!(json["brief"], brief.as_str());
+
+    // resume: the latest handoff of the project the command runs in.
+    let out = store
+        .cmd()
+        .current_dir(&project)
+        .arg("resume")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), brief);
+    let elsewhere = store.scratch().join("other");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let out = store
+        .cmd()
+        .current_dir(&elsewhere)
+        .arg("resume")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1);
+
+    // No active session left: a note has nowhere to go.
+    store.fails(&["note", "--decision", "late"], 2);
+    // A new Claude Code session in the project picks the handoff up.
+    let next = store.scratch().join("next.jsonl");
+    std::fs::write(&next, "").unwrap();
+    let printed = hook(
+        &store,
+        &payload(
+            "SessionStart",
+            "next-agent",
+            &next,
+            &project,
+            json!({"source": "startup"}),
+        ),
+    );
+    assert_eq!(printed, brief);
+    let started = only_active(&store);
+    assert_eq!(store.show(&started)["origin"], "handoff");
+    assert_eq!(store.show(&started)["transitioned_from"], id.as_str());
+    assert_eq!(started, json["next_session_id"].as_str().unwrap());
+}

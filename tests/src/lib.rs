@@ -229,3 +229,37 @@ pub fn wait_bounded(child: &mut Child, limit: Duration) -> std::process::ExitSta
         std::thread::sleep(Duration::from_millis(5));
     }
 }
+
+fn note(i: u64) -> logbook_core::Event {
+    logbook_core::Event::NoteRecorded(logbook_core::NoteRecorded {
+        kind: logbook_core::NoteKind::Memory,
+        text: format!("note {i:08}: the agent read src/lib.rs and ran cargo test"),
+    })
+}
+
+/// Appends `events` notes straight to the log in batches of `batch`, in
+/// sessions of 1,000 events: a big store, fast, for benchmarks.
+pub fn fill(log: &logbook_store::SledLog, events: u64, batch: u64) {
+    use logbook_core::{EventLog, NewEvent, SessionId};
+    let mut session = SessionId::new_v7();
+    let mut in_session = 0;
+    let mut done = 0;
+    while done < events {
+        let n = batch.min(events - done);
+        let mut items = Vec::with_capacity(n as usize);
+        for _ in 0..n {
+            if in_session == 1000 {
+                session = SessionId::new_v7();
+                in_session = 0;
+            }
+            items.push(NewEvent {
+                session,
+                expected_session_seq: in_session,
+                event: note(done),
+            });
+            in_session += 1;
+            done += 1;
+        }
+        futures::executor::block_on(log.append(items)).unwrap();
+    }
+}

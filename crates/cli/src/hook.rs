@@ -414,14 +414,21 @@ impl Hook<'_> {
             return Ok(None);
         }
         let waiting = self.waiting_in_project(|_| true).await?;
+        self.take_up(waiting, |from| Origin::Handoff { from }).await
+    }
+
+    /// Starts the conversation's first session: with the id a waiting
+    /// handoff reserved (linked by `origin`), else fresh; captures; returns
+    /// the brief to print.
+    async fn take_up(
+        &self,
+        waiting: Option<(SessionId, Handoff)>,
+        origin: impl Fn(SessionId) -> Origin,
+    ) -> anyhow::Result<Option<String>> {
         let printed = match waiting {
             Some((from, handoff)) => {
-                self.start(
-                    handoff.next_session_id,
-                    Origin::Handoff { from },
-                    Vec::new(),
-                )
-                .await?;
+                self.start(handoff.next_session_id, origin(from), Vec::new())
+                    .await?;
                 Some(handoff.brief)
             }
             None => {
@@ -475,24 +482,8 @@ impl Hook<'_> {
             None if pid.is_none() => self.waiting_in_project(cleared).await?,
             None => None,
         };
-        let printed = match waiting {
-            Some((from, handoff)) => {
-                self.start(
-                    handoff.next_session_id,
-                    Origin::AfterClear { from },
-                    Vec::new(),
-                )
-                .await?;
-                Some(handoff.brief)
-            }
-            None => {
-                self.start(SessionId::new_v7(), Origin::Fresh, Vec::new())
-                    .await?;
-                None
-            }
-        };
-        self.capture().await?;
-        Ok(printed)
+        self.take_up(waiting, |from| Origin::AfterClear { from })
+            .await
     }
 
     /// PreCompact: capture up to now and snapshot the context as a handoff

@@ -26,7 +26,7 @@ pub struct Handoff {
     pub end_reason: Option<String>,
     /// The session before it in its chain.
     pub previous_session_id: Option<SessionId>,
-    /// The agent's working directory (the project).
+    /// The project: the agent's working directory when the session started.
     pub cwd: Option<String>,
     /// Absolute path of the session's `context.json`.
     pub context_file: String,
@@ -126,10 +126,16 @@ impl ContextProjection {
     ) -> Result<(), ProjectionError> {
         let id = env.session;
         let first = log.read_session_range(id, 1, 1).await?;
-        let previous = first.first().and_then(|e| match &e.event {
-            Event::SessionStarted(s) => s.origin.predecessor(),
+        let started = first.first().and_then(|e| match &e.event {
+            Event::SessionStarted(s) => Some(s),
             _ => None,
         });
+        let previous = started.and_then(|s| s.origin.predecessor());
+        // The project is where the agent runs, which the records may not say.
+        let project = started
+            .and_then(|s| s.agent.as_ref())
+            .and_then(|a| a.cwd.clone())
+            .or_else(|| state.view.cwd.clone());
         let before = log
             .read_session_range(id, env.session_seq.saturating_sub(1), 1)
             .await?;
@@ -155,7 +161,7 @@ impl ContextProjection {
             created_at: env.at.to_string(),
             end_reason,
             previous_session_id: previous,
-            cwd: state.view.cwd.clone(),
+            cwd: project,
             context_file: links.context_file,
             transcript,
             brief: brief.clone(),
