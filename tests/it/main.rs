@@ -10,3 +10,4 @@ mod import;
 mod lifecycle;
 mod projections;
 mod tmux;
+mod tokens;

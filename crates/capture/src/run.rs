@@ -6,12 +6,15 @@ use std::path::Path;
 
 use logbook_core::{
     CompactionDetected, CompactionTrigger, Event, EventLog, NewEvent, ResetReason, SessionId,
-    SourceKind, SourceRef, SourceReset,
+    SourceKind, SourceRef, SourceReset, TokenUsageObserved, UsageSource,
 };
 
 use crate::CaptureError;
 use crate::cursor::{Cursor, FINGERPRINT_WINDOW, cursor_of, fingerprint};
 use crate::scan::{ScanOptions, Scanner};
+
+/// Reads a `(used, window)` token figure from one line of text.
+pub type TokenReading = fn(&[u8]) -> Option<(u64, u64)>;
 
 /// Tunables of a capture pass.
 #[derive(Clone, Copy, Debug)]
@@ -21,6 +24,10 @@ pub struct CaptureConfig {
     /// A text source whose line count falls below this fraction of what was
     /// captured is taken as a compaction (config `compaction_ratio`).
     pub shrink_ratio: f64,
+    /// Reads a `(used, window)` token figure from a line of a text source;
+    /// each capture event's last reading is recorded as `TokenUsageObserved`.
+    /// Passed in so capture need not know the tokens crate.
+    pub token_reading: Option<TokenReading>,
 }
 
 impl Default for CaptureConfig {
@@ -28,6 +35,7 @@ impl Default for CaptureConfig {
         Self {
             scan: ScanOptions::default(),
             shrink_ratio: 0.5,
+            token_reading: None,
         }
     }
 }
@@ -169,6 +177,7 @@ pub async fn capture_file_split(
         expected: log.session_len(session).await?,
         report: CaptureReport::default(),
         segments,
+        token_reading: config.token_reading,
     };
     state
         .go(log, scanner, &mut file, false, prelude, progress, path)
@@ -200,6 +209,7 @@ pub async fn capture_stream(
         Vec::new(),
         progress,
         Path::new("-"),
+        config.token_reading,
     )
     .await
 }
@@ -215,12 +225,14 @@ pub(crate) async fn run(
     prelude: Vec<Event>,
     progress: &mut (dyn FnMut(u64) + Send),
     path: &Path,
+    token_reading: Option<TokenReading>,
 ) -> Result<CaptureReport, CaptureError> {
     let mut state = Run {
         session,
         expected: log.session_len(session).await?,
         report: CaptureReport::default(),
         segments: None,
+        token_reading,
     };
     state
         .go(log, scanner, reader, eof_completes, prelude, progress, path)
@@ -234,6 +246,7 @@ struct Run<'s> {
     expected: u64,
     report: CaptureReport,
     segments: Option<&'s mut dyn Segments>,
+    token_reading: Option<TokenReading>,
 }
 
 impl Run<'_> {
@@ -295,7 +308,25 @@ impl Run<'_> {
                         fingerprint: c.fingerprint,
                     };
                 }
+                let reading = match (&event, self.token_reading) {
+                    (Event::TranscriptCaptured(c), Some(read))
+                        if c.source.kind != SourceKind::ClaudeCode =>
+                    {
+                        c.bytes.0.split(|b| *b == b'\n').rev().find_map(read)
+                    }
+                    _ => None,
+                };
                 self.push(&mut batch, event);
+                if let Some((used, window)) = reading {
+                    self.push(
+                        &mut batch,
+                        Event::TokenUsageObserved(TokenUsageObserved {
+                            used,
+                            window,
+                            source: UsageSource::TextLine,
+                        }),
+                    );
+                }
             }
             if !batch.is_empty() {
                 log.append(batch).await?;

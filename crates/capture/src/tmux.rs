@@ -225,6 +225,7 @@ impl<T: Tmux> Source for TmuxSource<T> {
             prelude,
             progress,
             Path::new(&self.source.location),
+            config.token_reading,
         )
         .await
     }

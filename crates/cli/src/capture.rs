@@ -49,6 +49,7 @@ fn config(ws: &Workspace) -> CaptureConfig {
     CaptureConfig {
         scan: ScanOptions::default(),
         shrink_ratio: ws.config().compaction_ratio,
+        token_reading: Some(logbook_tokens::text::token_usage),
     }
 }
 

@@ -71,6 +71,8 @@ pub enum Command {
     Resume(JsonArg),
     /// The Claude Code status line: status-line JSON on stdin, one line out
     Statusline,
+    /// Token usage per session, conversation, day or model, with estimated costs
+    Tokens(TokensArgs),
     /// Show what logbook records, on a throwaway store
     Demo {
         /// Keep the demo store and print where it is
@@ -300,4 +302,32 @@ pub struct HandoffArgs {
     pub session: Option<String>,
     #[command(flatten)]
     pub json: JsonArg,
+}
+
+/// `tokens`.
+#[derive(Debug, Args)]
+pub struct TokensArgs {
+    /// One session (id or unique prefix); default: all
+    pub session: Option<String>,
+    /// Group rows by
+    #[arg(long, value_enum, default_value = "session")]
+    pub by: TokensBy,
+    /// Only usage from this time or date on
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    #[command(flatten)]
+    pub json: JsonArg,
+}
+
+/// How `tokens` groups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TokensBy {
+    /// One row per logbook session
+    Session,
+    /// One row per agent conversation (its compaction segments together)
+    AgentSession,
+    /// One row per day
+    Day,
+    /// One row per model
+    Model,
 }

@@ -31,7 +31,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Init => return init(cli.dir.as_deref(), &cwd, &mut out).await,
         Command::Hook => return Ok(crate::hook::hook(cli.dir.as_deref(), &cwd, &mut out).await),
-        Command::Statusline => return Ok(crate::statusline::statusline(&mut out)),
+        Command::Statusline => {
+            return Ok(crate::statusline::statusline(cli.dir.as_deref(), &cwd, &mut out).await);
+        }
         Command::Hooks { action } => return crate::settings::hooks(action, &cwd, &mut out),
         Command::Capture(args) => {
             let root = discover_store(cli.dir.as_deref(), &cwd);
@@ -60,6 +62,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Replay(args) => replay(&ws, args).await?,
         Command::Export => export(&ws, &mut out)?,
         Command::Import(args) => crate::import::import(&ws, args, &mut out).await?,
+        Command::Tokens(args) => crate::tokens::tokens(&ws, args, &mut out).await?,
         Command::Note(args) => crate::notes::note(&ws, args, &mut out).await?,
         Command::Context(args) => crate::notes::context(&ws, args, &mut out).await?,
         Command::Handoff(args) => crate::notes::handoff(&ws, args, &mut out).await?,

@@ -18,6 +18,13 @@ pub struct Config {
     pub compaction_ratio: f64,
     /// Milliseconds between passes of `capture --follow`.
     pub follow_interval_ms: u64,
+    /// The context window in tokens, when the default detection (200K,
+    /// 1M once usage or the status line says so) is not right.
+    pub context_window: Option<u64>,
+    /// Alert thresholds, percent of the window remaining.
+    pub budget_thresholds: Vec<u8>,
+    /// USD per million tokens by model-id substring, over the built-in table.
+    pub pricing: std::collections::BTreeMap<String, logbook_tokens::pricing::Price>,
 }
 
 impl Default for Config {
@@ -27,6 +34,9 @@ impl Default for Config {
             rotate_lines: logbook_core::sessions::DEFAULT_ROTATE_LINES,
             compaction_ratio: 0.5,
             follow_interval_ms: 200,
+            context_window: None,
+            budget_thresholds: logbook_tokens::budget::DEFAULT_THRESHOLDS.to_vec(),
+            pricing: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -67,6 +77,18 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), String> {
+        if let Some(bad) = self
+            .budget_thresholds
+            .iter()
+            .find(|t| **t == 0 || **t >= 100)
+        {
+            return Err(format!(
+                "budget_thresholds must be between 1 and 99, not {bad}"
+            ));
+        }
+        if self.context_window == Some(0) {
+            return Err("context_window must be positive".into());
+        }
         if !self.lock_wait_secs.is_finite() || !(0.0..=3600.0).contains(&self.lock_wait_secs) {
             return Err(format!(
                 "lock_wait_secs must be between 0 and 3600, not {}",

@@ -83,7 +83,7 @@ pub async fn hook(
 
 /// Appends one line to `<store>/logbook.log`; if even that fails there is
 /// nowhere left to say it.
-fn log_failure(root: &Path, err: &anyhow::Error) {
+pub(crate) fn log_failure(root: &Path, err: &anyhow::Error) {
     let line = format!(
         "{} hook error: {}\n",
         logbook_core::Timestamp::from_jiff(jiff::Timestamp::now()),
@@ -99,7 +99,7 @@ fn log_failure(root: &Path, err: &anyhow::Error) {
 
 /// An agent session id is used to match records, never as a path; still,
 /// only the characters Claude Code uses are accepted.
-fn valid_agent_id(id: &str) -> bool {
+pub(crate) fn valid_agent_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 128
         && id
@@ -153,6 +153,11 @@ async fn handle(root: &Path, p: Payload) -> anyhow::Result<Option<String>> {
         ("PreCompact", _) => {
             hook.pre_compact().await?;
             None
+        }
+        ("Stop", _) => {
+            hook.session().await?;
+            let (session, _) = hook.capture().await?;
+            crate::tokens::system_message(&crate::tokens::raise_alerts(&ws, session).await?)
         }
         _ => {
             hook.session().await?;
@@ -305,6 +310,7 @@ impl Hook<'_> {
     fn config(&self) -> CaptureConfig {
         CaptureConfig {
             shrink_ratio: self.ws.config().compaction_ratio,
+            token_reading: Some(logbook_tokens::text::token_usage),
             ..CaptureConfig::default()
         }
     }

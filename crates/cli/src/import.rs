@@ -166,6 +166,7 @@ pub async fn import(
     let mut touched: HashMap<SessionId, SystemTime> = HashMap::new();
     let config = CaptureConfig {
         shrink_ratio: ws.config().compaction_ratio,
+        token_reading: Some(logbook_tokens::text::token_usage),
         ..CaptureConfig::default()
     };
     for t in &transcripts {

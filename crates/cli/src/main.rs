@@ -18,6 +18,7 @@ mod notes;
 mod progress;
 mod settings;
 mod statusline;
+mod tokens;
 mod verify;
 mod workspace;
 

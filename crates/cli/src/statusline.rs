@@ -6,7 +6,13 @@
 use std::io::{Read, Write};
 use std::process::ExitCode;
 
+use std::path::Path;
+
+use logbook_core::sessions::SessionStatus;
+use logbook_core::{Event, NewEvent, TokenUsageObserved, UsageSource};
 use serde_json::Value;
+
+use crate::workspace::{Workspace, discover_store};
 
 /// Claude Code's default context window.
 const DEFAULT_WINDOW: f64 = 200_000.0;
@@ -54,13 +60,86 @@ pub fn line(input: &Value) -> String {
     }
 }
 
-/// Runs `statusline`. Always exits 0.
-pub fn statusline(out: &mut dyn Write) -> ExitCode {
+/// Runs `statusline`: records the reading against the conversation's
+/// session (when it changed), raises alerts, prints the line. Always exits 0;
+/// failures go to `<store>/logbook.log`.
+pub async fn statusline(explicit: Option<&Path>, cwd: &Path, out: &mut dyn Write) -> ExitCode {
     let mut raw = Vec::new();
     let _ = std::io::stdin().take(1 << 20).read_to_end(&mut raw);
     let input = serde_json::from_slice::<Value>(&raw).unwrap_or(Value::Null);
-    let _ = writeln!(out, "{}", line(&input)).and_then(|()| out.flush());
+    let project = input
+        .get("workspace")
+        .and_then(|w| w.get("current_dir"))
+        .or_else(|| input.get("cwd"))
+        .and_then(Value::as_str)
+        .map(Path::new)
+        .filter(|p| p.is_absolute())
+        .unwrap_or(cwd);
+    let root = discover_store(explicit, project);
+    let mut text = line(&input);
+    match record(&root, &input).await {
+        Ok(Some(marker)) => text.push_str(&marker),
+        Ok(None) => {}
+        Err(e) if input.is_null() => {
+            crate::hook::log_failure(&root, &e.context("status line input is not JSON"));
+        }
+        Err(e) => crate::hook::log_failure(&root, &e),
+    }
+    let _ = writeln!(out, "{text}").and_then(|()| out.flush());
     ExitCode::SUCCESS
+}
+
+/// Records the reading; returns the marker to show when the context is
+/// below a threshold.
+async fn record(root: &Path, input: &Value) -> anyhow::Result<Option<String>> {
+    let agent = input.get("session_id").and_then(Value::as_str);
+    let Some(agent) = agent.filter(|a| crate::hook::valid_agent_id(a)) else {
+        anyhow::ensure!(!input.is_null(), "no status-line input");
+        return Ok(None);
+    };
+    let Some(pct) = used_percentage(input) else {
+        return Ok(None);
+    };
+    let ws = Workspace::open(root).await?;
+    let Some(session) = ws
+        .quick_views()
+        .await?
+        .into_iter()
+        .rev()
+        .find(|v| {
+            v.status == SessionStatus::Active
+                && v.agent.as_ref().and_then(|a| a.session_id.as_deref()) == Some(agent)
+        })
+        .map(|v| v.session_id)
+    else {
+        return Ok(None);
+    };
+    let window = crate::tokens::stated_window(input);
+    let used = (pct.clamp(0.0, 100.0) / 100.0 * window as f64).round() as u64;
+    let known = crate::tokens::view_of(&ws, session)?;
+    let changed = known
+        .as_ref()
+        .is_none_or(|v| v.context.used != Some(used) || v.stated_window != Some(window));
+    if changed {
+        let version = logbook_core::EventLog::session_len(ws.log(), session).await?;
+        ws.commit(vec![NewEvent {
+            session,
+            expected_session_seq: version,
+            event: Event::TokenUsageObserved(TokenUsageObserved {
+                used,
+                window,
+                source: UsageSource::StatusLine,
+            }),
+        }])
+        .await?;
+    }
+    crate::tokens::raise_alerts(&ws, session).await?;
+    ws.flush()?;
+    let remaining = 100.0 - pct;
+    let highest = ws.config().budget_thresholds.iter().max().copied();
+    Ok(highest
+        .filter(|t| remaining <= f64::from(*t))
+        .map(|_| " ⚠ low context".to_owned()))
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use logbook_store::{SledLog, StoreError, StoreOptions};
 
 use logbook_capture::projection::TranscriptProjection;
 use logbook_context::projection::ContextProjection;
+use logbook_tokens::projection::TokensProjection;
 
 use crate::config::{Config, ConfigError};
 use crate::files::{FsFiles, create_private_dir, list_files};
@@ -155,6 +156,7 @@ impl Workspace {
                 root_display.display().to_string(),
                 self.config.rotate_lines,
             )),
+            Box::new(TokensProjection::new(self.config.context_window)),
         ]
     }
 

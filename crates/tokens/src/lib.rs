@@ -1,10 +1,16 @@
-//! logbook-tokens: usage accounting and the context-window budget.
+//! logbook-tokens: how much each session used, and how close the live one
+//! is to the end of its context window.
 //!
-//! It will own per-response usage accounting from captured Claude Code
-//! records, the context-window size and remaining percentage, budget alerts,
-//! the `tokens.json` projection and usage reports. It sees the log only
-//! through `logbook-core`'s traits and never depends on the store, capture
-//! or context crates.
-//!
-//! Status: the crate exists so the dependency graph of DESIGN.md §2 holds;
-//! its accounting arrives with the tokens issue.
+//! It owns usage accounting from captured Claude Code records, once per API
+//! response whichever way Claude Code split it over lines
+//! ([`usage::Ledger`]); the context-window budget and its alert thresholds
+//! ([`budget`]); the shipped, dated price table ([`pricing`]); the reader of
+//! `Token usage: N/M` lines in text transcripts ([`text`]); and the
+//! `tokens.json` projection ([`projection::TokensProjection`]). It sees the
+//! log only through `logbook-core`'s traits.
+
+pub mod budget;
+pub mod pricing;
+pub mod projection;
+pub mod text;
+pub mod usage;

@@ -1,0 +1,303 @@
+//! Token figures on demand: `logbook tokens`, budget alerts (raised by the
+//! Stop hook and the status line), and the status line's recording.
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+use logbook_core::{BudgetAlert, Event, NewEvent, SessionId, Timestamp};
+use logbook_tokens::budget::{DEFAULT_WINDOW, due};
+use logbook_tokens::pricing::{PRICES_AS_OF, Price, cost, price_of};
+use logbook_tokens::projection::{TokensView, tokens_path};
+use logbook_tokens::usage::Totals;
+use serde::Serialize;
+
+use crate::cli::{TokensArgs, TokensBy};
+use crate::workspace::Workspace;
+
+/// A session's `tokens.json`, if projected.
+pub fn view_of(ws: &Workspace, id: SessionId) -> anyhow::Result<Option<TokensView>> {
+    Ok(ws
+        .read_file(&tokens_path(id))?
+        .and_then(|b| serde_json::from_slice(&b).ok()))
+}
+
+/// Appends a `BudgetAlert` for each threshold `session` has newly crossed
+/// (once per threshold until a compaction re-arms it); returns them as
+/// `(threshold, remaining_pct)`, highest first.
+pub async fn raise_alerts(ws: &Workspace, session: SessionId) -> anyhow::Result<Vec<(u8, f64)>> {
+    let Some(view) = view_of(ws, session)? else {
+        return Ok(Vec::new());
+    };
+    let Some(remaining) = view.context.remaining_pct else {
+        return Ok(Vec::new());
+    };
+    let crossed = due(remaining, &ws.config().budget_thresholds, view.armed());
+    if crossed.is_empty() {
+        return Ok(Vec::new());
+    }
+    let version = logbook_core::EventLog::session_len(ws.log(), session).await?;
+    let batch = crossed
+        .iter()
+        .enumerate()
+        .map(|(n, threshold)| NewEvent {
+            session,
+            expected_session_seq: version + n as u64,
+            event: Event::BudgetAlert(BudgetAlert {
+                threshold: *threshold,
+                remaining_pct: remaining,
+            }),
+        })
+        .collect();
+    ws.commit(batch).await?;
+    Ok(crossed.into_iter().map(|t| (t, remaining)).collect())
+}
+
+/// The hook output that shows the user a newly crossed threshold.
+pub fn system_message(alerts: &[(u8, f64)]) -> Option<String> {
+    let (threshold, remaining) = alerts.last()?;
+    let message = format!(
+        "logbook: {remaining:.0}% of the context window left (below {threshold}%). \
+         Consider /compact, or wrap up: the next session gets a handoff."
+    );
+    Some(format!(
+        "{}\n",
+        serde_json::json!({ "systemMessage": message })
+    ))
+}
+
+/// What a row groups by: session, agent session, day, model.
+type RowKey = (
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+/// One row of `logbook tokens`.
+#[derive(Debug, Serialize)]
+struct Row {
+    session_id: Option<String>,
+    agent_session_id: Option<String>,
+    day: Option<String>,
+    model: Option<String>,
+    input: u64,
+    output: u64,
+    cache_creation: u64,
+    cache_read: u64,
+    responses: u64,
+    models: Vec<String>,
+    first: Option<String>,
+    last: Option<String>,
+    cost_usd_estimate: Option<f64>,
+}
+
+fn add_cost(
+    cost_so_far: &mut Option<f64>,
+    totals: &Totals,
+    model: &str,
+    pricing: &[(String, Price)],
+) {
+    if let Some(price) = price_of(model, pricing) {
+        *cost_so_far = Some(cost_so_far.unwrap_or(0.0) + cost(totals, &price));
+    }
+}
+
+fn row(
+    key: (
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    ),
+) -> Row {
+    Row {
+        session_id: key.0,
+        agent_session_id: key.1,
+        day: key.2,
+        model: key.3,
+        input: 0,
+        output: 0,
+        cache_creation: 0,
+        cache_read: 0,
+        responses: 0,
+        models: Vec::new(),
+        first: None,
+        last: None,
+        cost_usd_estimate: None,
+    }
+}
+
+impl Row {
+    fn add(&mut self, t: &Totals) {
+        self.input += t.input;
+        self.output += t.output;
+        self.cache_creation += t.cache_creation;
+        self.cache_read += t.cache_read;
+        self.responses += t.responses;
+    }
+
+    fn span(&mut self, first: &Option<String>, last: &Option<String>) {
+        if first.is_some() && (self.first.is_none() || first < &self.first) {
+            self.first.clone_from(first);
+        }
+        if last.is_some() && last > &self.last {
+            self.last.clone_from(last);
+        }
+    }
+}
+
+/// Runs `tokens`.
+pub async fn tokens(
+    ws: &Workspace,
+    args: TokensArgs,
+    out: &mut dyn Write,
+) -> anyhow::Result<ExitCode> {
+    let since = args.since.as_deref().map(Timestamp::parse).transpose()?;
+    let since_text = since.map(|t| t.to_string());
+    let ids = match &args.session {
+        Some(typed) => vec![ws.resolve(typed)?],
+        None => logbook_core::EventLog::sessions(ws.log()).await?,
+    };
+    let pricing: Vec<(String, Price)> = ws.config().pricing.clone().into_iter().collect();
+    let mut rows: BTreeMap<RowKey, Row> = BTreeMap::new();
+    for id in ids {
+        let Some(view) = view_of(ws, id)? else {
+            continue;
+        };
+        if view.totals.responses == 0 && args.session.is_none() {
+            continue;
+        }
+        let models: Vec<String> = view.by_model.keys().cloned().collect();
+        match args.by {
+            TokensBy::Day => {
+                for (day, totals) in &view.by_day {
+                    if since_text.as_ref().is_some_and(|s| day.as_str() < &s[..10]) {
+                        continue;
+                    }
+                    let r = rows
+                        .entry((None, None, Some(day.clone()), None))
+                        .or_insert_with_key(|k| row(k.clone()));
+                    r.add(totals);
+                    // A day's cost uses the session's model mix.
+                    for (model, t) in &view.by_model {
+                        let scale = if view.totals.all() == 0 {
+                            0.0
+                        } else {
+                            totals.all() as f64 / view.totals.all() as f64
+                        };
+                        if let Some(price) = price_of(model, &pricing) {
+                            *r.cost_usd_estimate.get_or_insert(0.0) += cost(t, &price) * scale;
+                        }
+                    }
+                    for m in &models {
+                        if !r.models.contains(m) {
+                            r.models.push(m.clone());
+                        }
+                    }
+                }
+            }
+            TokensBy::Model => {
+                if since_text
+                    .as_ref()
+                    .is_some_and(|s| view.last.as_ref().is_some_and(|l| l < s))
+                {
+                    continue;
+                }
+                for (model, totals) in &view.by_model {
+                    let r = rows
+                        .entry((None, None, None, Some(model.clone())))
+                        .or_insert_with_key(|k| row(k.clone()));
+                    r.add(totals);
+                    r.span(&view.first, &view.last);
+                    add_cost(&mut r.cost_usd_estimate, totals, model, &pricing);
+                    if !r.models.contains(model) {
+                        r.models.push(model.clone());
+                    }
+                }
+            }
+            TokensBy::Session | TokensBy::AgentSession => {
+                if since_text
+                    .as_ref()
+                    .is_some_and(|s| view.last.as_ref().is_some_and(|l| l < s))
+                {
+                    continue;
+                }
+                let key = if args.by == TokensBy::Session {
+                    (
+                        Some(id.to_string()),
+                        view.agent_session_id.clone(),
+                        None,
+                        None,
+                    )
+                } else {
+                    (
+                        None,
+                        view.agent_session_id
+                            .clone()
+                            .or_else(|| Some(id.to_string())),
+                        None,
+                        None,
+                    )
+                };
+                let r = rows.entry(key).or_insert_with_key(|k| row(k.clone()));
+                r.add(&view.totals);
+                r.span(&view.first, &view.last);
+                for (model, totals) in &view.by_model {
+                    add_cost(&mut r.cost_usd_estimate, totals, model, &pricing);
+                }
+                for m in models {
+                    if !r.models.contains(&m) {
+                        r.models.push(m);
+                    }
+                }
+            }
+        }
+    }
+    let rows: Vec<Row> = rows.into_values().collect();
+    if args.json.json || !std::io::stdout().is_terminal() {
+        serde_json::to_writer_pretty(&mut *out, &rows)?;
+        writeln!(out)?;
+    } else {
+        writeln!(
+            out,
+            "{:<38} {:>10} {:>10} {:>12} {:>14} {:>9} {:>10}",
+            "", "input", "output", "cache write", "cache read", "responses", "cost*"
+        )?;
+        for r in &rows {
+            let label = r
+                .session_id
+                .clone()
+                .or_else(|| r.agent_session_id.clone())
+                .or_else(|| r.day.clone())
+                .or_else(|| r.model.clone())
+                .unwrap_or_default();
+            writeln!(
+                out,
+                "{label:<38} {:>10} {:>10} {:>12} {:>14} {:>9} {:>10}",
+                r.input,
+                r.output,
+                r.cache_creation,
+                r.cache_read,
+                r.responses,
+                r.cost_usd_estimate
+                    .map_or("-".into(), |c| format!("${c:.2}"))
+            )?;
+        }
+        writeln!(
+            out,
+            "* estimated at list prices of {PRICES_AS_OF} (config [pricing] overrides)"
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The window a status-line input states, else the default.
+pub fn stated_window(input: &serde_json::Value) -> u64 {
+    input
+        .get("context_window")
+        .and_then(|w| w.get("context_window_size"))
+        .and_then(serde_json::Value::as_u64)
+        .filter(|w| *w > 0)
+        .unwrap_or(DEFAULT_WINDOW)
+}

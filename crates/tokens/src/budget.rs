@@ -1,0 +1,114 @@
+//! The context-window budget: how full the window is and which alert
+//! thresholds are due.
+
+use serde::{Deserialize, Serialize};
+
+/// Claude Code's default window.
+pub const DEFAULT_WINDOW: u64 = 200_000;
+
+/// The extended window, assumed once usage exceeds the default.
+pub const EXTENDED_WINDOW: u64 = 1_000_000;
+
+/// Default alert thresholds, in percent of the window remaining.
+pub const DEFAULT_THRESHOLDS: [u8; 4] = [18, 16, 14, 12];
+
+/// The context now.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ContextNow {
+    /// Tokens in the context; unknown right after a compaction.
+    pub used: Option<u64>,
+    /// The window.
+    pub window: u64,
+    /// Percent of the window left.
+    pub remaining_pct: Option<f64>,
+}
+
+impl ContextNow {
+    /// `used` of `window`, the window widened to 1M when usage exceeds
+    /// 200K (or `fixed` when configured).
+    pub fn new(used: Option<u64>, window: u64, fixed: Option<u64>) -> Self {
+        let window = fixed.unwrap_or(match used {
+            Some(u) if u > window && window <= DEFAULT_WINDOW => EXTENDED_WINDOW,
+            _ => window.max(1),
+        });
+        Self {
+            used,
+            window,
+            remaining_pct: used.map(|u| remaining(u, window)),
+        }
+    }
+}
+
+/// Percent left of `window` with `used` tokens in it, rounded to 0.1.
+pub fn remaining(used: u64, window: u64) -> f64 {
+    let left = 100.0 * (1.0 - used as f64 / window.max(1) as f64);
+    (left.clamp(0.0, 100.0) * 10.0).round() / 10.0
+}
+
+/// An alert that fired.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AlertFired {
+    /// The threshold, percent remaining.
+    pub threshold: u8,
+    /// Percent remaining when it fired.
+    pub remaining_pct: f64,
+    /// When.
+    pub at: String,
+}
+
+/// The thresholds `remaining_pct` has crossed that have not fired since
+/// `armed` (what fired since the last compaction), highest first: the order
+/// they fire in.
+pub fn due(remaining_pct: f64, thresholds: &[u8], armed: &[AlertFired]) -> Vec<u8> {
+    let mut out: Vec<u8> = thresholds
+        .iter()
+        .copied()
+        .filter(|t| remaining_pct <= f64::from(*t))
+        .filter(|t| !armed.iter().any(|a| a.threshold == *t))
+        .collect();
+    out.sort_unstable_by(|a, b| b.cmp(a));
+    out.dedup();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_window_widens_past_200k_unless_fixed() {
+        assert_eq!(
+            ContextNow::new(Some(150_000), DEFAULT_WINDOW, None).window,
+            200_000
+        );
+        assert_eq!(
+            ContextNow::new(Some(250_000), DEFAULT_WINDOW, None).window,
+            1_000_000
+        );
+        assert_eq!(
+            ContextNow::new(Some(250_000), DEFAULT_WINDOW, Some(400_000)).window,
+            400_000
+        );
+        assert_eq!(
+            ContextNow::new(Some(164_000), 200_000, None).remaining_pct,
+            Some(18.0)
+        );
+        assert_eq!(ContextNow::new(None, 200_000, None).remaining_pct, None);
+    }
+
+    #[test]
+    fn thresholds_fire_once_highest_first() {
+        let fired = |t: u8| AlertFired {
+            threshold: t,
+            remaining_pct: 0.0,
+            at: String::new(),
+        };
+        assert_eq!(due(20.0, &DEFAULT_THRESHOLDS, &[]), Vec::<u8>::new());
+        assert_eq!(due(15.0, &DEFAULT_THRESHOLDS, &[]), vec![18, 16]);
+        assert_eq!(due(15.0, &DEFAULT_THRESHOLDS, &[fired(18)]), vec![16]);
+        assert_eq!(
+            due(5.0, &DEFAULT_THRESHOLDS, &[fired(18), fired(16)]),
+            vec![14, 12]
+        );
+    }
+}

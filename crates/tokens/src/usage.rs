@@ -1,0 +1,345 @@
+//! Counting usage once per API response.
+//!
+//! Claude Code writes one response as several assistant lines (one content
+//! block each) sharing `message.id` and `requestId`; some versions repeat
+//! the final usage on every line, others let `output_tokens` grow line by
+//! line. Taking the *last* line's usage per response is right for both. The
+//! lines of a response are adjacent or nearly so, so only a bounded window
+//! of recent responses is kept open; older ones are final.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// How many responses stay open to a later line before they are final.
+pub const OPEN_RESPONSES: usize = 64;
+
+/// Token counts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Totals {
+    /// Fresh input tokens.
+    pub input: u64,
+    /// Output tokens.
+    pub output: u64,
+    /// Tokens written to the prompt cache.
+    pub cache_creation: u64,
+    /// Tokens read from the prompt cache.
+    pub cache_read: u64,
+    /// API responses counted.
+    pub responses: u64,
+}
+
+impl Totals {
+    fn add(&mut self, u: &Usage) {
+        self.input += u.input_tokens;
+        self.output += u.output_tokens;
+        self.cache_creation += u.cache_creation_input_tokens;
+        self.cache_read += u.cache_read_input_tokens;
+        self.responses += 1;
+    }
+
+    /// `self + other`.
+    pub fn plus(mut self, other: &Totals) -> Totals {
+        self.input += other.input;
+        self.output += other.output;
+        self.cache_creation += other.cache_creation;
+        self.cache_read += other.cache_read;
+        self.responses += other.responses;
+        self
+    }
+
+    /// All tokens.
+    pub fn all(&self) -> u64 {
+        self.input + self.output + self.cache_creation + self.cache_read
+    }
+}
+
+/// The usage block of an assistant message.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Usage {
+    /// Fresh input.
+    pub input_tokens: u64,
+    /// Output.
+    pub output_tokens: u64,
+    /// Cache writes.
+    pub cache_creation_input_tokens: u64,
+    /// Cache reads.
+    pub cache_read_input_tokens: u64,
+}
+
+impl Usage {
+    /// What the model had in its context for this response.
+    pub fn context(&self) -> u64 {
+        self.input_tokens + self.cache_creation_input_tokens + self.cache_read_input_tokens
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Line {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    subtype: Option<String>,
+    #[serde(default)]
+    is_sidechain: bool,
+    request_id: Option<String>,
+    timestamp: Option<String>,
+    message: Option<Message>,
+}
+
+#[derive(Deserialize)]
+struct Message {
+    id: Option<String>,
+    model: Option<String>,
+    usage: Option<Usage>,
+}
+
+/// What one transcript line says about tokens.
+#[derive(Debug, PartialEq)]
+pub enum Seen {
+    /// An assistant line with usage.
+    Response {
+        /// `message.id` + `requestId`, when present.
+        key: Option<String>,
+        /// The model.
+        model: String,
+        /// A subagent's.
+        sidechain: bool,
+        /// Its usage.
+        usage: Usage,
+        /// Its time.
+        at: Option<String>,
+    },
+    /// A compaction: the context size is unknown until the next response.
+    Compaction,
+    /// Nothing about tokens.
+    Nothing,
+}
+
+/// Reads one line. Cheap for lines that are not assistant responses.
+pub fn read_line(line: &[u8]) -> Seen {
+    let has = |needle: &[u8]| memchr::memmem::find(line, needle).is_some();
+    if !has(b"\"usage\"") && !has(b"compact_boundary") {
+        return Seen::Nothing;
+    }
+    let Ok(l) = serde_json::from_slice::<Line>(line) else {
+        return Seen::Nothing;
+    };
+    if l.kind.as_deref() == Some("system") && l.subtype.as_deref() == Some("compact_boundary") {
+        return Seen::Compaction;
+    }
+    let Some(message) = l.message.filter(|_| l.kind.as_deref() == Some("assistant")) else {
+        return Seen::Nothing;
+    };
+    let model = message.model.unwrap_or_else(|| "unknown".into());
+    let Some(usage) = message.usage.filter(|_| model != "<synthetic>") else {
+        return Seen::Nothing;
+    };
+    Seen::Response {
+        key: message
+            .id
+            .map(|id| format!("{id}:{}", l.request_id.unwrap_or_default())),
+        model,
+        sidechain: l.is_sidechain,
+        usage,
+        at: l.timestamp,
+    }
+}
+
+/// A response still open to later lines.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Open {
+    /// `message.id:requestId`.
+    pub key: String,
+    /// Model.
+    pub model: String,
+    /// A subagent's.
+    pub sidechain: bool,
+    /// The last line's usage so far.
+    pub usage: Usage,
+    /// The day (`YYYY-MM-DD`) of its first line, if known.
+    pub day: Option<String>,
+}
+
+/// Usage of a session, accumulated line by line.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ledger {
+    /// Final responses, main chain.
+    pub main: Totals,
+    /// Final responses, sidechains.
+    pub sidechains: Totals,
+    /// Final responses per model (both chains).
+    pub by_model: BTreeMap<String, Totals>,
+    /// Final responses per day of their first line (both chains).
+    pub by_day: BTreeMap<String, Totals>,
+    /// Recent responses that a later line may still update, oldest first.
+    pub open: Vec<Open>,
+}
+
+impl Ledger {
+    /// Counts one response line.
+    pub fn record(
+        &mut self,
+        key: Option<String>,
+        model: String,
+        sidechain: bool,
+        usage: Usage,
+        at: Option<&str>,
+    ) {
+        let day = at.and_then(|t| t.get(..10)).map(str::to_owned);
+        let Some(key) = key else {
+            self.finalize(&model, sidechain, &usage, day.as_deref());
+            return;
+        };
+        if let Some(open) = self.open.iter_mut().find(|o| o.key == key) {
+            open.usage = usage;
+            return;
+        }
+        self.open.push(Open {
+            key,
+            model,
+            sidechain,
+            usage,
+            day,
+        });
+        if self.open.len() > OPEN_RESPONSES {
+            let oldest = self.open.remove(0);
+            self.finalize(
+                &oldest.model,
+                oldest.sidechain,
+                &oldest.usage,
+                oldest.day.as_deref(),
+            );
+        }
+    }
+
+    fn finalize(&mut self, model: &str, sidechain: bool, usage: &Usage, day: Option<&str>) {
+        self.by_day
+            .entry(day.unwrap_or("unknown").to_owned())
+            .or_default()
+            .add(usage);
+        if sidechain {
+            self.sidechains.add(usage);
+        } else {
+            self.main.add(usage);
+        }
+        self.by_model
+            .entry(model.to_owned())
+            .or_default()
+            .add(usage);
+    }
+
+    /// Main-chain totals, open responses included.
+    pub fn main_totals(&self) -> Totals {
+        self.with_open(self.main, |o| !o.sidechain)
+    }
+
+    /// Sidechain totals, open responses included.
+    pub fn sidechain_totals(&self) -> Totals {
+        self.with_open(self.sidechains, |o| o.sidechain)
+    }
+
+    /// Per model, open responses included.
+    pub fn models(&self) -> BTreeMap<String, Totals> {
+        let mut out = self.by_model.clone();
+        for o in &self.open {
+            out.entry(o.model.clone()).or_default().add(&o.usage);
+        }
+        out
+    }
+
+    /// Per day, open responses included.
+    pub fn days(&self) -> BTreeMap<String, Totals> {
+        let mut out = self.by_day.clone();
+        for o in &self.open {
+            out.entry(o.day.clone().unwrap_or_else(|| "unknown".into()))
+                .or_default()
+                .add(&o.usage);
+        }
+        out
+    }
+
+    fn with_open(&self, base: Totals, pick: impl Fn(&Open) -> bool) -> Totals {
+        let mut t = base;
+        for o in self.open.iter().filter(|o| pick(o)) {
+            t.add(&o.usage);
+        }
+        t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(id: &str, out: u64, side: bool) -> String {
+        format!(
+            r#"{{"type":"assistant","isSidechain":{side},"requestId":"r-{id}","message":{{"id":"m-{id}","model":"claude-x","usage":{{"input_tokens":10,"output_tokens":{out},"cache_creation_input_tokens":5,"cache_read_input_tokens":100}}}}}}"#
+        )
+    }
+
+    fn feed(ledger: &mut Ledger, text: &str) {
+        if let Seen::Response {
+            key,
+            model,
+            sidechain,
+            usage,
+            at,
+        } = read_line(text.as_bytes())
+        {
+            ledger.record(key, model, sidechain, usage, at.as_deref());
+        }
+    }
+
+    #[test]
+    fn growing_and_repeated_shapes_count_the_same() {
+        let mut growing = Ledger::default();
+        let mut repeated = Ledger::default();
+        for n in 0..200 {
+            let id = n.to_string();
+            for out in [3, 9, 500] {
+                feed(&mut growing, &line(&id, out, n % 3 == 0));
+                feed(&mut repeated, &line(&id, 500, n % 3 == 0));
+            }
+        }
+        assert_eq!(growing.main_totals(), repeated.main_totals());
+        assert_eq!(growing.sidechain_totals(), repeated.sidechain_totals());
+        let all = growing.main_totals().plus(&growing.sidechain_totals());
+        assert_eq!(all.responses, 200);
+        assert_eq!(all.output, 200 * 500);
+        assert_eq!(growing.models()["claude-x"], all);
+    }
+
+    #[test]
+    fn synthetic_and_other_records_are_skipped() {
+        let mut l = Ledger::default();
+        feed(
+            &mut l,
+            r#"{"type":"assistant","message":{"model":"<synthetic>","usage":{"input_tokens":99}}}"#,
+        );
+        feed(
+            &mut l,
+            r#"{"type":"user","message":{"usage":{"input_tokens":99}}}"#,
+        );
+        feed(&mut l, "garbage \"usage\"");
+        assert_eq!(l.main_totals(), Totals::default());
+        assert_eq!(
+            read_line(br#"{"type":"system","subtype":"compact_boundary"}"#),
+            Seen::Compaction
+        );
+    }
+
+    #[test]
+    fn lines_without_ids_are_each_a_response() {
+        let mut l = Ledger::default();
+        for _ in 0..2 {
+            feed(
+                &mut l,
+                r#"{"type":"assistant","message":{"usage":{"input_tokens":1000,"output_tokens":50}}}"#,
+            );
+        }
+        assert_eq!(l.main_totals().responses, 2);
+        assert_eq!(l.main_totals().input, 2000);
+    }
+}
