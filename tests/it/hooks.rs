@@ -51,16 +51,7 @@ fn payload(event: &str, agent: &str, transcript: &Path, cwd: &Path, extra: Value
 /// Runs `logbook hook` with `payload` on stdin; asserts it exits 0 and
 /// wrote nothing to stderr; returns stdout.
 fn hook(store: &Store, payload: &[u8]) -> String {
-    let mut child = store
-        .cmd()
-        .arg("hook")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(payload).unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = store.piped(&["hook"], payload);
     assert!(out.status.success());
     assert!(
         out.stderr.is_empty(),
@@ -447,16 +438,7 @@ fn garbage_or_hostile_payloads_exit_0_print_nothing_and_are_logged() {
         br#"{"hook_event_name":"Stop","session_id":"../../etc","transcript_path":"/etc/passwd","cwd":"/"}"#,
         br#"{"hook_event_name":"SessionStart","session_id":"ok-id","transcript_path":"relative.jsonl"}"#,
     ] {
-        let mut child = store
-            .cmd()
-            .arg("hook")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(bad).unwrap();
-        let out: Output = child.wait_with_output().unwrap();
+        let out: Output = store.piped(&["hook"], bad);
         assert_eq!(out.status.code(), Some(0));
         assert!(out.stdout.is_empty() && out.stderr.is_empty());
     }

@@ -3,7 +3,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::Path;
-use std::process::Stdio;
 
 use logbook_tests::{Store, fixtures};
 use serde_json::{Value, json};
@@ -196,16 +195,7 @@ fn every_fixture_gives_the_totals_of_a_hand_count() {
 }
 
 fn statusline(store: &Store, input: &[u8]) -> String {
-    let mut child = store
-        .cmd()
-        .arg("statusline")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(input).unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = store.piped(&["statusline"], input);
     assert_eq!(out.status.code(), Some(0));
     assert!(out.stderr.is_empty());
     let text = String::from_utf8(out.stdout).unwrap();
@@ -214,20 +204,7 @@ fn statusline(store: &Store, input: &[u8]) -> String {
 }
 
 fn hook(store: &Store, payload: &Value) -> String {
-    let mut child = store
-        .cmd()
-        .arg("hook")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(payload.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = store.piped(&["hook"], payload.to_string().as_bytes());
     assert!(out.status.success());
     String::from_utf8(out.stdout).unwrap()
 }

@@ -113,6 +113,22 @@ impl Store {
         self.cmd().args(args).output().unwrap()
     }
 
+    /// Runs `logbook ARGS` with `input` on stdin, as Claude Code runs its
+    /// hooks and status line; returns the output, whatever the status.
+    pub fn piped(&self, args: &[&str], input: &[u8]) -> Output {
+        use std::io::Write as _;
+        let mut child = self
+            .cmd()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        child.wait_with_output().unwrap()
+    }
+
     /// Runs `logbook ARGS`, asserts success, returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
