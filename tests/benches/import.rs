@@ -7,44 +7,9 @@
 //! reproduced from a clone.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::Write;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-/// Writes sessions shaped like Claude Code transcripts (user prompts,
-/// assistant turns split over several lines sharing a message id, tool uses
-/// and results, a compaction every 40 turns) until `target` bytes.
-fn generate(dir: &Path, target: u64) -> u64 {
-    let mut total = 0u64;
-    let mut session = 0u64;
-    while total < target {
-        let project = dir.join(format!("projects/-home-dev-proj{}", session % 7));
-        std::fs::create_dir_all(&project).unwrap();
-        let id = format!("{:08x}-0000-4000-8000-{:012x}", session, session);
-        let path = project.join(format!("{id}.jsonl"));
-        let mut out = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
-        let pad = "lorem ipsum dolor sit amet ".repeat(20);
-        for turn in 0..400u64 {
-            let common = format!(
-                "\"sessionId\":\"{id}\",\"cwd\":\"/home/dev/proj\",\"timestamp\":\"2026-11-01T10:{:02}:00Z\"",
-                turn % 60
-            );
-            writeln!(out, "{{\"type\":\"user\",{common},\"uuid\":\"u{turn}\",\"message\":{{\"role\":\"user\",\"content\":\"please fix test {turn}: {pad}\"}}}}").unwrap();
-            for block in 0..3 {
-                writeln!(out, "{{\"type\":\"assistant\",{common},\"uuid\":\"a{turn}-{block}\",\"requestId\":\"req_{turn}\",\"message\":{{\"id\":\"msg_{turn}\",\"model\":\"claude-sonnet-4-5\",\"role\":\"assistant\",\"content\":[{{\"type\":\"tool_use\",\"id\":\"tu_{turn}_{block}\",\"name\":\"Read\",\"input\":{{\"file_path\":\"/home/dev/proj/src/m{block}.rs\"}}}}],\"usage\":{{\"input_tokens\":{},\"output_tokens\":{},\"cache_creation_input_tokens\":100,\"cache_read_input_tokens\":{}}}}}}}", 10 + block, 50 * (block + 1), 1000 * turn).unwrap();
-            }
-            writeln!(out, "{{\"type\":\"user\",{common},\"uuid\":\"r{turn}\",\"message\":{{\"role\":\"user\",\"content\":[{{\"type\":\"tool_result\",\"tool_use_id\":\"tu_{turn}_0\",\"content\":\"{pad}{pad}\"}}]}}}}").unwrap();
-            if turn % 40 == 39 {
-                writeln!(out, "{{\"type\":\"system\",\"subtype\":\"compact_boundary\",{common},\"compactMetadata\":{{\"trigger\":\"auto\",\"preTokens\":{}}}}}", 150_000 + turn).unwrap();
-            }
-        }
-        out.flush().unwrap();
-        total += std::fs::metadata(&path).unwrap().len();
-        session += 1;
-    }
-    total
-}
 
 /// Runs a command, polling its peak resident memory (VmHWM) from /proc.
 fn run_measured(cmd: &mut Command) -> (Duration, u64) {
@@ -103,7 +68,7 @@ fn main() {
     for mb in sizes {
         let scratch = tempfile::tempdir().unwrap();
         let corpus = scratch.path().join("corpus");
-        let bytes = generate(&corpus, mb * 1_000_000);
+        let bytes = logbook_tests::corpus::generate(&corpus, mb * 1_000_000);
         let store = scratch.path().join("store");
         let mut import = Command::new(logbook_tests::logbook_bin());
         import.arg("--dir").arg(&store).arg("import").arg(&corpus);

@@ -6,6 +6,8 @@
 //! to race. The binary is the one cargo built next to this test executable.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+pub mod corpus;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
