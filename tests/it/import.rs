@@ -152,3 +152,29 @@ fn a_missing_path_fails_cleanly() {
     let line = store.fails(&["import", "/nonexistent/x.jsonl"], 2);
     assert!(line.contains("does not exist"), "{line}");
 }
+
+#[test]
+fn a_file_that_vanished_after_listing_is_reported_and_skipped() {
+    let store = Store::new();
+    let dir = store.scratch().join("projects/p");
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = fixtures().join("spotter-real/short.jsonl");
+    std::fs::copy(&good, dir.join("short.jsonl")).unwrap();
+    // Listed (a link named like a transcript), gone when read: the same
+    // path through import as a file deleted between listing and reading.
+    std::os::unix::fs::symlink(
+        store.scratch().join("deleted.jsonl"),
+        dir.join("gone.jsonl"),
+    )
+    .unwrap();
+    let out = store.run(&["import", dir.to_str().unwrap()]);
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("skipped") && stderr.contains("gone.jsonl"),
+        "{stderr}"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("imported 1 files"));
+    assert_eq!(store.sessions().len(), 1);
+}

@@ -104,7 +104,18 @@ impl ProjectionFiles for FsFiles {
 /// Every regular file under `root/sub`, as paths relative to `root` with
 /// `/` separators, sorted.
 pub fn list_files(root: &Path, sub: &str) -> std::io::Result<Vec<String>> {
-    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> std::io::Result<()> {
+    list(root, sub, false)
+}
+
+/// [`list_files`], also listing symbolic links that are not directories
+/// (transcripts linked into a folder are transcripts; a link whose target
+/// is gone is listed, and reading it fails like a file that vanished).
+pub fn list_files_and_links(root: &Path, sub: &str) -> std::io::Result<Vec<String>> {
+    list(root, sub, true)
+}
+
+fn list(root: &Path, sub: &str, links: bool) -> std::io::Result<Vec<String>> {
+    fn walk(root: &Path, dir: &Path, links: bool, out: &mut Vec<String>) -> std::io::Result<()> {
         let entries = match fs::read_dir(dir) {
             Ok(entries) => entries,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -115,8 +126,8 @@ pub fn list_files(root: &Path, sub: &str) -> std::io::Result<Vec<String>> {
             let kind = entry.file_type()?;
             let path = entry.path();
             if kind.is_dir() {
-                walk(root, &path, out)?;
-            } else if kind.is_file()
+                walk(root, &path, links, out)?;
+            } else if (kind.is_file() || (links && kind.is_symlink() && !path.is_dir()))
                 && let Ok(rel) = path.strip_prefix(root)
             {
                 out.push(rel.to_string_lossy().replace('\\', "/"));
@@ -125,7 +136,7 @@ pub fn list_files(root: &Path, sub: &str) -> std::io::Result<Vec<String>> {
         Ok(())
     }
     let mut out = Vec::new();
-    walk(root, &root.join(sub), &mut out)?;
+    walk(root, &root.join(sub), links, &mut out)?;
     out.sort();
     Ok(out)
 }

@@ -23,7 +23,7 @@ use logbook_core::{
 use serde::Serialize;
 
 use crate::cli::ImportArgs;
-use crate::files::list_files;
+use crate::files::list_files_and_links;
 use crate::workspace::Workspace;
 
 /// Transcripts untouched for this long are recorded as ended.
@@ -117,7 +117,7 @@ fn gather(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     for path in paths {
         let path = std::path::absolute(path)?;
         if path.is_dir() {
-            for rel in list_files(&path, ".")? {
+            for rel in list_files_and_links(&path, ".")? {
                 if rel.ends_with(".jsonl") {
                     out.push(path.join(rel.trim_start_matches("./")));
                 }
