@@ -694,3 +694,104 @@ fn notes_context_handoff_and_resume_on_demand() {
     assert_eq!(store.show(&started)["transitioned_from"], id.as_str());
     assert_eq!(started, json["next_session_id"].as_str().unwrap());
 }
+
+#[test]
+fn resume_after_end_links_a_new_session_and_subagents_are_captured() {
+    let store = Store::new();
+    let project = store.scratch().join("app");
+    std::fs::create_dir_all(&project).unwrap();
+    let transcript = store.scratch().join(format!("{AGENT_A}.jsonl"));
+    let lines = fixture_lines(&format!("{AGENT_A}.jsonl"));
+    append(&transcript, &lines[..100]);
+    let at = |event: &str, extra: Value| payload(event, AGENT_A, &transcript, &project, extra);
+    hook(&store, &at("SessionStart", json!({"source": "startup"})));
+    let first = only_active(&store);
+
+    // A subagent writes its own transcript beside the conversation's.
+    let subagents = transcript.with_extension("").join("subagents");
+    std::fs::create_dir_all(&subagents).unwrap();
+    let agent_file = subagents.join("agent-a2898e3.jsonl");
+    let side = json!({"type":"assistant","isSidechain":true,"message":{"content":[{"type":"tool_use","id":"s1","name":"Read","input":{"file_path":"/path/to/Demo/README.md"}}]}});
+    std::fs::write(&agent_file, format!("{side}\n")).unwrap();
+    hook(
+        &store,
+        &at("SubagentStop", json!({"agent_transcript_path": agent_file})),
+    );
+    assert_eq!(
+        parts_of(&store, &first, "subagents/agent-a2898e3"),
+        std::fs::read(&agent_file).unwrap()
+    );
+    let ctx = json_file(session_dir(&store, &first).join("context.json"));
+    assert_eq!(ctx["sidechains"]["files_read"][0]["path"], "README.md");
+
+    hook(
+        &store,
+        &at("SessionEnd", json!({"reason": "prompt_input_exit"})),
+    );
+    // `claude --resume` continues the same conversation and file.
+    append(&transcript, &lines[100..160]);
+    assert_eq!(
+        hook(&store, &at("SessionStart", json!({"source": "resume"}))),
+        ""
+    );
+    let resumed = only_active(&store);
+    assert_ne!(resumed, first);
+    let shown = store.show(&resumed);
+    assert_eq!(shown["origin"], "resumed");
+    assert_eq!(shown["transitioned_from"], first.as_str());
+    // Only the new lines: the cursor was carried over.
+    assert_eq!(shown["capture"]["lines"], 60);
+    let mut both = parts_of(&store, &first, "main");
+    both.extend(parts_of(&store, &resumed, "main"));
+    assert_eq!(both, std::fs::read(&transcript).unwrap());
+}
+
+#[test]
+fn without_a_store_setting_the_hook_uses_the_projects_logbook_directory() {
+    let store = Store::new();
+    let project = store.scratch().join("repo");
+    let nested = project.join("src/deep");
+    std::fs::create_dir_all(&nested).unwrap();
+    store
+        .cmd()
+        .current_dir(&project)
+        .env_remove("LOGBOOK_DIR")
+        .arg("init")
+        .output()
+        .unwrap();
+    let transcript = store.scratch().join("t.jsonl");
+    std::fs::write(
+        &transcript,
+        "{\"type\":\"user\",\"message\":{\"content\":\"hi\"}}\n",
+    )
+    .unwrap();
+    let home = store.scratch().join("home");
+    let mut child = store
+        .cmd()
+        .current_dir(store.scratch())
+        .env_remove("LOGBOOK_DIR")
+        .env("HOME", &home)
+        .env("XDG_DATA_HOME", home.join("data"))
+        .arg("hook")
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&payload(
+            "SessionStart",
+            "proj-agent",
+            &transcript,
+            &nested,
+            json!({"source": "startup"}),
+        ))
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    let sessions = std::fs::read_dir(project.join(".logbook/sessions"))
+        .unwrap()
+        .count();
+    assert_eq!(sessions, 1, "recorded in the project's store");
+    assert!(!home.join("data/logbook").exists(), "not in the user store");
+}

@@ -366,3 +366,49 @@ fn token_usage_lines_in_a_text_transcript_are_readings() {
         .count();
     assert_eq!(observed, 1);
 }
+
+#[test]
+fn the_status_line_records_a_reading_only_when_it_changes_and_prices_are_configurable() {
+    let store = Store::new();
+    let agent = "a1b2c3d4-0000-4000-8000-000000000003";
+    let transcript = store.scratch().join(format!("{agent}.jsonl"));
+    let response = json!({"type":"assistant","sessionId":agent,"requestId":"r1","message":{"id":"m1","model":"claude-sonnet-4-5","usage":{"input_tokens":1_000_000,"output_tokens":0}}});
+    std::fs::write(&transcript, format!("{response}\n")).unwrap();
+    hook(
+        &store,
+        &json!({"session_id": agent, "transcript_path": transcript, "cwd": store.scratch(), "hook_event_name": "SessionStart", "source": "startup"}),
+    );
+    let input = json!({"session_id": agent, "context_window": {"context_window_size": 1_000_000, "used_percentage": 30}});
+    for _ in 0..3 {
+        statusline(&store, input.to_string().as_bytes());
+    }
+    let observed = store
+        .ok(&["export"])
+        .matches("\"token_usage_observed\"")
+        .count();
+    assert_eq!(observed, 1, "three identical readings, one event");
+    let id = &store.sessions()[0]["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let tokens: Value = serde_json::from_str(
+        &std::fs::read_to_string(store.root().join("sessions").join(id).join("tokens.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        tokens["context"]["window"], 1_000_000,
+        "the status line said 1M"
+    );
+    assert_eq!(tokens["context"]["used"], 300_000);
+
+    // 1M input tokens of Sonnet: $3 at list price, $10 with an override.
+    let cost = |store: &Store| {
+        token_rows(store, &[])[0]["cost_usd_estimate"]
+            .as_f64()
+            .unwrap()
+    };
+    assert!((cost(&store) - 3.0).abs() < 1e-9);
+    store.configure("[pricing.\"sonnet-4-5\"]\ninput = 10.0\noutput = 0.0\ncache_creation = 0.0\ncache_read = 0.0\n");
+    assert!((cost(&store) - 10.0).abs() < 1e-9);
+}
