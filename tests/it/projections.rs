@@ -200,3 +200,28 @@ fn a_closed_pipe_is_not_an_error() {
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
 }
+
+#[test]
+fn the_demo_runs_the_main_job_and_verifies_it() {
+    let store = Store::new();
+    let out = store.run(&["demo"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    for expected in [
+        "captured 39 lines",
+        "\"responses\": 4",
+        "# Handoff from logbook session",
+        "- keep the demo small",
+        "projected files match the log",
+        "The store was removed",
+    ] {
+        assert!(
+            text.contains(expected),
+            "demo output lacks {expected:?}:\n{text}"
+        );
+    }
+}

@@ -4,9 +4,20 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use logbook_core::SessionId;
+use logbook_capture::run::CaptureConfig;
+use logbook_capture::source::{FileSource, Source};
+use logbook_core::lifecycle::LifecycleCommand;
+use logbook_core::sessions::MAIN_SOURCE;
+use logbook_core::{EndReason, SessionId, SourceKind, SourceRef};
 
-use crate::cli::{EndArgs, JsonArg, LsArgs, ReasonArg, StartArgs, StatusArg, TransitionArgs};
+use crate::cli::{
+    HandoffArgs, JsonArg, LsArgs, NoteArgs, ReasonArg, StartArgs, TokensArgs, TokensBy,
+    TransitionArgs,
+};
+
+/// The demo's transcript: real Claude Code output, bundled in the binary.
+const TRANSCRIPT: &[u8] =
+    include_bytes!("../../../tests/fixtures/claude-code/spotter-real/tool_heavy.jsonl");
 use crate::commands;
 use crate::workspace::Workspace;
 
@@ -54,13 +65,79 @@ pub async fn demo(keep: bool, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
     out.write_all(&buf)?;
     let second: SessionId = String::from_utf8(buf)?.trim().parse()?;
 
-    say(out, &format!("end {second} --exit-code 0"))?;
-    commands::end(
+    // A real Claude Code transcript (spotter-real/tool_heavy.jsonl, MIT,
+    // see tests/fixtures/claude-code/SOURCES.md), captured into the session.
+    let transcript = scratch.path().join("tool_heavy.jsonl");
+    std::fs::write(&transcript, TRANSCRIPT)?;
+    say(
+        out,
+        &format!("capture {second} --file {}", transcript.display()),
+    )?;
+    let source = SourceRef {
+        kind: SourceKind::ClaudeCode,
+        key: MAIN_SOURCE.into(),
+        location: transcript.display().to_string(),
+    };
+    let report = FileSource::new(source, transcript.clone())
+        .capture(ws.log(), second, CaptureConfig::default(), &mut |_| {})
+        .await?;
+    ws.project().await?;
+    writeln!(
+        out,
+        "captured {} lines, {} bytes",
+        report.lines, report.bytes
+    )?;
+
+    say(
+        out,
+        &format!("note --session {second} --decision \"keep the demo small\""),
+    )?;
+    crate::notes::note(
         &ws,
-        EndArgs {
+        NoteArgs {
+            decision: Some("keep the demo small".into()),
+            correction: None,
+            plan: None,
             session: Some(second.to_string()),
-            status: StatusArg::Completed,
-            exit_code: Some(0),
+        },
+        out,
+    )
+    .await?;
+
+    say(out, &format!("tokens {second}"))?;
+    crate::tokens::tokens(
+        &ws,
+        TokensArgs {
+            session: Some(second.to_string()),
+            by: TokensBy::Session,
+            since: None,
+            json: no_json(),
+        },
+        out,
+    )
+    .await?;
+
+    // What a Claude Code SessionEnd hook does: end, and leave a handoff.
+    say(
+        out,
+        &format!("end {second}   # as the SessionEnd hook does: with a handoff"),
+    )?;
+    ws.run(
+        second,
+        LifecycleCommand::EndWithHandoff {
+            reason: EndReason::Exit,
+            next: SessionId::new_v7(),
+        },
+    )
+    .await?;
+    say(
+        out,
+        &format!("handoff {second}   # what the next session is told"),
+    )?;
+    crate::notes::handoff(
+        &ws,
+        HandoffArgs {
+            session: Some(second.to_string()),
             json: no_json(),
         },
         out,
