@@ -93,6 +93,10 @@ pub struct SessionView {
     pub dir: String,
     /// Capture counts of the main source.
     pub capture: CaptureCounts,
+    /// The last log seq folded in, so a fold can go on from the file
+    /// without re-reading the session, and never applies an event twice.
+    #[serde(default)]
+    pub seq: u64,
 }
 
 impl SessionView {
@@ -113,32 +117,43 @@ impl SessionView {
             agent: None,
             dir,
             capture: CaptureCounts::default(),
+            seq: 0,
         };
         for env in envelopes {
-            match &env.event {
-                Event::SessionStarted(s) => {
-                    view.command.clone_from(&s.command);
-                    view.agent.clone_from(&s.agent);
-                    view.started_at = Some(env.at);
-                    view.origin = Some(origin_name(&s.origin).to_owned());
-                    view.transitioned_from = s.origin.predecessor();
-                }
-                Event::SessionEnded(e) => {
-                    view.status = e.status.into();
-                    view.ended_at = Some(env.at);
-                    view.exit_code = e.exit_code;
-                    view.end_reason = Some(e.reason.to_string());
-                    view.transitioned_to = e.successor;
-                }
-                Event::TranscriptCaptured(c) if c.source.key == MAIN_SOURCE => {
-                    view.capture.lines += c.lines;
-                    view.capture.bytes += c.bytes.0.len() as u64;
-                }
-                _ => {}
-            }
+            view.apply(env, rotate_lines);
         }
-        view.capture.parts = view.capture.lines.div_ceil(rotate_lines.max(1));
         view
+    }
+
+    /// Folds one more envelope of this session; one already folded in
+    /// (by seq) changes nothing.
+    pub fn apply(&mut self, env: &Envelope, rotate_lines: u64) {
+        if env.seq <= self.seq {
+            return;
+        }
+        self.seq = env.seq;
+        match &env.event {
+            Event::SessionStarted(s) => {
+                self.command.clone_from(&s.command);
+                self.agent.clone_from(&s.agent);
+                self.started_at = Some(env.at);
+                self.origin = Some(origin_name(&s.origin).to_owned());
+                self.transitioned_from = s.origin.predecessor();
+            }
+            Event::SessionEnded(e) => {
+                self.status = e.status.into();
+                self.ended_at = Some(env.at);
+                self.exit_code = e.exit_code;
+                self.end_reason = Some(e.reason.to_string());
+                self.transitioned_to = e.successor;
+            }
+            Event::TranscriptCaptured(c) if c.source.key == MAIN_SOURCE => {
+                self.capture.lines += c.lines;
+                self.capture.bytes += c.bytes.0.len() as u64;
+            }
+            _ => {}
+        }
+        self.capture.parts = self.capture.lines.div_ceil(rotate_lines.max(1));
     }
 
     /// The bytes of `session.json`: pretty JSON and a final newline, so the
@@ -239,11 +254,41 @@ impl Projection for SessionFileProjection {
         touched.sort_unstable();
         touched.dedup();
         for id in touched {
-            let mut history = log.read_session(id).await?;
-            history.retain(|e| e.seq <= last);
-            let dir = format!("{}/{}", self.root_display, session_dir(id));
-            let view = SessionView::fold(id, &history, dir, self.rotate_lines);
             let path = Self::path(id);
+            let dir = format!("{}/{}", self.root_display, session_dir(id));
+            // Go on from the file when it is sound; otherwise (first
+            // event, replay, a damaged file) fold the session's history.
+            let stored = files
+                .read(&path)?
+                .and_then(|bytes| serde_json::from_slice::<SessionView>(&bytes).ok())
+                .filter(|v| v.session_id == id && v.dir == dir && v.seq > 0);
+            // The file must end exactly where this batch begins.
+            let first = batch
+                .iter()
+                .find(|e| e.session == id)
+                .map(|e| e.session_seq);
+            let before = match first {
+                Some(n) if n > 1 => log
+                    .read_session_range(id, n - 1, 1)
+                    .await?
+                    .first()
+                    .map(|e| e.seq),
+                _ => None,
+            };
+            let stored = stored.filter(|v| Some(v.seq) == before);
+            let view = match stored {
+                Some(mut view) => {
+                    for env in batch.iter().filter(|e| e.session == id) {
+                        view.apply(env, self.rotate_lines);
+                    }
+                    view
+                }
+                None => {
+                    let mut history = log.read_session(id).await?;
+                    history.retain(|e| e.seq <= last);
+                    SessionView::fold(id, &history, dir, self.rotate_lines)
+                }
+            };
             let bytes = view.to_json().map_err(|e| ProjectionError::Render {
                 path: path.clone(),
                 message: e.to_string(),
