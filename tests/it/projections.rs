@@ -225,3 +225,41 @@ fn the_demo_runs_the_main_job_and_verifies_it() {
         );
     }
 }
+
+#[test]
+fn deleted_or_stale_projection_files_are_folded_again_from_the_log() {
+    let store = Store::new();
+    let id = store.start("ctx");
+    let transcript = store.scratch().join("t.jsonl");
+    let source = logbook_tests::fixtures()
+        .join("viewer-sample/projects/sample-project/fe5e1c67-53e7-4862-81ae-d0e013e3270b.jsonl");
+    let lines: Vec<Vec<u8>> = std::fs::read(&source)
+        .unwrap()
+        .split_inclusive(|b| *b == b'\n')
+        .map(<[u8]>::to_vec)
+        .collect();
+    std::fs::write(&transcript, lines[..200].concat()).unwrap();
+    store.ok(&["capture", &id, "--file", transcript.to_str().unwrap()]);
+    let dir = store.root().join("sessions").join(&id);
+    let stale_tokens = std::fs::read(dir.join("tokens.json")).unwrap();
+    // One file deleted, one replaced by an older copy, one edited.
+    std::fs::remove_file(dir.join("context.json")).unwrap();
+    std::fs::write(&transcript, lines.concat()).unwrap();
+    store.ok(&["capture", &id, "--file", transcript.to_str().unwrap()]);
+    std::fs::write(dir.join("tokens.json"), &stale_tokens).unwrap();
+    let session_json = std::fs::read_to_string(dir.join("session.json")).unwrap();
+    std::fs::write(
+        dir.join("session.json"),
+        session_json.replace("\"seq\": ", "\"seq\": 1"),
+    )
+    .unwrap();
+    store.ok(&["note", "--session", &id, "--decision", "fold again"]);
+    let live = store.projected_files();
+    store.ok(&["replay"]);
+    assert_eq!(
+        store.projected_files(),
+        live,
+        "the next command repaired every file"
+    );
+    store.ok(&["verify"]);
+}

@@ -3,6 +3,7 @@
 //! and `handoff.json` / `handoff.md` whenever a `HandoffCreated` is met.
 
 use async_trait::async_trait;
+use logbook_core::projection::seq_before;
 use logbook_core::sessions::{MAIN_SOURCE, part_path, session_dir, session_file};
 use logbook_core::{
     Envelope, Event, EventLog, HandoffCreated, Projection, ProjectionError, ProjectionFiles,
@@ -74,6 +75,17 @@ struct State {
     changed: bool,
 }
 
+impl State {
+    fn fresh(id: SessionId) -> Self {
+        State {
+            view: ContextView::new(id, None),
+            main_lines: 0,
+            main_kind: None,
+            changed: true,
+        }
+    }
+}
+
 impl ContextProjection {
     /// `root_display` is the absolute store path written into links;
     /// `rotate_lines` names the transcript parts.
@@ -105,14 +117,7 @@ impl ContextProjection {
                 main_kind: s.transcript_kind,
                 changed: false,
             },
-            // Missing or unreadable: start over; catch-up only reaches here
-            // from the session's first event or from `replay`.
-            None => State {
-                view: ContextView::new(id, None),
-                main_lines: 0,
-                main_kind: None,
-                changed: true,
-            },
+            None => State::fresh(id),
         })
     }
 
@@ -205,7 +210,17 @@ impl Projection for ContextProjection {
             let index = match states.iter().position(|(id, _)| *id == env.session) {
                 Some(i) => i,
                 None => {
-                    states.push((env.session, self.load(env.session, files)?));
+                    let mut state = self.load(env.session, files)?;
+                    if state.view.seq != seq_before(log, env).await? {
+                        // Missing, stale or not ours: fold the history.
+                        state = State::fresh(env.session);
+                        for past in log.read_session(env.session).await? {
+                            if past.seq < env.seq {
+                                self.fold(log, &past, &mut state, files).await?;
+                            }
+                        }
+                    }
+                    states.push((env.session, state));
                     states.len() - 1
                 }
             };
@@ -213,32 +228,7 @@ impl Projection for ContextProjection {
             if env.seq <= state.view.seq {
                 continue;
             }
-            match &env.event {
-                Event::SessionStarted(s) if state.view.cwd.is_none() => {
-                    state.view.cwd = s.agent.as_ref().and_then(|a| a.cwd.clone());
-                }
-                Event::TranscriptCaptured(c) if c.source.kind == SourceKind::ClaudeCode => {
-                    let side = c.source.key != MAIN_SOURCE;
-                    for line in c.bytes.0.split_inclusive(|b| *b == b'\n') {
-                        state.view.apply_line(line, side);
-                    }
-                    if !side {
-                        state.main_lines += c.lines;
-                        state.main_kind = Some(c.source.kind);
-                    }
-                }
-                Event::TranscriptCaptured(c) if c.source.key == MAIN_SOURCE => {
-                    state.main_lines += c.lines;
-                    state.main_kind = Some(c.source.kind);
-                }
-                Event::NoteRecorded(n) => {
-                    state.view.apply_note(n.kind, &n.text, env.at.to_string())
-                }
-                Event::HandoffCreated(h) => self.handoff(log, env, h, state, files).await?,
-                _ => {}
-            }
-            state.view.seq = env.seq;
-            state.changed = true;
+            self.fold(log, env, state, files).await?;
         }
         for (id, state) in states {
             if !state.changed {
@@ -252,6 +242,43 @@ impl Projection for ContextProjection {
             };
             files.write(&path, &json_bytes(&path, &stored)?)?;
         }
+        Ok(())
+    }
+}
+
+impl ContextProjection {
+    /// Folds one envelope into its session's state.
+    async fn fold(
+        &self,
+        log: &(dyn EventLog + 'static),
+        env: &Envelope,
+        state: &mut State,
+        files: &(dyn ProjectionFiles + 'static),
+    ) -> Result<(), ProjectionError> {
+        match &env.event {
+            Event::SessionStarted(s) if state.view.cwd.is_none() => {
+                state.view.cwd = s.agent.as_ref().and_then(|a| a.cwd.clone());
+            }
+            Event::TranscriptCaptured(c) if c.source.kind == SourceKind::ClaudeCode => {
+                let side = c.source.key != MAIN_SOURCE;
+                for line in c.bytes.0.split_inclusive(|b| *b == b'\n') {
+                    state.view.apply_line(line, side);
+                }
+                if !side {
+                    state.main_lines += c.lines;
+                    state.main_kind = Some(c.source.kind);
+                }
+            }
+            Event::TranscriptCaptured(c) if c.source.key == MAIN_SOURCE => {
+                state.main_lines += c.lines;
+                state.main_kind = Some(c.source.kind);
+            }
+            Event::NoteRecorded(n) => state.view.apply_note(n.kind, &n.text, env.at.to_string()),
+            Event::HandoffCreated(h) => self.handoff(log, env, h, state, files).await?,
+            _ => {}
+        }
+        state.view.seq = env.seq;
+        state.changed = true;
         Ok(())
     }
 }

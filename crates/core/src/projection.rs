@@ -113,6 +113,21 @@ pub trait Projection: Send + Sync {
     ) -> Result<(), ProjectionError>;
 }
 
+/// The seq of the event of `env`'s session just before `env` (0 when `env`
+/// is its first). A projection that goes on from its own file checks the
+/// file ends exactly there; otherwise the file is missing, stale or not its
+/// own, and it folds the session from the log instead.
+pub async fn seq_before(log: &dyn EventLog, env: &Envelope) -> Result<u64, LogError> {
+    if env.session_seq <= 1 {
+        return Ok(0);
+    }
+    Ok(log
+        .read_session_range(env.session, env.session_seq - 1, 1)
+        .await?
+        .first()
+        .map_or(0, |e| e.seq))
+}
+
 /// How many envelopes one catch-up step reads: bounded so a log full of
 /// transcript bytes never has to fit in memory at once.
 pub const CATCH_UP_CHUNK: usize = 256;

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
+use logbook_core::projection::seq_before;
 use logbook_core::sessions::{session_dir, session_file};
 use logbook_core::{
     Envelope, Event, EventLog, Projection, ProjectionError, ProjectionFiles, SessionId, SourceKind,
@@ -133,6 +134,36 @@ impl TokensProjection {
     pub fn new(fixed_window: Option<u64>) -> Self {
         Self { fixed_window }
     }
+
+    /// Folds one envelope into its session's view.
+    fn fold(&self, view: &mut TokensView, env: &Envelope) {
+        match &env.event {
+            Event::SessionStarted(s) => {
+                view.agent_session_id = s.agent.as_ref().and_then(|a| a.session_id.clone());
+            }
+            Event::TranscriptCaptured(c) if c.source.kind == SourceKind::ClaudeCode => {
+                let subagent = c.source.key != logbook_core::sessions::MAIN_SOURCE;
+                for line in c.bytes.0.split_inclusive(|b| *b == b'\n') {
+                    view.apply_line(line, subagent, self.fixed_window);
+                }
+            }
+            Event::TokenUsageObserved(t) => {
+                if t.window > 0 {
+                    view.stated_window = Some(t.window);
+                }
+                let window = view.stated_window.unwrap_or(view.context.window);
+                view.context = ContextNow::new(Some(t.used), window, self.fixed_window);
+            }
+            Event::CompactionDetected(_) => view.compacted(),
+            Event::BudgetAlert(a) => view.alerts.push(AlertFired {
+                threshold: a.threshold,
+                remaining_pct: a.remaining_pct,
+                at: env.at.to_string(),
+            }),
+            _ => {}
+        }
+        view.seq = env.seq;
+    }
 }
 
 /// The path of a session's `tokens.json`.
@@ -152,7 +183,7 @@ impl Projection for TokensProjection {
 
     async fn apply(
         &self,
-        _log: &(dyn EventLog + 'static),
+        log: &(dyn EventLog + 'static),
         batch: &[Envelope],
         files: &(dyn ProjectionFiles + 'static),
     ) -> Result<(), ProjectionError> {
@@ -165,11 +196,21 @@ impl Projection for TokensProjection {
                         .read(&tokens_path(env.session))?
                         .and_then(|b| serde_json::from_slice::<TokensView>(&b).ok())
                         .filter(|v| v.session_id == env.session);
-                    let fresh = stored.is_none();
-                    views.push((
-                        stored.unwrap_or_else(|| TokensView::new(env.session)),
-                        fresh,
-                    ));
+                    let before = seq_before(log, env).await?;
+                    let view = match stored {
+                        Some(view) if view.seq == before => view,
+                        // Missing, stale or not ours: fold the history.
+                        _ => {
+                            let mut view = TokensView::new(env.session);
+                            for past in log.read_session(env.session).await? {
+                                if past.seq < env.seq {
+                                    self.fold(&mut view, &past);
+                                }
+                            }
+                            view
+                        }
+                    };
+                    views.push((view, before == 0));
                     views.len() - 1
                 }
             };
@@ -177,32 +218,7 @@ impl Projection for TokensProjection {
             if env.seq <= view.seq {
                 continue;
             }
-            match &env.event {
-                Event::SessionStarted(s) => {
-                    view.agent_session_id = s.agent.as_ref().and_then(|a| a.session_id.clone());
-                }
-                Event::TranscriptCaptured(c) if c.source.kind == SourceKind::ClaudeCode => {
-                    let subagent = c.source.key != logbook_core::sessions::MAIN_SOURCE;
-                    for line in c.bytes.0.split_inclusive(|b| *b == b'\n') {
-                        view.apply_line(line, subagent, self.fixed_window);
-                    }
-                }
-                Event::TokenUsageObserved(t) => {
-                    if t.window > 0 {
-                        view.stated_window = Some(t.window);
-                    }
-                    let window = view.stated_window.unwrap_or(view.context.window);
-                    view.context = ContextNow::new(Some(t.used), window, self.fixed_window);
-                }
-                Event::CompactionDetected(_) => view.compacted(),
-                Event::BudgetAlert(a) => view.alerts.push(AlertFired {
-                    threshold: a.threshold,
-                    remaining_pct: a.remaining_pct,
-                    at: env.at.to_string(),
-                }),
-                _ => {}
-            }
-            view.seq = env.seq;
+            self.fold(view, env);
             *changed = true;
         }
         for (mut view, changed) in views {
