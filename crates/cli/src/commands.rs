@@ -123,7 +123,7 @@ pub(crate) async fn start(
     )
     .await?;
     if args.json.json {
-        print_view(out, &ws.view(id).await?)?;
+        print_view(out, &ws.quick_view(id).await?)?;
     } else {
         writeln!(out, "{id}")?;
     }
@@ -151,7 +151,7 @@ pub(crate) async fn end(
     )
     .await?;
     if args.json.json {
-        print_view(out, &ws.view(id).await?)?;
+        print_view(out, &ws.quick_view(id).await?)?;
     } else {
         eprintln!("logbook: ended {id} ({status})");
     }
@@ -173,7 +173,7 @@ pub(crate) async fn transition(
     ws.run(id, LifecycleCommand::Transition { successor, reason })
         .await?;
     if args.json.json {
-        print_view(out, &ws.view(successor).await?)?;
+        print_view(out, &ws.quick_view(successor).await?)?;
     } else {
         writeln!(out, "{successor}")?;
     }
@@ -203,7 +203,7 @@ pub(crate) async fn ls(
     out: &mut Out<'_>,
 ) -> anyhow::Result<ExitCode> {
     let views: Vec<SessionView> = ws
-        .views()
+        .quick_views()
         .await?
         .into_iter()
         .filter(|v| args.status.is_none_or(|f| status_matches(f, v.status)))
@@ -249,7 +249,7 @@ pub(crate) async fn ls(
 
 async fn show(ws: &Workspace, args: ShowArgs, out: &mut Out<'_>) -> anyhow::Result<ExitCode> {
     let id = ws.resolve(&args.session)?;
-    let view = ws.view(id).await?;
+    let view = ws.quick_view(id).await?;
     if args.json.json {
         print_view(out, &view)?;
         return Ok(ExitCode::SUCCESS);

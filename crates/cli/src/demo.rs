@@ -168,7 +168,7 @@ pub async fn demo(keep: bool, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
     say(out, "verify")?;
     let code = crate::verify::verify(&ws, false, out).await?;
     say(out, &format!("show {second} --json"))?;
-    out.write_all(&ws.view(second).await?.to_json()?)?;
+    out.write_all(&ws.quick_view(second).await?.to_json()?)?;
     drop(ws);
     if keep {
         let kept = scratch.keep();

@@ -308,22 +308,13 @@ impl Workspace {
         Ok(logbook_core::ProjectionFiles::read(&self.files, path)?)
     }
 
-    /// Every session's view, oldest first.
-    pub async fn views(&self) -> Result<Vec<SessionView>, WorkspaceError> {
-        let mut out = Vec::new();
-        for id in self.log.sessions().await? {
-            out.push(self.view(id).await?);
-        }
-        Ok(out)
-    }
-
     /// The session to act on: the one named, else the only active one.
     pub async fn target(&self, typed: Option<&str>) -> anyhow::Result<SessionId> {
         if let Some(typed) = typed {
             return Ok(self.resolve(typed)?);
         }
         let active: Vec<SessionId> = self
-            .views()
+            .quick_views()
             .await?
             .into_iter()
             .filter(|v| v.status == logbook_core::sessions::SessionStatus::Active)
