@@ -141,7 +141,6 @@ async fn handle(root: &Path, p: Payload) -> anyhow::Result<Option<String>> {
         ("SessionStart", Some("clear")) => hook.after_clear().await?,
         ("SessionStart", Some("compact")) => hook.after_compact().await?,
         ("SessionStart", Some("resume" | "fork")) => {
-            hook.session().await?;
             hook.capture().await?;
             None
         }
@@ -155,12 +154,10 @@ async fn handle(root: &Path, p: Payload) -> anyhow::Result<Option<String>> {
             None
         }
         ("Stop", _) => {
-            hook.session().await?;
             let (session, _) = hook.capture().await?;
             crate::tokens::system_message(&crate::tokens::raise_alerts(&ws, session).await?)
         }
         _ => {
-            hook.session().await?;
             hook.capture().await?;
             None
         }
@@ -199,7 +196,10 @@ pub(crate) fn agent_pid() -> Option<u32> {
         if fallback.is_none() && !shell {
             fallback = Some(pid);
         }
-        pid = parent_of(pid)?;
+        match parent_of(pid) {
+            Some(parent) => pid = parent,
+            None => break,
+        }
     }
     fallback.or(Some(std::os::unix::process::parent_id()))
 }
