@@ -232,19 +232,17 @@ impl Hook<'_> {
         }
     }
 
-    /// Sessions recorded for this agent conversation, oldest first.
-    async fn conversation(&self) -> anyhow::Result<Vec<SessionView>> {
+    /// The newest session recorded for this agent conversation.
+    async fn latest(&self) -> anyhow::Result<Option<SessionView>> {
+        let agent = self.p.session_id.as_str();
         Ok(self
             .ws
-            .quick_views()
-            .await?
-            .into_iter()
-            .filter(|v| {
+            .newest(|v| {
                 v.agent
                     .as_ref()
-                    .is_some_and(|a| a.session_id.as_deref() == Some(self.p.session_id.as_str()))
+                    .is_some_and(|a| a.session_id.as_deref() == Some(agent))
             })
-            .collect())
+            .await?)
     }
 
     async fn start(&self, id: SessionId, origin: Origin, extra: Vec<Event>) -> anyhow::Result<()> {
@@ -271,16 +269,15 @@ impl Hook<'_> {
     /// none: linked to the last one when the conversation was recorded
     /// before (a resume), carrying its transcript cursor on.
     async fn session(&self) -> anyhow::Result<SessionId> {
-        let sessions = self.conversation().await?;
-        if let Some(active) = sessions
-            .iter()
-            .rev()
-            .find(|v| v.status == SessionStatus::Active)
+        let latest = self.latest().await?;
+        if let Some(active) = latest
+            .as_ref()
+            .filter(|v| v.status == SessionStatus::Active)
         {
             return Ok(active.session_id);
         }
         let id = SessionId::new_v7();
-        match sessions.last() {
+        match latest {
             Some(last) => {
                 let carry = self.carry_cursor(last.session_id).await?;
                 self.start(
@@ -414,7 +411,7 @@ impl Hook<'_> {
     /// SessionStart `startup`: a new session, taking up a handoff waiting
     /// in this project if there is one (and printing its brief).
     async fn startup(&self) -> anyhow::Result<Option<String>> {
-        if !self.conversation().await?.is_empty() {
+        if self.latest().await?.is_some() {
             // A repeated startup for a conversation already recorded.
             self.capture().await?;
             return Ok(None);
@@ -454,11 +451,13 @@ impl Hook<'_> {
         accept: impl Fn(&SessionView) -> bool,
     ) -> anyhow::Result<Option<(SessionId, Handoff)>> {
         let cwd = self.p.cwd.as_ref().map(|c| c.display().to_string());
-        let views = self.ws.quick_views().await?;
-        for view in views.iter().rev() {
+        // Newest first, reading one view at a time: the handoff a new
+        // session wants was usually left moments ago.
+        for id in self.ws.log().sessions().await?.into_iter().rev() {
+            let view = self.ws.quick_view(id).await?;
             let ended = view.status != SessionStatus::Active;
             let here = view.agent.as_ref().is_some_and(|a| a.cwd == cwd);
-            if !(ended && here && accept(view)) {
+            if !(ended && here && accept(&view)) {
                 continue;
             }
             if let Some(h) = self.handoff_of(view.session_id)?
@@ -474,7 +473,7 @@ impl Hook<'_> {
     /// ended with reason `clear` hands over to the new conversation. Tying
     /// them by process, not by directory, keeps tabs in one directory apart.
     async fn after_clear(&self) -> anyhow::Result<Option<String>> {
-        if !self.conversation().await?.is_empty() {
+        if self.latest().await?.is_some() {
             self.capture().await?;
             return Ok(None);
         }

@@ -58,13 +58,10 @@ async fn agent_session(ws: &Workspace) -> anyhow::Result<Option<SessionId>> {
         return Ok(None);
     };
     Ok(ws
-        .quick_views()
-        .await?
-        .into_iter()
-        .rev()
-        .find(|v| {
+        .newest(|v| {
             v.status == SessionStatus::Active && v.agent.as_ref().and_then(|a| a.pid) == Some(pid)
         })
+        .await?
         .map(|v| v.session_id))
 }
 

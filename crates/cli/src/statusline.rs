@@ -102,14 +102,11 @@ async fn record(root: &Path, input: &Value) -> anyhow::Result<Option<String>> {
     };
     let ws = Workspace::open(root).await?;
     let Some(session) = ws
-        .quick_views()
-        .await?
-        .into_iter()
-        .rev()
-        .find(|v| {
+        .newest(|v| {
             v.status == SessionStatus::Active
                 && v.agent.as_ref().and_then(|a| a.session_id.as_deref()) == Some(agent)
         })
+        .await?
         .map(|v| v.session_id)
     else {
         return Ok(None);

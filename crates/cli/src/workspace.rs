@@ -279,6 +279,23 @@ impl Workspace {
         Ok(out)
     }
 
+    /// The newest session whose view `accept` takes, reading views newest
+    /// first and stopping at the first match: hooks and the status line look
+    /// for a live conversation, which is near the top. (Session ids are
+    /// UUIDv7: their order is their start order.)
+    pub async fn newest(
+        &self,
+        accept: impl Fn(&SessionView) -> bool,
+    ) -> Result<Option<SessionView>, WorkspaceError> {
+        for id in self.log.sessions().await?.into_iter().rev() {
+            let view = self.quick_view(id).await?;
+            if accept(&view) {
+                return Ok(Some(view));
+            }
+        }
+        Ok(None)
+    }
+
     /// The lifecycle state of a session without reading its transcript
     /// events: the view says how it started and whether it ended, the
     /// index how many events it has.
