@@ -52,15 +52,7 @@ fn dir_size(path: &Path) -> u64 {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let mut sizes: Vec<u64> = args
-        .windows(2)
-        .filter(|w| w[0] == "--mb")
-        .map(|w| w[1].parse().expect("--mb takes a number"))
-        .collect();
-    if sizes.is_empty() {
-        sizes.push(100);
-    }
+    let sizes = logbook_tests::corpus::sizes_from_args();
     println!(
         "| corpus | import | MB/s | peak RSS | log bytes per transcript byte | log + projected files per byte | re-import unchanged |"
     );

@@ -99,15 +99,7 @@ fn statusline_median(store: &Path, agent: &str) -> Duration {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let mut sizes: Vec<u64> = args
-        .windows(2)
-        .filter(|w| w[0] == "--mb")
-        .map(|w| w[1].parse().expect("--mb takes a number"))
-        .collect();
-    if sizes.is_empty() {
-        sizes.push(100);
-    }
+    let sizes = logbook_tests::corpus::sizes_from_args();
     assert!(
         ccusage_bin().exists(),
         "no ccusage at {} (see the header)",

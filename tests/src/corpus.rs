@@ -91,3 +91,14 @@ pub fn generate_with_truth(dir: &Path, target: u64) -> (u64, Truth, u64) {
     }
     (total, truth, session)
 }
+
+/// Corpus sizes in MB from `--mb N` arguments (100 when none is given).
+pub fn sizes_from_args() -> Vec<u64> {
+    let args: Vec<String> = std::env::args().collect();
+    let sizes: Vec<u64> = args
+        .windows(2)
+        .filter(|w| w[0] == "--mb")
+        .map(|w| w[1].parse().expect("--mb takes a number"))
+        .collect();
+    if sizes.is_empty() { vec![100] } else { sizes }
+}
