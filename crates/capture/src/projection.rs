@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use logbook_core::projection::check_relative;
+use logbook_core::projection::{check_relative, json_file};
 use logbook_core::sessions::{
     MAIN_SOURCE, part_extension as extension, part_path, session_dir, session_file,
 };
@@ -224,9 +224,7 @@ impl TranscriptProjection {
     /// Writes `marker.json`, and the combined main transcript once ended.
     fn finish(&self, marker: &Marker, files: &dyn ProjectionFiles) -> Result<(), ProjectionError> {
         let path = marker_path(marker.session_id);
-        let mut bytes =
-            serde_json::to_vec_pretty(marker).map_err(|e| file_err(&path, e.to_string()))?;
-        bytes.push(b'\n');
+        let bytes = json_file(&path, marker)?;
         if marker.ended
             && let Some(main) = marker.sources.get(MAIN_SOURCE)
         {

@@ -3,7 +3,7 @@
 //! and `handoff.json` / `handoff.md` whenever a `HandoffCreated` is met.
 
 use async_trait::async_trait;
-use logbook_core::projection::seq_before;
+use logbook_core::projection::{json_file, seq_before};
 use logbook_core::sessions::{MAIN_SOURCE, part_path, session_dir, session_file};
 use logbook_core::{
     Envelope, Event, EventLog, HandoffCreated, Projection, ProjectionError, ProjectionFiles,
@@ -52,19 +52,6 @@ pub fn context_path(id: SessionId) -> String {
 /// The path of a session's `handoff.json`.
 pub fn handoff_path(id: SessionId) -> String {
     format!("{}/handoff.json", session_dir(id))
-}
-
-fn render_err(path: &str, e: impl ToString) -> ProjectionError {
-    ProjectionError::Render {
-        path: path.to_owned(),
-        message: e.to_string(),
-    }
-}
-
-fn json_bytes<T: Serialize>(path: &str, value: &T) -> Result<Vec<u8>, ProjectionError> {
-    let mut bytes = serde_json::to_vec_pretty(value).map_err(|e| render_err(path, e))?;
-    bytes.push(b'\n');
-    Ok(bytes)
 }
 
 /// A session's context as projected, with what the fold needs beyond it.
@@ -172,7 +159,7 @@ impl ContextProjection {
             brief: brief.clone(),
         };
         let path = handoff_path(id);
-        files.write(&path, &json_bytes(&path, &handoff)?)?;
+        files.write(&path, &json_file(&path, &handoff)?)?;
         files.write(&format!("{}/handoff.md", session_dir(id)), brief.as_bytes())?;
         Ok(())
     }
@@ -240,7 +227,7 @@ impl Projection for ContextProjection {
                 transcript_lines: state.main_lines,
                 transcript_kind: state.main_kind,
             };
-            files.write(&path, &json_bytes(&path, &stored)?)?;
+            files.write(&path, &json_file(&path, &stored)?)?;
         }
         Ok(())
     }

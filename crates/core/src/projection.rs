@@ -113,6 +113,18 @@ pub trait Projection: Send + Sync {
     ) -> Result<(), ProjectionError>;
 }
 
+/// The bytes of a projected JSON file: pretty, with a final newline, so
+/// files diff well and rebuild byte for byte. Every JSON projection writes
+/// through this.
+pub fn json_file<T: serde::Serialize>(path: &str, value: &T) -> Result<Vec<u8>, ProjectionError> {
+    let mut bytes = serde_json::to_vec_pretty(value).map_err(|e| ProjectionError::Render {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })?;
+    bytes.push(b'\n');
+    Ok(bytes)
+}
+
 /// The seq of the event of `env`'s session just before `env` (0 when `env`
 /// is its first). A projection that goes on from its own file checks the
 /// file ends exactly there; otherwise the file is missing, stale or not its

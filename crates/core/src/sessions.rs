@@ -8,7 +8,7 @@ use crate::envelope::Envelope;
 use crate::event::{AgentInfo, EndStatus, Event, Origin, SourceKind};
 use crate::id::SessionId;
 use crate::log::EventLog;
-use crate::projection::{Projection, ProjectionError, ProjectionFiles};
+use crate::projection::{Projection, ProjectionError, ProjectionFiles, json_file};
 use crate::time::Timestamp;
 
 /// Lines per transcript part before a new part starts (config `rotate_lines`).
@@ -158,10 +158,8 @@ impl SessionView {
 
     /// The bytes of `session.json`: pretty JSON and a final newline, so the
     /// file diffs well and rebuilds byte for byte.
-    pub fn to_json(&self) -> Result<Vec<u8>, serde_json::Error> {
-        let mut out = serde_json::to_vec_pretty(self)?;
-        out.push(b'\n');
-        Ok(out)
+    pub fn to_json(&self) -> Result<Vec<u8>, ProjectionError> {
+        json_file("session.json", self)
     }
 }
 
@@ -289,11 +287,7 @@ impl Projection for SessionFileProjection {
                     SessionView::fold(id, &history, dir, self.rotate_lines)
                 }
             };
-            let bytes = view.to_json().map_err(|e| ProjectionError::Render {
-                path: path.clone(),
-                message: e.to_string(),
-            })?;
-            files.write(&path, &bytes)?;
+            files.write(&path, &json_file(&path, &view)?)?;
         }
         Ok(())
     }

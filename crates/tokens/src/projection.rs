@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use logbook_core::projection::seq_before;
+use logbook_core::projection::{json_file, seq_before};
 use logbook_core::sessions::{session_dir, session_file};
 use logbook_core::{
     Envelope, Event, EventLog, Projection, ProjectionError, ProjectionFiles, SessionId, SourceKind,
@@ -227,13 +227,7 @@ impl Projection for TokensProjection {
             }
             view.settle();
             let path = tokens_path(view.session_id);
-            let mut bytes =
-                serde_json::to_vec_pretty(&view).map_err(|e| ProjectionError::Render {
-                    path: path.clone(),
-                    message: e.to_string(),
-                })?;
-            bytes.push(b'\n');
-            files.write(&path, &bytes)?;
+            files.write(&path, &json_file(&path, &view)?)?;
         }
         Ok(())
     }
