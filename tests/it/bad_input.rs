@@ -57,6 +57,7 @@ fn a_store_path_that_is_a_file() {
 fn an_unreadable_event_database() {
     let store = Store::new();
     let a = store.start("a");
+    store.stop_daemon();
     let conf = store.root().join("log").join("conf");
     let saved = std::fs::read(&conf).unwrap();
     std::fs::write(&conf, b"\xff\xfenot a sled config").unwrap();

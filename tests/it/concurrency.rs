@@ -130,7 +130,7 @@ fn four_chains_transitioning_in_parallel_stay_separate_and_complete() {
 
 #[test]
 fn a_process_holding_the_lock_makes_others_wait_then_fail_naming_its_pid() {
-    let store = Store::new();
+    let store = Store::in_process();
     store.configure("lock_wait_secs = 0.5\n");
     let mut holder = store
         .cmd()

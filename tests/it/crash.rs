@@ -24,7 +24,7 @@ fn kill_after_append(store: &Store, args: &[&str]) {
 
 #[test]
 fn killed_after_append_the_next_command_catches_up() {
-    let store = Store::new();
+    let store = Store::in_process();
     let first = store.start("before");
     kill_after_append(&store, &["transition", &first]);
     // The killed process never printed the new id, but the append was
@@ -47,7 +47,7 @@ fn killed_after_append_the_next_command_catches_up() {
 
 #[test]
 fn killed_during_the_first_start_leaves_a_usable_store() {
-    let store = Store::new();
+    let store = Store::in_process();
     kill_after_append(&store, &["start", "--command", "first"]);
     let sessions = store.sessions();
     assert_eq!(sessions.len(), 1);

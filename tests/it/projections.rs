@@ -145,6 +145,7 @@ fn tampering_with_a_stored_event_fails_verify_naming_its_seq() {
     let store = Store::new();
     three_sessions(&store);
     assert!(store.ok(&["verify"]).starts_with("ok: 5 events"));
+    store.stop_daemon();
     {
         let log = logbook_store::SledLog::open(&store.root(), &Default::default()).unwrap();
         let raw = log.raw(2).unwrap().unwrap();
@@ -164,6 +165,7 @@ fn tampering_with_a_stored_event_fails_verify_naming_its_seq() {
 fn a_closed_pipe_is_not_an_error() {
     let store = Store::new();
     let id = store.start("noisy");
+    store.stop_daemon();
     {
         // Enough history that `log` outgrows the pipe buffer.
         use logbook_core::{Event, EventLog, NewEvent, NoteKind, NoteRecorded, SessionId};

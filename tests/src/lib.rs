@@ -73,6 +73,10 @@ pub fn parts_of(store: &Store, session: &str, key: &str) -> Vec<u8> {
 /// A temporary store and a way to run `logbook` against it.
 pub struct Store {
     dir: tempfile::TempDir,
+    /// Forces `LOGBOOK_DAEMON=off` (tests of the in-process path);
+    /// otherwise the variable is inherited, so the whole suite runs once
+    /// with the daemon and once without.
+    in_process: bool,
 }
 
 impl Default for Store {
@@ -85,7 +89,28 @@ impl Store {
     pub fn new() -> Self {
         Self {
             dir: tempfile::tempdir().unwrap(),
+            in_process: false,
         }
+    }
+
+    /// A store whose commands all run in their own process, without the
+    /// daemon (fault injection and lock tests).
+    pub fn in_process() -> Self {
+        Self {
+            in_process: true,
+            ..Self::new()
+        }
+    }
+
+    /// Stops the store's daemon, if one runs, and waits until it has let go
+    /// of the store (before a test opens the log itself).
+    pub fn stop_daemon(&self) {
+        let out = self.run(&["daemon", "stop"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// The scratch directory holding the store (and anything else a test needs).
@@ -105,8 +130,14 @@ impl Store {
             .env_remove("LOGBOOK_LOG")
             .env_remove("LOGBOOK_FAULT_PAUSE_AFTER_APPEND")
             .env("NO_COLOR", "1")
+            // The daemon's sweep reads Claude Code's projects folder: a
+            // test's is its own, empty unless the test fills it.
+            .env("CLAUDE_CONFIG_DIR", self.dir.path().join("claude"))
             .current_dir(self.dir.path())
             .stdin(Stdio::null());
+        if self.in_process {
+            cmd.env("LOGBOOK_DAEMON", "off");
+        }
         cmd
     }
 

@@ -35,29 +35,56 @@ pub trait Tmux: Send + Sync {
 #[derive(Clone, Debug)]
 pub struct TmuxBinary {
     program: OsString,
+    /// Variables that find the server (`TMUX`, `TMUX_TMPDIR`) and the
+    /// binary (`PATH`) as the asking client sees them: the daemon that runs
+    /// the capture has its own environment.
+    env: Vec<(OsString, OsString)>,
 }
 
 impl Default for TmuxBinary {
     fn default() -> Self {
         Self {
             program: "tmux".into(),
+            env: Vec::new(),
         }
     }
 }
 
 impl TmuxBinary {
+    /// `tmux` run with these variables set (and `TMUX`/`TMUX_TMPDIR`
+    /// removed when absent from them, so the runner's own never leak in).
+    pub fn with_env(env: Vec<(OsString, OsString)>) -> Self {
+        Self {
+            program: "tmux".into(),
+            env,
+        }
+    }
+
+    fn command(&self) -> Command {
+        let mut command = Command::new(&self.program);
+        if !self.env.is_empty() {
+            for name in ["TMUX", "TMUX_TMPDIR"] {
+                if !self.env.iter().any(|(k, _)| k == name) {
+                    command.env_remove(name);
+                }
+            }
+            command.envs(self.env.iter().map(|(k, v)| (k, v)));
+        }
+        command
+    }
+
     fn run(&self, pane: &str, args: &[&str]) -> Result<Vec<u8>, CaptureError> {
-        let output =
-            Command::new(&self.program)
-                .args(args)
-                .output()
-                .map_err(|source| match source.kind() {
-                    std::io::ErrorKind::NotFound => CaptureError::TmuxMissing,
-                    _ => CaptureError::Io {
-                        path: Path::new(&self.program).display().to_string(),
-                        source,
-                    },
-                })?;
+        let output = self
+            .command()
+            .args(args)
+            .output()
+            .map_err(|source| match source.kind() {
+                std::io::ErrorKind::NotFound => CaptureError::TmuxMissing,
+                _ => CaptureError::Io {
+                    path: Path::new(&self.program).display().to_string(),
+                    source,
+                },
+            })?;
         if !output.status.success() {
             let stderr = String::from_utf8_lossy(&output.stderr);
             return Err(CaptureError::Pane {

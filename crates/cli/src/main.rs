@@ -1,34 +1,27 @@
 //! logbook-cli: the `logbook` binary.
 //!
-//! It owns the command line (clap), store discovery, `config.toml`, the
-//! on-disk implementation of projected files, and the workspace facade that
-//! wires the sled log to the projections. Libraries return typed errors;
-//! this binary turns them into one-line messages and exit codes: 0 success,
-//! 1 a failed check or operation, 2 bad usage.
+//! It owns the command-line grammar, where each request is run (through the
+//! store's daemon, or in this process with `LOGBOOK_DAEMON=off`), and exit
+//! codes: 0 success, 1 a failed check or operation, 2 bad usage. Everything
+//! done to a store is `logbook-engine`'s; the daemon and its wire are
+//! `logbook-daemon`'s.
 
-mod capture;
 mod cli;
-mod commands;
-mod config;
-mod demo;
-mod files;
-mod hook;
-mod import;
-mod notes;
-mod progress;
+mod daemon;
+mod dispatch;
 mod settings;
-mod statusline;
-mod tokens;
-mod verify;
-mod workspace;
 
+use std::io::Read as _;
 use std::process::ExitCode;
 
-use clap::Parser as _;
+use clap::{CommandFactory as _, Parser as _};
+use logbook_engine::request::Request;
 use tracing_subscriber::EnvFilter;
 
+use crate::cli::{Cli, Command};
+
 fn main() -> ExitCode {
-    let cli = match cli::Cli::try_parse() {
+    let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         // --help and --version are "errors" that go to stdout with 0.
         Err(e) if !e.use_stderr() => {
@@ -43,16 +36,97 @@ fn main() -> ExitCode {
     // Transcripts hold secrets: everything created from here on is private.
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     init_tracing(cli.verbose);
-    let runtime = match tokio::runtime::Builder::new_current_thread().build() {
-        Ok(rt) => rt,
+    let cwd = match std::env::current_dir() {
+        Ok(cwd) => cwd,
         Err(e) => {
-            eprintln!("logbook: error: cannot start the runtime: {e}");
+            eprintln!("logbook: error: cannot read the current directory: {e}");
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(commands::run(cli)) {
+    let explicit = cli.dir.as_deref();
+    let store = || logbook_engine::discover_store(explicit, &cwd);
+    let request = match cli.command {
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "logbook",
+                &mut std::io::stdout(),
+            );
+            return ExitCode::SUCCESS;
+        }
+        Command::Hooks { action } => {
+            return report(settings::hooks(action, &cwd, &mut std::io::stdout()));
+        }
+        Command::Daemon { action } => return daemon::daemon(action, &store()),
+        Command::Demo { keep } => return dispatch::demo(keep),
+        Command::Hook => {
+            let payload = read_stdin(logbook_engine::claude::hook::MAX_PAYLOAD);
+            let root = logbook_engine::claude::hook::store_for_payload(explicit, &cwd, &payload);
+            let agent_pid = logbook_engine::claude::hook::agent_pid();
+            return dispatch::agent_facing(&root, Request::Hook { payload, agent_pid });
+        }
+        Command::Statusline => {
+            let input = read_stdin(1 << 20);
+            let root = logbook_engine::claude::statusline::store_for_input(explicit, &cwd, &input);
+            return dispatch::agent_facing(&root, Request::Statusline { input });
+        }
+        Command::Init => {
+            let root = explicit.map_or_else(|| cwd.join(".logbook"), |d| cwd.join(d));
+            return match dispatch::init(&root) {
+                Ok(()) => dispatch::run(&root, Request::Init),
+                Err(e) => report(Err(e)),
+            };
+        }
+        Command::Start(args) => Request::Start(args),
+        Command::End(args) => Request::End(args),
+        Command::Transition(args) => Request::Transition(args),
+        Command::Ls(args) => Request::Ls(args),
+        Command::Show(args) => Request::Show(args),
+        Command::Log(args) => Request::Log(args),
+        Command::Verify(args) => Request::Verify(args),
+        Command::Replay(args) => Request::Replay(args),
+        Command::Export => Request::Export,
+        Command::Capture(args) => Request::Capture(args),
+        Command::Import(args) => Request::Import(args),
+        Command::Note(args) => Request::Note {
+            args,
+            agent_pid: logbook_engine::claude::hook::agent_pid(),
+        },
+        Command::Context(args) => Request::Context(args),
+        Command::Handoff(args) => Request::Handoff(args),
+        Command::Resume(args) => Request::Resume(args),
+        Command::Tokens(args) => Request::Tokens(args),
+    };
+    dispatch::run(&store(), request)
+}
+
+/// Reads at most `limit` bytes of stdin; what cannot be read is empty.
+fn read_stdin(limit: u64) -> Vec<u8> {
+    let mut raw = Vec::new();
+    let _ = std::io::stdin().take(limit).read_to_end(&mut raw);
+    raw
+}
+
+/// Prints a failure as one line and picks the exit code.
+fn report(result: anyhow::Result<ExitCode>) -> ExitCode {
+    match result {
         Ok(code) => code,
-        Err(err) => report(&err),
+        Err(err) => {
+            let broken_pipe = err.chain().any(|cause| {
+                cause
+                    .downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            });
+            if broken_pipe {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("logbook: error: {}", format!("{err:#}").replace('\n', " "));
+            let usage = err
+                .chain()
+                .any(|cause| cause.downcast_ref::<logbook_engine::UsageError>().is_some());
+            ExitCode::from(if usage { 2 } else { 1 })
+        }
     }
 }
 
@@ -83,32 +157,4 @@ fn init_tracing(verbose: u8) {
         .with_writer(std::io::stderr)
         .with_target(false)
         .init();
-}
-
-/// One line on stderr, the whole cause chain; quiet on a closed pipe.
-fn report(err: &anyhow::Error) -> ExitCode {
-    let broken_pipe = err.chain().any(|cause| {
-        cause
-            .downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-    });
-    if broken_pipe {
-        return ExitCode::SUCCESS;
-    }
-    let mut line = String::new();
-    for cause in err.chain() {
-        let text = cause.to_string();
-        // Wrapping errors often repeat their source's text.
-        if !line.contains(&text) {
-            if !line.is_empty() {
-                line.push_str(": ");
-            }
-            line.push_str(&text);
-        }
-    }
-    eprintln!("logbook: error: {}", line.replace('\n', " "));
-    let usage = err
-        .chain()
-        .any(|cause| cause.downcast_ref::<workspace::UsageError>().is_some());
-    ExitCode::from(if usage { 2 } else { 1 })
 }

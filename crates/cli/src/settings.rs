@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use serde_json::{Map, Value, json};
 
 use crate::cli::{HooksAction, HooksScope};
-use crate::workspace::UsageError;
+use logbook_engine::UsageError;
 
 /// The hook events logbook listens to.
 pub const EVENTS: [&str; 6] = [

@@ -99,6 +99,9 @@ pub enum LifecycleCommand {
     /// End the session and leave a handoff for the session `next` (whose id
     /// is reserved here; for a `/clear` it is also the successor).
     EndWithHandoff {
+        /// How it went: `Completed` for an orderly end, `Abandoned` when
+        /// the agent died without one.
+        status: EndStatus,
         /// Why.
         reason: EndReason,
         /// The id reserved for the session that picks the handoff up.
@@ -172,7 +175,11 @@ pub fn decide(
                 successor: None,
             }))])
         }
-        LifecycleCommand::EndWithHandoff { reason, next } => {
+        LifecycleCommand::EndWithHandoff {
+            status,
+            reason,
+            next,
+        } => {
             require_active(state)?;
             if next == state.id {
                 return Err(LifecycleError::SelfTransition(state.id));
@@ -180,7 +187,7 @@ pub fn decide(
             let successor = (reason == EndReason::Clear).then_some(next);
             Ok(vec![
                 own(Event::SessionEnded(SessionEnded {
-                    status: EndStatus::Completed,
+                    status,
                     exit_code: None,
                     reason,
                     successor,
@@ -377,6 +384,7 @@ mod tests {
         ] {
             let got = given(sid(1), &[started("x")])
                 .when(LifecycleCommand::EndWithHandoff {
+                    status: EndStatus::Completed,
                     reason: reason.clone(),
                     next: sid(2),
                 })
@@ -419,6 +427,7 @@ mod tests {
             ],
         )
         .when(LifecycleCommand::EndWithHandoff {
+            status: EndStatus::Completed,
             reason: EndReason::Clear,
             next: sid(2),
         });

@@ -1,11 +1,9 @@
-//! One function per subcommand. Data goes to stdout, hints to stderr.
+//! The session commands: `start`, `end`, `transition`, `ls`, `show`,
+//! `log`, `replay` and `export`. Data goes to the console's stdout, hints
+//! to its stderr.
 
 use std::io::Write;
-use std::path::Path;
-use std::process::ExitCode;
 
-use anyhow::{Context as _, bail};
-use clap::CommandFactory as _;
 use logbook_core::lifecycle::LifecycleCommand;
 use logbook_core::sessions::{SessionStatus, SessionView};
 use logbook_core::{
@@ -13,105 +11,23 @@ use logbook_core::{
 };
 use owo_colors::OwoColorize as _;
 
-use crate::cli::{
-    Cli, Command, EndArgs, ListStatus, LogArgs, LsArgs, ReasonArg, ReplayArgs, ShowArgs, StartArgs,
-    StatusArg, TransitionArgs,
-};
+use crate::console::Console;
+use crate::error::{EngineError, UsageError};
 use crate::files::create_private_dir;
-use crate::workspace::{UsageError, Workspace, discover_store};
+use crate::request::{
+    EndArgs, ListStatus, LogArgs, LsArgs, ReasonArg, ReplayArgs, ShowArgs, StartArgs, StatusArg,
+    TransitionArgs,
+};
+use crate::workspace::Workspace;
 
-/// Runs the parsed command line.
-pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let cwd = std::env::current_dir().context("cannot read the current directory")?;
-    let mut out = anstream::stdout().lock();
-    match cli.command {
-        Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "logbook", &mut out);
-            return Ok(ExitCode::SUCCESS);
-        }
-        Command::Init => return init(cli.dir.as_deref(), &cwd, &mut out).await,
-        Command::Hook => return Ok(crate::hook::hook(cli.dir.as_deref(), &cwd, &mut out).await),
-        Command::Statusline => {
-            return Ok(crate::statusline::statusline(cli.dir.as_deref(), &cwd, &mut out).await);
-        }
-        Command::Hooks { action } => return crate::settings::hooks(action, &cwd, &mut out),
-        Command::Capture(args) => {
-            let root = discover_store(cli.dir.as_deref(), &cwd);
-            let code = crate::capture::capture(&root, args, &mut out).await?;
-            out.flush()?;
-            return Ok(code);
-        }
-        Command::Demo { keep } => {
-            let code = crate::demo::demo(keep, &mut out).await?;
-            out.flush()?;
-            return Ok(code);
-        }
-        _ => {}
-    }
-    let root = discover_store(cli.dir.as_deref(), &cwd);
-    tracing::debug!(store = %root.display(), "opening store");
-    let ws = Workspace::open(&root).await?;
-    let code = match cli.command {
-        Command::Start(args) => start(&ws, args, &mut out).await?,
-        Command::End(args) => end(&ws, args, &mut out).await?,
-        Command::Transition(args) => transition(&ws, args, &mut out).await?,
-        Command::Ls(args) => ls(&ws, args, &mut out).await?,
-        Command::Show(args) => show(&ws, args, &mut out).await?,
-        Command::Log(args) => log(&ws, args, &mut out).await?,
-        Command::Verify(args) => crate::verify::verify(&ws, args.json, &mut out).await?,
-        Command::Replay(args) => replay(&ws, args).await?,
-        Command::Export => export(&ws, &mut out)?,
-        Command::Import(args) => crate::import::import(&ws, args, &mut out).await?,
-        Command::Tokens(args) => crate::tokens::tokens(&ws, args, &mut out).await?,
-        Command::Note(args) => crate::notes::note(&ws, args, &mut out).await?,
-        Command::Context(args) => crate::notes::context(&ws, args, &mut out).await?,
-        Command::Handoff(args) => crate::notes::handoff(&ws, args, &mut out).await?,
-        Command::Resume(args) => crate::notes::resume(&ws, args, &cwd, &mut out).await?,
-        Command::Init
-        | Command::Hook
-        | Command::Hooks { .. }
-        | Command::Statusline
-        | Command::Completions { .. }
-        | Command::Demo { .. }
-        | Command::Capture(_) => ExitCode::SUCCESS,
-    };
-    out.flush()?;
-    Ok(code)
-}
+pub(crate) type Out<'a> = dyn Write + Send + 'a;
 
-pub(crate) type Out<'a> = dyn Write + 'a;
-
-async fn init(explicit: Option<&Path>, cwd: &Path, out: &mut Out<'_>) -> anyhow::Result<ExitCode> {
-    let root = explicit.map_or_else(|| cwd.join(".logbook"), |d| cwd.join(d));
-    let existed = root.is_dir();
-    create_private_dir(&root).with_context(|| format!("cannot create {}", root.display()))?;
-    let ignore = root.join(".gitignore");
-    if !ignore.exists() {
-        // Transcripts hold secrets: keep the whole store out of git.
-        std::fs::write(
-            &ignore,
-            "# logbook store: transcripts may hold secrets\n*\n",
-        )
-        .with_context(|| format!("cannot write {}", ignore.display()))?;
-    }
-    let ws = Workspace::open(&root).await?;
-    writeln!(out, "{}", ws.root().display())?;
-    if existed {
-        eprintln!("logbook: {} was already a store", ws.root().display());
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn print_view(out: &mut Out<'_>, view: &SessionView) -> anyhow::Result<()> {
+fn print_view(out: &mut Out<'_>, view: &SessionView) -> crate::Result<()> {
     out.write_all(&view.to_json()?)?;
     Ok(())
 }
 
-pub(crate) async fn start(
-    ws: &Workspace,
-    args: StartArgs,
-    out: &mut Out<'_>,
-) -> anyhow::Result<ExitCode> {
+pub(crate) async fn start(ws: &Workspace, args: StartArgs, out: &mut Out<'_>) -> crate::Result<u8> {
     let id = SessionId::new_v7();
     ws.run(
         id,
@@ -127,14 +43,10 @@ pub(crate) async fn start(
     } else {
         writeln!(out, "{id}")?;
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(0)
 }
 
-pub(crate) async fn end(
-    ws: &Workspace,
-    args: EndArgs,
-    out: &mut Out<'_>,
-) -> anyhow::Result<ExitCode> {
+pub(crate) async fn end(ws: &Workspace, args: EndArgs, console: &mut Console) -> crate::Result<u8> {
     let id = ws.target(args.session.as_deref()).await?;
     let status = match args.status {
         StatusArg::Completed => EndStatus::Completed,
@@ -151,18 +63,18 @@ pub(crate) async fn end(
     )
     .await?;
     if args.json.json {
-        print_view(out, &ws.quick_view(id).await?)?;
+        print_view(&mut *console.out, &ws.quick_view(id).await?)?;
     } else {
-        eprintln!("logbook: ended {id} ({status})");
+        console.say(format_args!("logbook: ended {id} ({status})"));
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(0)
 }
 
 pub(crate) async fn transition(
     ws: &Workspace,
     args: TransitionArgs,
     out: &mut Out<'_>,
-) -> anyhow::Result<ExitCode> {
+) -> crate::Result<u8> {
     let id = ws.target(args.session.as_deref()).await?;
     let successor = SessionId::new_v7();
     let reason = match args.reason {
@@ -177,7 +89,7 @@ pub(crate) async fn transition(
     } else {
         writeln!(out, "{successor}")?;
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(0)
 }
 
 fn status_matches(filter: ListStatus, status: SessionStatus) -> bool {
@@ -201,7 +113,8 @@ pub(crate) async fn ls(
     ws: &Workspace,
     args: LsArgs,
     out: &mut Out<'_>,
-) -> anyhow::Result<ExitCode> {
+    color: bool,
+) -> crate::Result<u8> {
     let views: Vec<SessionView> = ws
         .quick_views()
         .await?
@@ -211,7 +124,7 @@ pub(crate) async fn ls(
     if args.json.json {
         serde_json::to_writer_pretty(&mut *out, &views)?;
         writeln!(out)?;
-        return Ok(ExitCode::SUCCESS);
+        return Ok(0);
     }
     writeln!(
         out,
@@ -220,8 +133,8 @@ pub(crate) async fn ls(
     )?;
     for v in &views {
         let status = match v.status {
-            SessionStatus::Active => v.status.as_str().green().to_string(),
-            SessionStatus::Failed => v.status.as_str().red().to_string(),
+            SessionStatus::Active if color => v.status.as_str().green().to_string(),
+            SessionStatus::Failed if color => v.status.as_str().red().to_string(),
             _ => v.status.as_str().to_owned(),
         };
         let pad = " ".repeat(9usize.saturating_sub(v.status.as_str().len()));
@@ -244,15 +157,15 @@ pub(crate) async fn ls(
             v.command.as_deref().unwrap_or("-"),
         )?;
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(0)
 }
 
-async fn show(ws: &Workspace, args: ShowArgs, out: &mut Out<'_>) -> anyhow::Result<ExitCode> {
+pub(crate) async fn show(ws: &Workspace, args: ShowArgs, out: &mut Out<'_>) -> crate::Result<u8> {
     let id = ws.resolve(&args.session)?;
     let view = ws.quick_view(id).await?;
     if args.json.json {
         print_view(out, &view)?;
-        return Ok(ExitCode::SUCCESS);
+        return Ok(0);
     }
     let opt = |s: Option<String>| s.unwrap_or_else(|| "-".into());
     writeln!(out, "session     {}", view.session_id)?;
@@ -299,7 +212,7 @@ async fn show(ws: &Workspace, args: ShowArgs, out: &mut Out<'_>) -> anyhow::Resu
         view.capture.lines, view.capture.bytes, view.capture.parts
     )?;
     writeln!(out, "dir         {}", view.dir)?;
-    Ok(ExitCode::SUCCESS)
+    Ok(0)
 }
 
 /// A one-line summary of an event for `log`.
@@ -346,11 +259,7 @@ fn summary(event: &Event) -> String {
     }
 }
 
-pub(crate) async fn log(
-    ws: &Workspace,
-    args: LogArgs,
-    out: &mut Out<'_>,
-) -> anyhow::Result<ExitCode> {
+pub(crate) async fn log(ws: &Workspace, args: LogArgs, out: &mut Out<'_>) -> crate::Result<u8> {
     let since = args
         .since
         .as_deref()
@@ -358,7 +267,7 @@ pub(crate) async fn log(
         .transpose()
         .map_err(|e| UsageError::Invalid(e.to_string()))?;
     let keep = |env: &Envelope| since.is_none_or(|t| env.at >= t);
-    let mut emit = |env: &Envelope| -> anyhow::Result<()> {
+    let mut emit = |env: &Envelope| -> crate::Result<()> {
         if !keep(env) {
             return Ok(());
         }
@@ -383,7 +292,7 @@ pub(crate) async fn log(
         for env in ws.log().read_session(id).await? {
             emit(&env)?;
         }
-        return Ok(ExitCode::SUCCESS);
+        return Ok(0);
     }
     let from = match since {
         Some(t) => {
@@ -404,18 +313,22 @@ pub(crate) async fn log(
         }
         next = last + 1;
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(0)
 }
 
-async fn replay(ws: &Workspace, args: ReplayArgs) -> anyhow::Result<ExitCode> {
+pub(crate) async fn replay(
+    ws: &Workspace,
+    args: ReplayArgs,
+    console: &mut Console,
+) -> crate::Result<u8> {
     let Some(out_dir) = args.out else {
         let removed = ws.replay_live().await?;
         ws.flush()?;
-        eprintln!(
+        console.say(format_args!(
             "logbook: rebuilt the projections of {} from the log ({removed} old files replaced)",
             ws.root().display()
-        );
-        return Ok(ExitCode::SUCCESS);
+        ));
+        return Ok(0);
     };
     let until = match args.at.as_deref() {
         None => None,
@@ -428,19 +341,14 @@ async fn replay(ws: &Workspace, args: ReplayArgs) -> anyhow::Result<ExitCode> {
             Some(ws.log().seq_at_time(at)?)
         }
     };
-    let cwd = std::env::current_dir()?;
-    let out_dir = if out_dir.is_absolute() {
-        out_dir
-    } else {
-        cwd.join(out_dir)
-    };
+    let out_dir = console.env.resolve(&out_dir);
     if out_dir.exists() && out_dir.canonicalize()? == ws.root() {
-        bail!(UsageError::Invalid(
-            "--out is the live store; run `logbook replay` without --out to rebuild it".into()
+        return Err(EngineError::usage(
+            "--out is the live store; run `logbook replay` without --out to rebuild it",
         ));
     }
     if out_dir.exists() && !out_dir.is_dir() {
-        bail!(UsageError::Invalid(format!(
+        return Err(EngineError::usage(format!(
             "--out {} is not a directory",
             out_dir.display()
         )));
@@ -449,20 +357,21 @@ async fn replay(ws: &Workspace, args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let out_dir = out_dir.canonicalize()?;
     ws.rebuild_into(&out_dir, &out_dir, until).await?;
     let head = ws.log().head().await?.seq;
-    eprintln!(
+    console.say(format_args!(
         "logbook: rebuilt {} as of seq {}",
         out_dir.display(),
         until.map_or(head, |u| u.min(head))
-    );
-    Ok(ExitCode::SUCCESS)
+    ));
+    Ok(0)
 }
 
-fn export(ws: &Workspace, out: &mut Out<'_>) -> anyhow::Result<ExitCode> {
+pub(crate) fn export(ws: &Workspace, out: &mut Out<'_>) -> crate::Result<u8> {
     for item in ws.log().raw_events() {
         let (seq, raw) = item?;
-        let env = Envelope::decode(&raw).with_context(|| format!("seq {seq} cannot be decoded"))?;
+        let env = Envelope::decode(&raw)
+            .map_err(|e| EngineError::failed(format!("seq {seq} cannot be decoded: {e}")))?;
         serde_json::to_writer(&mut *out, &env)?;
         writeln!(out)?;
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(0)
 }

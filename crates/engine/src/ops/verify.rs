@@ -2,11 +2,10 @@
 //! fresh rebuild from the log.
 
 use std::collections::BTreeSet;
-use std::io::Write;
-use std::process::ExitCode;
 
 use serde::Serialize;
 
+use crate::console::Console;
 use crate::workspace::Workspace;
 
 #[derive(Debug, Serialize)]
@@ -30,7 +29,8 @@ struct Report {
 }
 
 /// Runs the checks; exit 1 when anything is wrong.
-pub async fn verify(ws: &Workspace, json: bool, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
+pub async fn verify(ws: &Workspace, json: bool, console: &mut Console) -> crate::Result<u8> {
+    let out = &mut *console.out;
     let chain = ws.log().verify_chain()?;
     let mut problems = Vec::new();
     let mut files_checked = 0;
@@ -96,7 +96,7 @@ pub async fn verify(ws: &Workspace, json: bool, out: &mut dyn Write) -> anyhow::
     }
     if !report.ok {
         let first = &report.problems[0];
-        eprintln!(
+        console.say(format_args!(
             "logbook: verify failed: {}{}",
             first.message,
             if report.problems.len() > 1 {
@@ -104,14 +104,10 @@ pub async fn verify(ws: &Workspace, json: bool, out: &mut dyn Write) -> anyhow::
             } else {
                 String::new()
             }
-        );
+        ));
         if first.file.is_some() {
-            eprintln!("hint: `logbook replay` rebuilds the projected files from the log");
+            console.say("hint: `logbook replay` rebuilds the projected files from the log");
         }
     }
-    Ok(if report.ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(if report.ok { 0 } else { 1 })
 }

@@ -3,14 +3,11 @@
 //! never for the lifetime of a follow or a pipe, so hooks and other tabs
 //! keep working.
 
-use std::io::{Read, Write};
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use anyhow::Context as _;
+use crate::error::ResultExt as _;
 use logbook_capture::run::{CaptureConfig, CaptureReport};
 use logbook_capture::scan::ScanOptions;
 use logbook_capture::source::{FileSource, Source, StreamSource};
@@ -18,8 +15,11 @@ use logbook_capture::tmux::{TmuxBinary, TmuxSource};
 use logbook_core::{SessionId, SourceKind, SourceRef};
 use serde::Serialize;
 
-use crate::cli::CaptureArgs;
-use crate::workspace::{UsageError, Workspace};
+use crate::console::Console;
+use crate::error::UsageError;
+use crate::ops::Store;
+use crate::request::CaptureArgs;
+use crate::workspace::Workspace;
 
 #[derive(Debug, Default, Serialize)]
 struct Summary {
@@ -54,12 +54,8 @@ fn config(ws: &Workspace) -> CaptureConfig {
 }
 
 /// Runs `capture`.
-pub async fn capture(
-    root: &Path,
-    args: CaptureArgs,
-    out: &mut dyn Write,
-) -> anyhow::Result<ExitCode> {
-    let ws = Workspace::open(root).await?;
+pub async fn capture(store: &Store, args: CaptureArgs, console: &mut Console) -> crate::Result<u8> {
+    let ws = store.open().await?;
     let session = ws.resolve(&args.session)?;
     let mut summary = Summary {
         session_id: session.to_string(),
@@ -67,11 +63,11 @@ pub async fn capture(
     };
     if args.stdin {
         drop(ws);
-        capture_stdin(root, session, &args.source, &mut summary).await?;
+        capture_stdin(store, session, &args.source, console, &mut summary).await?;
     } else {
         drop(ws);
         let (mut source, big): (Box<dyn Source>, bool) = match (&args.file, &args.tmux) {
-            (Some(file), _) => file_source(file, &args.source)?,
+            (Some(file), _) => file_source(&console.env.resolve(file), &args.source)?,
             (None, Some(pane)) => (
                 Box::new(TmuxSource::new(
                     SourceRef {
@@ -79,7 +75,14 @@ pub async fn capture(
                         key: args.source.clone(),
                         location: pane.clone(),
                     },
-                    TmuxBinary::default(),
+                    TmuxBinary::with_env(
+                        console
+                            .env
+                            .vars
+                            .iter()
+                            .map(|(k, v)| (k.into(), v.into()))
+                            .collect(),
+                    ),
                 )),
                 false,
             ),
@@ -90,15 +93,16 @@ pub async fn capture(
             }
         };
         passes(
-            root,
+            store,
             session,
             source.as_mut(),
-            big,
-            args.follow,
+            (big, args.follow),
+            console,
             &mut summary,
         )
         .await?;
     }
+    let out = &mut *console.out;
     if args.json.json {
         serde_json::to_writer_pretty(&mut *out, &summary)?;
         writeln!(out)?;
@@ -114,13 +118,12 @@ pub async fn capture(
             summary.compactions
         )?;
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(0)
 }
 
 /// A file source, and whether it has enough unread bytes to show progress.
-fn file_source(file: &Path, key: &str) -> anyhow::Result<(Box<dyn Source>, bool)> {
-    let path =
-        std::path::absolute(file).with_context(|| format!("cannot resolve {}", file.display()))?;
+fn file_source(file: &Path, key: &str) -> crate::Result<(Box<dyn Source>, bool)> {
+    let path = file.to_owned();
     if path.is_dir() {
         return Err(
             UsageError::Invalid(format!("{} is a directory, not a file", path.display())).into(),
@@ -140,31 +143,24 @@ fn file_source(file: &Path, key: &str) -> anyhow::Result<(Box<dyn Source>, bool)
     Ok((Box::new(FileSource::new(source, path)), big))
 }
 
-/// One pass, or with `follow` passes until SIGINT or SIGTERM, each under
-/// its own store lock.
+/// One pass, or with `follow` passes until the client asks to stop (its
+/// Ctrl-C or SIGTERM), each with the store held only for its own batches.
 async fn passes(
-    root: &Path,
+    store: &Store,
     session: SessionId,
     source: &mut dyn Source,
-    big: bool,
-    follow: bool,
+    (big, follow): (bool, bool),
+    console: &Console,
     summary: &mut Summary,
-) -> anyhow::Result<()> {
-    let stop = Arc::new(AtomicBool::new(false));
-    if follow {
-        // A signal only raises the flag: the pass under way finishes its
-        // batch, then the loop ends.
-        for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-            signal_hook::flag::register(signal, stop.clone())?;
-        }
-    }
+) -> crate::Result<()> {
     let location = PathBuf::from(&source.source_ref().location);
     loop {
-        let open = Workspace::open(root).await?;
+        let open = store.open().await?;
+        let _lane = open.lane().await;
         // The bar counts what this pass reads, so it only knows its total
         // for a file; a pane is small.
         let total = std::fs::metadata(&location).map_or(0, |m| m.len());
-        let bar = crate::progress::bytes(total, big);
+        let bar = crate::progress::bytes(total, big, console);
         let report = source
             .capture(open.log(), session, config(&open), &mut |n| bar.inc(n))
             .await
@@ -173,18 +169,19 @@ async fn passes(
         open.project().await?;
         open.ensure_transcript(session).await?;
         open.flush()?;
+        let interval = Duration::from_millis(open.config().follow_interval_ms);
+        drop(_lane);
         drop(open);
         summary.add(&report);
         if !follow {
             return Ok(());
         }
-        let interval = Duration::from_millis(Workspace::open_config(root)?.follow_interval_ms);
         let mut slept = Duration::ZERO;
-        while slept < interval && !stop.load(Ordering::Relaxed) {
-            std::thread::sleep(Duration::from_millis(20));
+        while slept < interval && !console.stopped() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
             slept += Duration::from_millis(20);
         }
-        if stop.load(Ordering::Relaxed) {
+        if console.stopped() {
             return Ok(());
         }
     }
@@ -193,17 +190,18 @@ async fn passes(
 /// Reads standard input as it comes and records complete lines, taking the
 /// store lock only while recording each piece.
 async fn capture_stdin(
-    root: &Path,
+    store: &Store,
     session: SessionId,
     key: &str,
+    console: &mut Console,
     summary: &mut Summary,
-) -> anyhow::Result<()> {
+) -> crate::Result<()> {
     let source = SourceRef {
         kind: SourceKind::Stdin,
         key: key.to_owned(),
         location: "-".into(),
     };
-    let mut stdin = std::io::stdin();
+    let stdin = &mut console.stdin;
     let mut pending: Vec<u8> = Vec::new();
     let mut chunk = vec![0u8; 1 << 20];
     loop {
@@ -222,7 +220,8 @@ async fn capture_stdin(
         };
         if cut > 0 && (eof || cut >= (1 << 16) || !more_ready(n, chunk.len())) {
             let piece: Vec<u8> = pending.drain(..cut).collect();
-            let ws = Workspace::open(root).await?;
+            let ws = store.open().await?;
+            let _lane = ws.lane().await;
             let report = StreamSource::new(source.clone(), piece.as_slice())
                 .capture(ws.log(), session, config(&ws), &mut |_| {})
                 .await
@@ -230,6 +229,7 @@ async fn capture_stdin(
             ws.project().await?;
             ws.flush()?;
             summary.add(&report);
+            drop(_lane);
         }
         if eof {
             return Ok(());

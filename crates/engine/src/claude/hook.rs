@@ -6,11 +6,10 @@
 //! written to `<store>/logbook.log`, nothing is printed, and the exit code
 //! is 0. Only SessionStart prints, and only a brief for the model.
 
-use std::io::{Read, Write};
+use std::io::Write as _;
 use std::os::unix::ffi::OsStrExt as _;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context as _;
 use logbook_capture::cursor::{Cursor, cursor_of};
 use logbook_capture::run::{CaptureConfig, Segments, Split, capture_file_split};
 use logbook_context::projection::{Handoff, handoff_path};
@@ -22,6 +21,7 @@ use logbook_core::{
 };
 use serde::Deserialize;
 
+use crate::error::{EngineError, ResultExt as _};
 use crate::workspace::{Workspace, discover_store};
 
 /// What Claude Code sends; unknown fields are ignored.
@@ -41,53 +41,42 @@ struct Payload {
 }
 
 /// Hook payloads are small; anything bigger is not one.
-const MAX_PAYLOAD: u64 = 4 << 20;
+pub const MAX_PAYLOAD: u64 = 4 << 20;
 
-/// Runs `logbook hook`. Always exits 0.
-pub async fn hook(
-    explicit: Option<&Path>,
-    cwd: &Path,
-    out: &mut dyn Write,
-) -> std::process::ExitCode {
-    let mut raw = Vec::new();
-    let read = std::io::stdin()
-        .take(MAX_PAYLOAD)
-        .read_to_end(&mut raw)
-        .context("reading the hook payload");
-    let payload = read.and_then(|_| {
-        serde_json::from_slice::<Payload>(&raw).context("the hook payload is not valid JSON")
-    });
-    let root = discover_store(
-        explicit,
-        payload
-            .as_ref()
-            .ok()
-            .and_then(|p| p.cwd.as_deref())
-            .filter(|c| c.is_absolute())
-            .unwrap_or(cwd),
-    );
-    let result = match payload {
-        Ok(payload) => handle(&root, payload).await,
-        Err(e) => Err(e),
-    };
-    match result {
-        Ok(Some(text)) => {
-            // A closed stdout is Claude Code's business, not a failure.
-            let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
-        }
-        Ok(None) => {}
-        Err(e) => log_failure(&root, &e),
+/// What a handled hook leaves for its caller.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct HookOutcome {
+    /// Text for Claude Code's stdout (SessionStart's brief, a Stop hook's
+    /// `systemMessage`).
+    pub print: Option<String>,
+    /// The session the conversation is in after the hook.
+    pub session: Option<SessionId>,
+    /// The transcript the payload named.
+    pub transcript: Option<PathBuf>,
+}
+
+/// Where a hook payload's store is: `--dir`/`LOGBOOK_DIR`, else the
+/// `.logbook/` above the payload's `cwd` (where the agent works), else the
+/// user store.
+pub fn store_for_payload(explicit: Option<&Path>, cwd: &Path, payload: &[u8]) -> PathBuf {
+    #[derive(Deserialize)]
+    struct JustCwd {
+        cwd: Option<PathBuf>,
     }
-    std::process::ExitCode::SUCCESS
+    let stated = serde_json::from_slice::<JustCwd>(payload)
+        .ok()
+        .and_then(|p| p.cwd)
+        .filter(|c| c.is_absolute());
+    discover_store(explicit, stated.as_deref().unwrap_or(cwd))
 }
 
 /// Appends one line to `<store>/logbook.log`; if even that fails there is
 /// nowhere left to say it.
-pub(crate) fn log_failure(root: &Path, err: &anyhow::Error) {
+pub fn log_failure(root: &Path, what: &str, err: &EngineError) {
     let line = format!(
-        "{} hook error: {}\n",
+        "{} {what} error: {}\n",
         logbook_core::Timestamp::from_jiff(jiff::Timestamp::now()),
-        format!("{err:#}").replace('\n', " ")
+        err.one_line()
     );
     let _ = crate::files::create_private_dir(root);
     let _ = std::fs::OpenOptions::new()
@@ -107,7 +96,15 @@ pub(crate) fn valid_agent_id(id: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
-async fn handle(root: &Path, p: Payload) -> anyhow::Result<Option<String>> {
+/// Handles one hook payload against an open store: the session chain,
+/// captures and handoffs that follow from `hook_event_name`. `agent_pid` is
+/// the Claude Code process above the hook.
+pub async fn handle(
+    ws: &Workspace,
+    raw: &[u8],
+    agent_pid: Option<u32>,
+) -> crate::Result<HookOutcome> {
+    let p: Payload = serde_json::from_slice(raw).context("the hook payload is not valid JSON")?;
     let known = [
         "SessionStart",
         "SessionEnd",
@@ -117,24 +114,26 @@ async fn handle(root: &Path, p: Payload) -> anyhow::Result<Option<String>> {
         "SubagentStop",
     ];
     if !known.contains(&p.hook_event_name.as_str()) {
-        return Ok(None);
+        return Ok(HookOutcome::default());
     }
-    anyhow::ensure!(
-        valid_agent_id(&p.session_id),
-        "refusing hook payload with session_id {:?}",
-        p.session_id
-    );
-    if let Some(path) = &p.transcript_path {
-        anyhow::ensure!(
-            path.is_absolute(),
+    if !valid_agent_id(&p.session_id) {
+        return Err(EngineError::failed(format!(
+            "refusing hook payload with session_id {:?}",
+            p.session_id
+        )));
+    }
+    if let Some(path) = &p.transcript_path
+        && !path.is_absolute()
+    {
+        return Err(EngineError::failed(format!(
             "refusing relative transcript_path {}",
             path.display()
-        );
+        )));
     }
-    let ws = Workspace::open(root).await?;
+    let _lane = ws.lane().await;
     let hook = Hook {
-        ws: &ws,
-        pid: agent_pid(),
+        ws,
+        pid: agent_pid,
         p: &p,
     };
     let printed = match (p.hook_event_name.as_str(), p.source.as_deref()) {
@@ -155,7 +154,9 @@ async fn handle(root: &Path, p: Payload) -> anyhow::Result<Option<String>> {
         }
         ("Stop", _) => {
             let (session, _) = hook.capture().await?;
-            crate::tokens::system_message(&crate::tokens::raise_alerts(&ws, session).await?)
+            crate::ops::tokens::system_message(
+                &crate::ops::tokens::raise_alerts(ws, session).await?,
+            )
         }
         _ => {
             hook.capture().await?;
@@ -163,14 +164,140 @@ async fn handle(root: &Path, p: Payload) -> anyhow::Result<Option<String>> {
         }
     };
     ws.flush()?;
-    Ok(printed)
+    let session = hook.latest().await?.map(|v| v.session_id);
+    Ok(HookOutcome {
+        print: printed,
+        session,
+        transcript: p.transcript_path.clone(),
+    })
+}
+
+/// A conversation as the daemon's watcher knows it: enough to capture its
+/// files the way its hooks would.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conversation {
+    /// Claude Code's session id.
+    pub agent_session: String,
+    /// Its transcript.
+    pub transcript: PathBuf,
+    /// Where it works.
+    pub cwd: Option<PathBuf>,
+    /// The Claude Code process.
+    pub pid: Option<u32>,
+}
+
+impl Conversation {
+    fn payload(&self) -> Payload {
+        Payload {
+            hook_event_name: "Watch".into(),
+            session_id: self.agent_session.clone(),
+            transcript_path: Some(self.transcript.clone()),
+            cwd: self.cwd.clone(),
+            ..Payload::default()
+        }
+    }
+}
+
+/// Captures a live conversation's new lines exactly as a hook would
+/// (splitting the chain at a compaction); returns the session it ended in
+/// and whether anything was captured. Starts nothing: a conversation with
+/// no active session returns `None`.
+pub async fn capture_live(
+    ws: &Workspace,
+    conversation: &Conversation,
+) -> crate::Result<Option<(SessionId, u64)>> {
+    let before = ws.log().head().await?.seq;
+    let Some(session) = capture_if_active(ws, conversation).await? else {
+        return Ok(None);
+    };
+    let after = ws.log().head().await?.seq;
+    Ok(Some((session, after - before)))
+}
+
+/// Captures the conversation as a hook would if its newest session is
+/// active; returns the session the capture ended in.
+async fn capture_if_active(
+    ws: &Workspace,
+    conversation: &Conversation,
+) -> crate::Result<Option<SessionId>> {
+    let p = conversation.payload();
+    let hook = Hook {
+        ws,
+        pid: conversation.pid,
+        p: &p,
+    };
+    match hook.latest().await? {
+        Some(latest) if latest.status == SessionStatus::Active => Ok(Some(hook.capture().await?.0)),
+        _ => Ok(None),
+    }
+}
+
+/// Captures what was written to an ended session's files after it ended
+/// (Claude Code writes after `SessionEnd`); returns the lines taken.
+pub async fn capture_late(
+    ws: &Workspace,
+    session: SessionId,
+    conversation: &Conversation,
+) -> crate::Result<u64> {
+    let p = conversation.payload();
+    let hook = Hook {
+        ws,
+        pid: conversation.pid,
+        p: &p,
+    };
+    let mut lines = 0;
+    let mut files = vec![(MAIN_SOURCE.to_owned(), conversation.transcript.clone())];
+    files.extend(hook.subagent_transcripts());
+    for (key, path) in files.into_iter().filter(|(_, p)| p.is_file()) {
+        let source = SourceRef {
+            kind: SourceKind::ClaudeCode,
+            key,
+            location: path.display().to_string(),
+        };
+        let report = logbook_capture::run::capture_file(
+            ws.log(),
+            session,
+            source,
+            &path,
+            hook.config(),
+            &mut |_| {},
+        )
+        .await?;
+        lines += report.lines;
+    }
+    ws.project().await?;
+    Ok(lines)
+}
+
+/// The agent died without `SessionEnd`: its active session ends
+/// `abandoned` (reason `agent_exited`) with a handoff, so the next startup
+/// in the project gets a brief. Returns the session ended.
+pub async fn abandon(
+    ws: &Workspace,
+    conversation: &Conversation,
+) -> crate::Result<Option<SessionId>> {
+    let Some(session) = capture_if_active(ws, conversation).await? else {
+        return Ok(None);
+    };
+    let state = ws.quick_state(session).await?;
+    let batch = decide(
+        &state,
+        LifecycleCommand::EndWithHandoff {
+            status: logbook_core::EndStatus::Abandoned,
+            reason: EndReason::Other("agent_exited".into()),
+            next: SessionId::new_v7(),
+        },
+    )?;
+    ws.commit(batch).await?;
+    ws.flush()?;
+    Ok(Some(session))
 }
 
 /// The Claude Code process behind this hook: the nearest ancestor called
 /// `claude` (or running a `claude` script under node), else the nearest
 /// ancestor that is not a shell. It survives `/clear`, which is what ties
 /// an old session to its successor when several tabs share a directory.
-pub(crate) fn agent_pid() -> Option<u32> {
+pub fn agent_pid() -> Option<u32> {
     let mut pid = std::os::unix::process::parent_id();
     let mut fallback = None;
     for _ in 0..16 {
@@ -233,7 +360,7 @@ impl Hook<'_> {
     }
 
     /// The newest session recorded for this agent conversation.
-    async fn latest(&self) -> anyhow::Result<Option<SessionView>> {
+    async fn latest(&self) -> crate::Result<Option<SessionView>> {
         let agent = self.p.session_id.as_str();
         Ok(self
             .ws
@@ -245,7 +372,7 @@ impl Hook<'_> {
             .await?)
     }
 
-    async fn start(&self, id: SessionId, origin: Origin, extra: Vec<Event>) -> anyhow::Result<()> {
+    async fn start(&self, id: SessionId, origin: Origin, extra: Vec<Event>) -> crate::Result<()> {
         let mut batch = decide(
             &SessionState::new(id),
             LifecycleCommand::Start {
@@ -268,7 +395,7 @@ impl Hook<'_> {
     /// The active session of this conversation, starting one if there is
     /// none: linked to the last one when the conversation was recorded
     /// before (a resume), carrying its transcript cursor on.
-    async fn session(&self) -> anyhow::Result<SessionId> {
+    async fn session(&self) -> crate::Result<SessionId> {
         let latest = self.latest().await?;
         if let Some(active) = latest
             .as_ref()
@@ -296,7 +423,7 @@ impl Hook<'_> {
 
     /// An empty capture at `from`'s main cursor, so a session that goes on
     /// with the same transcript starts where `from` stopped.
-    async fn carry_cursor(&self, from: SessionId) -> anyhow::Result<Vec<Event>> {
+    async fn carry_cursor(&self, from: SessionId) -> crate::Result<Vec<Event>> {
         let cursor = cursor_of(self.ws.log(), from, MAIN_SOURCE).await?;
         Ok(match (cursor, &self.p.transcript_path) {
             (Some(cursor), Some(path)) => vec![carrier(path, &cursor)],
@@ -315,7 +442,7 @@ impl Hook<'_> {
     /// Captures the transcript and its subagents' transcripts into the
     /// conversation's active session, splitting the chain at a compaction.
     /// Returns the session capture ended in and whether it split.
-    async fn capture(&self) -> anyhow::Result<(SessionId, bool)> {
+    async fn capture(&self) -> crate::Result<(SessionId, bool)> {
         let mut session = self.session().await?;
         let mut split = false;
         if let Some(path) = self.p.transcript_path.as_ref().filter(|p| p.is_file()) {
@@ -392,7 +519,7 @@ impl Hook<'_> {
     }
 
     /// The id a handoff of `id` reserved and nobody has taken yet.
-    async fn waiting_handoff(&self, id: SessionId) -> anyhow::Result<Option<SessionId>> {
+    async fn waiting_handoff(&self, id: SessionId) -> crate::Result<Option<SessionId>> {
         Ok(match self.handoff_of(id)? {
             Some(h) if self.ws.log().session_len(h.next_session_id).await? == 0 => {
                 Some(h.next_session_id)
@@ -401,7 +528,7 @@ impl Hook<'_> {
         })
     }
 
-    fn handoff_of(&self, id: SessionId) -> anyhow::Result<Option<Handoff>> {
+    fn handoff_of(&self, id: SessionId) -> crate::Result<Option<Handoff>> {
         Ok(self
             .ws
             .read_file(&handoff_path(id))?
@@ -410,7 +537,7 @@ impl Hook<'_> {
 
     /// SessionStart `startup`: a new session, taking up a handoff waiting
     /// in this project if there is one (and printing its brief).
-    async fn startup(&self) -> anyhow::Result<Option<String>> {
+    async fn startup(&self) -> crate::Result<Option<String>> {
         if self.latest().await?.is_some() {
             // A repeated startup for a conversation already recorded.
             self.capture().await?;
@@ -427,7 +554,7 @@ impl Hook<'_> {
         &self,
         waiting: Option<(SessionId, Handoff)>,
         origin: impl Fn(SessionId) -> Origin,
-    ) -> anyhow::Result<Option<String>> {
+    ) -> crate::Result<Option<String>> {
         let printed = match waiting {
             Some((from, handoff)) => {
                 self.start(handoff.next_session_id, origin(from), Vec::new())
@@ -449,7 +576,7 @@ impl Hook<'_> {
     async fn waiting_in_project(
         &self,
         accept: impl Fn(&SessionView) -> bool,
-    ) -> anyhow::Result<Option<(SessionId, Handoff)>> {
+    ) -> crate::Result<Option<(SessionId, Handoff)>> {
         let cwd = self.p.cwd.as_ref().map(|c| c.display().to_string());
         // Newest first, reading one view at a time: the handoff a new
         // session wants was usually left moments ago.
@@ -472,7 +599,7 @@ impl Hook<'_> {
     /// SessionStart `clear`: the session this Claude Code process just
     /// ended with reason `clear` hands over to the new conversation. Tying
     /// them by process, not by directory, keeps tabs in one directory apart.
-    async fn after_clear(&self) -> anyhow::Result<Option<String>> {
+    async fn after_clear(&self) -> crate::Result<Option<String>> {
         if self.latest().await?.is_some() {
             self.capture().await?;
             return Ok(None);
@@ -493,7 +620,7 @@ impl Hook<'_> {
 
     /// PreCompact: capture up to now and snapshot the context as a handoff
     /// whose reserved id the segment after the compaction will take.
-    async fn pre_compact(&self) -> anyhow::Result<()> {
+    async fn pre_compact(&self) -> crate::Result<()> {
         let (session, _) = self.capture().await?;
         if self.waiting_handoff(session).await?.is_some() {
             return Ok(());
@@ -518,10 +645,15 @@ impl Hook<'_> {
     /// splits the chain there. Prints the pre-compaction brief: the handoff
     /// of the segment that just ended, or, if the boundary is not written
     /// yet (the split then happens at the next capture), PreCompact's.
-    async fn after_compact(&self) -> anyhow::Result<Option<String>> {
+    async fn after_compact(&self) -> crate::Result<Option<String>> {
         let (session, split) = self.capture().await?;
-        let source = if split {
-            self.ws.quick_view(session).await?.transitioned_from
+        let view = self.ws.quick_view(session).await?;
+        // The daemon's watcher may have met the boundary (and split) before
+        // this hook ran: then the session is already the new segment.
+        let split_already = view.origin.as_deref() == Some("after_compaction")
+            && self.handoff_of(session)?.is_none();
+        let source = if split || split_already {
+            view.transitioned_from
         } else {
             Some(session)
         };
@@ -532,7 +664,7 @@ impl Hook<'_> {
     }
 
     /// SessionEnd: final capture, the session ends, its handoff is written.
-    async fn session_end(&self) -> anyhow::Result<()> {
+    async fn session_end(&self) -> crate::Result<()> {
         let (session, _) = self.capture().await?;
         let reason = match self.p.reason.as_deref() {
             Some("clear") => EndReason::Clear,
@@ -544,6 +676,7 @@ impl Hook<'_> {
         let batch = decide(
             &state,
             LifecycleCommand::EndWithHandoff {
+                status: logbook_core::EndStatus::Completed,
                 reason,
                 next: SessionId::new_v7(),
             },

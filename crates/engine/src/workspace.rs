@@ -1,13 +1,13 @@
-//! The workspace facade: one opened store with its log, config and
-//! projections, caught up on open. Commands talk to this, never to sled.
+//! The workspace: one opened store with its log, config and projections,
+//! caught up on open. Operations talk to this, never to sled.
 
 use std::path::{Path, PathBuf};
 
 use logbook_core::lifecycle::{LifecycleCommand, Phase, SessionState, decide};
 use logbook_core::sessions::{SessionFileProjection, SessionStatus, SessionView, session_dir};
 use logbook_core::{
-    EndStatus, Envelope, EventLog, IdError, IdPrefix, MemoryCursors, Projection, ProjectionError,
-    SessionId, catch_up,
+    EndStatus, Envelope, EventLog, IdPrefix, MemoryCursors, Projection, ProjectionError, SessionId,
+    catch_up,
 };
 use logbook_store::{SledLog, StoreError, StoreOptions};
 
@@ -16,21 +16,8 @@ use logbook_context::projection::ContextProjection;
 use logbook_tokens::projection::TokensProjection;
 
 use crate::config::{Config, ConfigError};
+use crate::error::UsageError;
 use crate::files::{FsFiles, create_private_dir, list_files};
-
-/// Errors a user can cause by what they typed (exit code 2).
-#[derive(Debug, thiserror::Error)]
-pub enum UsageError {
-    /// A bad session id or prefix.
-    #[error(transparent)]
-    Id(#[from] IdError),
-    /// No active session to default to, or several.
-    #[error("{0}")]
-    Ambiguous(String),
-    /// Anything else that is wrong with the arguments.
-    #[error("{0}")]
-    Invalid(String),
-}
 
 /// Errors from opening or using the workspace (exit code 1).
 #[derive(Debug, thiserror::Error)]
@@ -69,9 +56,24 @@ pub enum WorkspaceError {
 /// An open store.
 pub struct Workspace {
     root: PathBuf,
-    config: Config,
+    /// Re-read when `config.toml` changes (the daemon outlives edits).
+    config: std::sync::RwLock<(Config, Option<ConfigStamp>)>,
     log: SledLog,
     files: FsFiles,
+    /// Held by whoever reads a session's state and appends to it, so a
+    /// hook, a watcher and an import batch never race on one session's
+    /// sequence inside the daemon. Long jobs take it per batch.
+    lane: tokio::sync::Mutex<()>,
+    /// Projections move their cursors one writer at a time.
+    projecting: tokio::sync::Mutex<()>,
+}
+
+/// What `config.toml` looked like when it was read: its size and mtime.
+type ConfigStamp = (u64, std::time::SystemTime);
+
+fn config_stamp(root: &Path) -> Option<ConfigStamp> {
+    let meta = std::fs::metadata(root.join("config.toml")).ok()?;
+    Some((meta.len(), meta.modified().ok()?))
 }
 
 /// Where the store is, per DESIGN.md §7: `--dir`/`LOGBOOK_DIR` (already
@@ -108,6 +110,15 @@ impl Workspace {
     /// Opens the store at `root` (creating it, mode 0700), takes the lock and
     /// brings every projection up to date: that is crash recovery.
     pub async fn open(root: &Path) -> Result<Self, WorkspaceError> {
+        Self::open_waiting(root, None).await
+    }
+
+    /// [`Self::open`], waiting at most `lock_wait` (instead of the
+    /// configured `lock_wait_secs`) for another process holding the store.
+    pub async fn open_waiting(
+        root: &Path,
+        lock_wait: Option<std::time::Duration>,
+    ) -> Result<Self, WorkspaceError> {
         let dir_err = |source| WorkspaceError::Dir {
             path: root.to_owned(),
             source,
@@ -119,17 +130,20 @@ impl Workspace {
         let root = root.canonicalize().map_err(dir_err)?;
         // Fails early and clearly on a store we cannot read or write.
         std::fs::read_dir(&root).map_err(dir_err)?;
+        let stamp = config_stamp(&root);
         let config = Config::load(&root.join("config.toml"))?;
         let options = StoreOptions {
-            lock_wait: config.lock_wait(),
+            lock_wait: lock_wait.unwrap_or_else(|| config.lock_wait()),
             ..StoreOptions::default()
         };
         let log = SledLog::open(&root, &options)?;
         let workspace = Self {
             files: FsFiles::new(root.clone()),
             root,
-            config,
+            config: std::sync::RwLock::new((config, stamp)),
             log,
+            lane: tokio::sync::Mutex::new(()),
+            projecting: tokio::sync::Mutex::new(()),
         };
         workspace.catch_up().await?;
         Ok(workspace)
@@ -149,31 +163,53 @@ impl Workspace {
         vec![
             Box::new(SessionFileProjection::new(
                 root_display.display().to_string(),
-                self.config.rotate_lines,
+                self.config().rotate_lines,
             )),
-            Box::new(TranscriptProjection::new(self.config.rotate_lines)),
+            Box::new(TranscriptProjection::new(self.config().rotate_lines)),
             Box::new(ContextProjection::new(
                 root_display.display().to_string(),
-                self.config.rotate_lines,
+                self.config().rotate_lines,
             )),
-            Box::new(TokensProjection::new(self.config.context_window)),
+            Box::new(TokensProjection::new(self.config().context_window)),
         ]
     }
 
     /// The settings of the store at `root`, without opening it.
     pub fn open_config(root: &Path) -> Result<Config, WorkspaceError> {
+        if root.exists() && !root.is_dir() {
+            return Err(WorkspaceError::NotADirectory(root.to_owned()));
+        }
         Ok(Config::load(&root.join("config.toml"))?)
     }
 
     /// The store's settings.
-    pub fn config(&self) -> &Config {
-        &self.config
+    pub fn config(&self) -> Config {
+        self.config
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .0
+            .clone()
+    }
+
+    /// Re-reads `config.toml` if it changed since it was read. A file that
+    /// became invalid is an error and the settings in use stay.
+    pub fn reload_config(&self) -> Result<(), WorkspaceError> {
+        let stamp = config_stamp(&self.root);
+        let mut held = self
+            .config
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if held.1 != stamp {
+            held.0 = Config::load(&self.root.join("config.toml"))?;
+            held.1 = stamp;
+        }
+        Ok(())
     }
 
     /// Rewrites a session's transcript files and marker from the log if the
     /// marker is missing or does not match it.
     pub async fn ensure_transcript(&self, session: SessionId) -> Result<(), WorkspaceError> {
-        TranscriptProjection::new(self.config.rotate_lines)
+        TranscriptProjection::new(self.config().rotate_lines)
             .ensure_session(&self.log, session, &self.files)
             .await?;
         Ok(())
@@ -185,8 +221,15 @@ impl Workspace {
         self.catch_up().await.map(|_| ())
     }
 
+    /// Exclusive use of the store's sessions for one short unit of work
+    /// (see the field's doc).
+    pub async fn lane(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.lane.lock().await
+    }
+
     /// Applies everything past the cursors, then makes the cursors durable.
     pub async fn catch_up(&self) -> Result<u64, WorkspaceError> {
+        let _one_writer = self.projecting.lock().await;
         let projections = self.projections(&self.root);
         let read = catch_up(&self.log, &self.log, &self.files, &projections, None).await?;
         if read > 0 {
@@ -253,7 +296,7 @@ impl Workspace {
             id,
             history,
             self.root.join(session_dir(id)).display().to_string(),
-            self.config.rotate_lines,
+            self.config().rotate_lines,
         )
     }
 
@@ -326,7 +369,7 @@ impl Workspace {
     }
 
     /// The session to act on: the one named, else the only active one.
-    pub async fn target(&self, typed: Option<&str>) -> anyhow::Result<SessionId> {
+    pub async fn target(&self, typed: Option<&str>) -> crate::Result<SessionId> {
         if let Some(typed) = typed {
             return Ok(self.resolve(typed)?);
         }
@@ -352,6 +395,7 @@ impl Workspace {
     /// Deletes every file the projections own (and nothing else), resets
     /// the cursors and rebuilds from seq 1.
     pub async fn replay_live(&self) -> Result<usize, WorkspaceError> {
+        let _lane = self.lane().await;
         let projections = self.projections(&self.root);
         let owned = self.owned_files(&self.root, &projections)?;
         for path in &owned {

@@ -2,7 +2,6 @@
 //! session, so a newcomer sees what logbook records without any setup.
 
 use std::io::Write;
-use std::process::ExitCode;
 
 use logbook_capture::run::CaptureConfig;
 use logbook_capture::source::{FileSource, Source};
@@ -10,15 +9,16 @@ use logbook_core::lifecycle::LifecycleCommand;
 use logbook_core::sessions::MAIN_SOURCE;
 use logbook_core::{EndReason, SessionId, SourceKind, SourceRef};
 
-use crate::cli::{
+use crate::request::{
     HandoffArgs, JsonArg, LsArgs, NoteArgs, ReasonArg, StartArgs, TokensArgs, TokensBy,
     TransitionArgs,
 };
 
 /// The demo's transcript: real Claude Code output, bundled in the binary.
 const TRANSCRIPT: &[u8] =
-    include_bytes!("../../../tests/fixtures/claude-code/spotter-real/tool_heavy.jsonl");
-use crate::commands;
+    include_bytes!("../../../../tests/fixtures/claude-code/spotter-real/tool_heavy.jsonl");
+use crate::console::Console;
+use crate::ops::sessions as commands;
 use crate::workspace::Workspace;
 
 fn no_json() -> JsonArg {
@@ -30,7 +30,11 @@ fn say(out: &mut dyn Write, command: &str) -> std::io::Result<()> {
 }
 
 /// Runs the demo in a temporary store, kept when `keep` is set.
-pub async fn demo(keep: bool, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
+pub async fn demo(
+    keep: bool,
+    env: &crate::console::ClientEnv,
+    out: &mut (dyn Write + Send),
+) -> crate::Result<u8> {
     let scratch = tempfile::Builder::new().prefix("logbook-demo-").tempdir()?;
     let root = scratch.path().join("store");
     let ws = Workspace::open(&root).await?;
@@ -48,7 +52,7 @@ pub async fn demo(keep: bool, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
     )
     .await?;
     out.write_all(&buf)?;
-    let first: SessionId = String::from_utf8(buf)?.trim().parse()?;
+    let first: SessionId = String::from_utf8_lossy(&buf).trim().parse()?;
 
     say(out, &format!("transition {first} --reason clear"))?;
     let mut buf = Vec::new();
@@ -63,7 +67,7 @@ pub async fn demo(keep: bool, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
     )
     .await?;
     out.write_all(&buf)?;
-    let second: SessionId = String::from_utf8(buf)?.trim().parse()?;
+    let second: SessionId = String::from_utf8_lossy(&buf).trim().parse()?;
 
     // A real Claude Code transcript (spotter-real/tool_heavy.jsonl, MIT,
     // see tests/fixtures/claude-code/SOURCES.md), captured into the session.
@@ -92,7 +96,7 @@ pub async fn demo(keep: bool, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
         out,
         &format!("note --session {second} --decision \"keep the demo small\""),
     )?;
-    crate::notes::note(
+    crate::ops::notes::note(
         &ws,
         NoteArgs {
             decision: Some("keep the demo small".into()),
@@ -100,12 +104,13 @@ pub async fn demo(keep: bool, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
             plan: None,
             session: Some(second.to_string()),
         },
+        None,
         out,
     )
     .await?;
 
     say(out, &format!("tokens {second}"))?;
-    crate::tokens::tokens(
+    crate::ops::tokens::tokens(
         &ws,
         TokensArgs {
             session: Some(second.to_string()),
@@ -114,6 +119,7 @@ pub async fn demo(keep: bool, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
             json: no_json(),
         },
         out,
+        false,
     )
     .await?;
 
@@ -125,6 +131,7 @@ pub async fn demo(keep: bool, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
     ws.run(
         second,
         LifecycleCommand::EndWithHandoff {
+            status: logbook_core::EndStatus::Completed,
             reason: EndReason::Exit,
             next: SessionId::new_v7(),
         },
@@ -134,7 +141,7 @@ pub async fn demo(keep: bool, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
         out,
         &format!("handoff {second}   # what the next session is told"),
     )?;
-    crate::notes::handoff(
+    crate::ops::notes::handoff(
         &ws,
         HandoffArgs {
             session: Some(second.to_string()),
@@ -152,12 +159,13 @@ pub async fn demo(keep: bool, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
             json: no_json(),
         },
         out,
+        false,
     )
     .await?;
     say(out, "log")?;
     commands::log(
         &ws,
-        crate::cli::LogArgs {
+        crate::request::LogArgs {
             session: None,
             since: None,
             json: no_json(),
@@ -166,7 +174,9 @@ pub async fn demo(keep: bool, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
     )
     .await?;
     say(out, "verify")?;
-    let code = crate::verify::verify(&ws, false, out).await?;
+    let (mut console, verified, _) = Console::captured(env.clone());
+    let code = crate::ops::verify::verify(&ws, false, &mut console).await?;
+    out.write_all(&verified.take())?;
     say(out, &format!("show {second} --json"))?;
     out.write_all(&ws.quick_view(second).await?.to_json()?)?;
     drop(ws);

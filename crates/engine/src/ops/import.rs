@@ -8,22 +8,22 @@
 //! second import adds nothing and a grown file adds only its new lines.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 use logbook_capture::run::CaptureConfig;
 use logbook_capture::source::{FileSource, Source};
 use logbook_core::lifecycle::LifecycleCommand;
-use logbook_core::sessions::MAIN_SOURCE;
+use logbook_core::sessions::{MAIN_SOURCE, SessionStatus};
 use logbook_core::{
     AgentInfo, EndReason, EndStatus, Event, EventLog as _, Origin, SessionId, SourceKind, SourceRef,
 };
 use serde::Serialize;
 
-use crate::cli::ImportArgs;
+use crate::console::{ClientEnv, Console};
 use crate::files::list_files_and_links;
+use crate::request::ImportArgs;
 use crate::workspace::Workspace;
 
 /// Transcripts untouched for this long are recorded as ended.
@@ -39,15 +39,23 @@ struct Transcript {
     cwd: Option<String>,
 }
 
+/// What an import did.
 #[derive(Debug, Default, Serialize)]
-struct Summary {
-    files: u64,
-    sessions: u64,
-    new_sessions: u64,
-    lines: u64,
-    bytes: u64,
-    malformed: Vec<(String, u64)>,
-    skipped: Vec<(String, String)>,
+pub struct ImportSummary {
+    /// Files read.
+    pub files: u64,
+    /// Sessions that took lines.
+    pub sessions: u64,
+    /// Sessions started for conversations not seen before.
+    pub new_sessions: u64,
+    /// New lines captured.
+    pub lines: u64,
+    /// New bytes captured.
+    pub bytes: u64,
+    /// Files with malformed lines, and how many.
+    pub malformed: Vec<(String, u64)>,
+    /// Files that could not be read, and why.
+    pub skipped: Vec<(String, String)>,
 }
 
 /// The first `sessionId` and `cwd` found in a transcript's opening records.
@@ -112,10 +120,10 @@ fn classify(path: &Path) -> std::io::Result<Transcript> {
     })
 }
 
-fn gather(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+fn gather(paths: &[PathBuf], env: &ClientEnv) -> crate::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for path in paths {
-        let path = std::path::absolute(path)?;
+        let path = env.resolve(path);
         if path.is_dir() {
             for rel in list_files_and_links(&path, ".")? {
                 if rel.ends_with(".jsonl") {
@@ -125,7 +133,7 @@ fn gather(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
         } else if path.exists() {
             out.push(path);
         } else {
-            anyhow::bail!(crate::workspace::UsageError::Invalid(format!(
+            return Err(crate::error::EngineError::usage(format!(
                 "{} does not exist",
                 path.display()
             )));
@@ -136,14 +144,81 @@ fn gather(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
+/// What an import should leave alone.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ImportOptions {
+    /// Skip conversations whose newest session is still active: a live
+    /// session belongs to its watcher, which also splits it at compactions
+    /// (the daemon's sweep sets this).
+    pub skip_active: bool,
+}
+
 /// Runs `import`.
-pub async fn import(
+pub async fn import(ws: &Workspace, args: ImportArgs, console: &mut Console) -> crate::Result<u8> {
+    let files = gather(&args.paths, &console.env)?;
+    let summary = import_files(ws, files, ImportOptions::default(), Some(console)).await?;
+    for (path, why) in &summary.skipped {
+        console.say(format_args!("logbook: skipped {path}: {why}"));
+    }
+    let out = &mut *console.out;
+    if args.json.json {
+        serde_json::to_writer_pretty(&mut *out, &summary)?;
+        writeln!(out)?;
+    } else {
+        let malformed = if summary.malformed.is_empty() {
+            "none".to_owned()
+        } else {
+            summary
+                .malformed
+                .iter()
+                .map(|(p, n)| {
+                    format!(
+                        "{} {n}",
+                        Path::new(p)
+                            .file_name()
+                            .map(|f| f.to_string_lossy())
+                            .unwrap_or_default()
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        writeln!(
+            out,
+            "imported {} files into {} sessions ({} new): {} new lines, {} new bytes; malformed lines kept and counted: {malformed}",
+            summary.files, summary.sessions, summary.new_sessions, summary.lines, summary.bytes
+        )?;
+    }
+    Ok(0)
+}
+
+/// Imports every `.jsonl` under `dir` (the daemon's sweep of Claude Code's
+/// projects folder); a missing folder imports nothing.
+pub async fn import_dir(
     ws: &Workspace,
-    args: ImportArgs,
-    out: &mut dyn Write,
-) -> anyhow::Result<ExitCode> {
-    let files = gather(&args.paths)?;
-    let mut summary = Summary::default();
+    dir: &Path,
+    options: ImportOptions,
+) -> crate::Result<ImportSummary> {
+    if !dir.is_dir() {
+        return Ok(ImportSummary::default());
+    }
+    let files = list_files_and_links(dir, ".")?
+        .into_iter()
+        .filter(|rel| rel.ends_with(".jsonl"))
+        .map(|rel| dir.join(rel.trim_start_matches("./")))
+        .collect();
+    import_files(ws, files, options, None).await
+}
+
+/// Captures `files` (exactly once) into the sessions of their
+/// conversations, starting sessions for conversations never seen.
+pub async fn import_files(
+    ws: &Workspace,
+    files: Vec<PathBuf>,
+    options: ImportOptions,
+    console: Option<&Console>,
+) -> crate::Result<ImportSummary> {
+    let mut summary = ImportSummary::default();
     let mut transcripts = Vec::new();
     for path in files {
         match classify(&path) {
@@ -160,7 +235,10 @@ pub async fn import(
         .filter_map(|t| std::fs::metadata(&t.path).ok())
         .map(|m| m.len())
         .sum();
-    let bar = crate::progress::bytes(total, true);
+    let bar = match console {
+        Some(console) => crate::progress::bytes(total, true, console),
+        None => indicatif::ProgressBar::hidden(),
+    };
 
     let mut known = agent_sessions(ws).await?;
     let mut touched: HashMap<SessionId, SystemTime> = HashMap::new();
@@ -170,6 +248,10 @@ pub async fn import(
         ..CaptureConfig::default()
     };
     for t in &transcripts {
+        // Hooks that found the store busy are applied between files, so a
+        // long import never keeps a hook waiting (DESIGN.md §8).
+        crate::spool::ingest(ws).await;
+        let _lane = ws.lane().await;
         bar.set_message(format!(
             " {}",
             t.path
@@ -179,14 +261,20 @@ pub async fn import(
         ));
         // A main transcript is its file (copies of one conversation are
         // separate sessions); a subagent joins whichever session holds its
-        // parent conversation.
+        // parent conversation. Either way the newest session of the chain.
         let lookup = if t.key == MAIN_SOURCE {
             known
                 .by_file
-                .get(&(t.agent_session.clone(), t.path.display().to_string()))
+                .get(&(t.agent_session.clone(), same_file_key(&t.path)))
         } else {
             known.by_agent.get(&t.agent_session)
         };
+        if let Some(id) = lookup
+            && options.skip_active
+            && ws.quick_view(*id).await?.status == SessionStatus::Active
+        {
+            continue;
+        }
         let session = match lookup {
             Some(id) => *id,
             None => {
@@ -248,8 +336,12 @@ pub async fn import(
                     .push((t.path.display().to_string(), e.to_string()));
             }
         }
+        // Project per file, so the files people read follow an import and
+        // the store is never far behind when the next hook arrives.
+        ws.project().await?;
     }
     bar.finish_and_clear();
+    let _lane = ws.lane().await;
     ws.project().await?;
     let now = SystemTime::now();
     for (session, modified) in &touched {
@@ -268,38 +360,17 @@ pub async fn import(
     }
     summary.sessions = touched.len() as u64;
     ws.flush()?;
-    for (path, why) in &summary.skipped {
-        eprintln!("logbook: skipped {path}: {why}");
-    }
-    if args.json.json {
-        serde_json::to_writer_pretty(&mut *out, &summary)?;
-        writeln!(out)?;
-    } else {
-        let malformed = if summary.malformed.is_empty() {
-            "none".to_owned()
-        } else {
-            summary
-                .malformed
-                .iter()
-                .map(|(p, n)| {
-                    format!(
-                        "{} {n}",
-                        Path::new(p)
-                            .file_name()
-                            .map(|f| f.to_string_lossy())
-                            .unwrap_or_default()
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        writeln!(
-            out,
-            "imported {} files into {} sessions ({} new): {} new lines, {} new bytes; malformed lines kept and counted: {malformed}",
-            summary.files, summary.sessions, summary.new_sessions, summary.lines, summary.bytes
-        )?;
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(summary)
+}
+
+/// How a transcript path is compared: hooks report the path Claude Code
+/// uses, an import the path the user typed; the same file through a
+/// symbolic link or `..` is still the same conversation file.
+fn same_file_key(path: &Path) -> String {
+    path.canonicalize()
+        .unwrap_or_else(|_| path.to_owned())
+        .display()
+        .to_string()
 }
 
 /// Imported sessions, by what identifies them.
@@ -314,14 +385,17 @@ struct Known {
 impl Known {
     fn insert(&mut self, agent: &str, path: Option<String>, id: SessionId) {
         if let Some(path) = path {
-            self.by_file.insert((agent.to_owned(), path), id);
+            // Sessions are inserted oldest first: the newest segment of a
+            // chain wins, and captures go on there.
+            self.by_file
+                .insert((agent.to_owned(), same_file_key(Path::new(&path))), id);
         }
         self.by_agent.entry(agent.to_owned()).or_insert(id);
     }
 }
 
 /// Every Claude Code session in the store, from each session's first event.
-async fn agent_sessions(ws: &Workspace) -> anyhow::Result<Known> {
+async fn agent_sessions(ws: &Workspace) -> crate::Result<Known> {
     let mut known = Known::default();
     for id in ws.log().sessions().await? {
         for env in ws.log().read_session_range(id, 1, 1).await? {

@@ -2,8 +2,7 @@
 //! Stop hook and the status line), and the status line's recording.
 
 use std::collections::BTreeMap;
-use std::io::{IsTerminal, Write};
-use std::process::ExitCode;
+use std::io::Write;
 
 use logbook_core::{BudgetAlert, Event, NewEvent, SessionId, Timestamp};
 use logbook_tokens::budget::{DEFAULT_WINDOW, due};
@@ -12,11 +11,11 @@ use logbook_tokens::projection::{TokensView, tokens_path};
 use logbook_tokens::usage::Totals;
 use serde::Serialize;
 
-use crate::cli::{TokensArgs, TokensBy};
+use crate::request::{TokensArgs, TokensBy};
 use crate::workspace::Workspace;
 
 /// A session's `tokens.json`, if projected.
-pub fn view_of(ws: &Workspace, id: SessionId) -> anyhow::Result<Option<TokensView>> {
+pub fn view_of(ws: &Workspace, id: SessionId) -> crate::Result<Option<TokensView>> {
     Ok(ws
         .read_file(&tokens_path(id))?
         .and_then(|b| serde_json::from_slice(&b).ok()))
@@ -25,7 +24,7 @@ pub fn view_of(ws: &Workspace, id: SessionId) -> anyhow::Result<Option<TokensVie
 /// Appends a `BudgetAlert` for each threshold `session` has newly crossed
 /// (once per threshold until a compaction re-arms it); returns them as
 /// `(threshold, remaining_pct)`, highest first.
-pub async fn raise_alerts(ws: &Workspace, session: SessionId) -> anyhow::Result<Vec<(u8, f64)>> {
+pub async fn raise_alerts(ws: &Workspace, session: SessionId) -> crate::Result<Vec<(u8, f64)>> {
     let Some(view) = view_of(ws, session)? else {
         return Ok(Vec::new());
     };
@@ -152,8 +151,14 @@ pub async fn tokens(
     ws: &Workspace,
     args: TokensArgs,
     out: &mut dyn Write,
-) -> anyhow::Result<ExitCode> {
-    let since = args.since.as_deref().map(Timestamp::parse).transpose()?;
+    terminal: bool,
+) -> crate::Result<u8> {
+    let since = args
+        .since
+        .as_deref()
+        .map(Timestamp::parse)
+        .transpose()
+        .map_err(|e| crate::error::EngineError::usage(e.to_string()))?;
     let since_text = since.map(|t| t.to_string());
     let ids = match &args.session {
         Some(typed) => vec![ws.resolve(typed)?],
@@ -255,7 +260,7 @@ pub async fn tokens(
         }
     }
     let rows: Vec<Row> = rows.into_values().collect();
-    if args.json.json || !std::io::stdout().is_terminal() {
+    if args.json.json || !terminal {
         serde_json::to_writer_pretty(&mut *out, &rows)?;
         writeln!(out)?;
     } else {
@@ -289,7 +294,7 @@ pub async fn tokens(
             "* estimated at list prices of {PRICES_AS_OF} (config [pricing] overrides)"
         )?;
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(0)
 }
 
 /// The window a status-line input states, else the default.

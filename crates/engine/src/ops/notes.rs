@@ -3,7 +3,6 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::process::ExitCode;
 
 use logbook_context::brief::{Links, render};
 use logbook_context::model::ContextView;
@@ -11,11 +10,17 @@ use logbook_context::projection::{Handoff, context_path, handoff_path};
 use logbook_core::sessions::SessionStatus;
 use logbook_core::{Event, NewEvent, NoteKind, NoteRecorded, SessionId};
 
-use crate::cli::{ContextArgs, HandoffArgs, JsonArg, NoteArgs};
-use crate::workspace::{UsageError, Workspace};
+use crate::error::{EngineError, UsageError};
+use crate::request::{ContextArgs, HandoffArgs, JsonArg, NoteArgs};
+use crate::workspace::Workspace;
 
 /// Runs `note`.
-pub async fn note(ws: &Workspace, args: NoteArgs, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
+pub async fn note(
+    ws: &Workspace,
+    args: NoteArgs,
+    agent_pid: Option<u32>,
+    out: &mut dyn Write,
+) -> crate::Result<u8> {
     let (kind, text) = match (args.decision, args.correction, args.plan) {
         (Some(t), _, _) => (NoteKind::Decision, t),
         (_, Some(t), _) => (NoteKind::Correction, t),
@@ -31,16 +36,17 @@ pub async fn note(ws: &Workspace, args: NoteArgs, out: &mut dyn Write) -> anyhow
     }
     let session = match args.session {
         Some(typed) => ws.resolve(&typed)?,
-        None => match agent_session(ws).await? {
+        None => match agent_session(ws, agent_pid).await? {
             Some(id) => id,
             None => ws.target(None).await?,
         },
     };
     let state = ws.quick_state(session).await?;
-    anyhow::ensure!(
-        state.phase == logbook_core::lifecycle::Phase::Active,
-        "session {session} is not active"
-    );
+    if state.phase != logbook_core::lifecycle::Phase::Active {
+        return Err(EngineError::failed(format!(
+            "session {session} is not active"
+        )));
+    }
     ws.commit(vec![NewEvent {
         session,
         expected_session_seq: state.version,
@@ -48,13 +54,13 @@ pub async fn note(ws: &Workspace, args: NoteArgs, out: &mut dyn Write) -> anyhow
     }])
     .await?;
     writeln!(out, "{session}")?;
-    Ok(ExitCode::SUCCESS)
+    Ok(0)
 }
 
 /// The active session of the Claude Code process this command runs under
 /// (an agent calling `logbook note` from its shell tool).
-async fn agent_session(ws: &Workspace) -> anyhow::Result<Option<SessionId>> {
-    let Some(pid) = crate::hook::agent_pid() else {
+async fn agent_session(ws: &Workspace, pid: Option<u32>) -> crate::Result<Option<SessionId>> {
+    let Some(pid) = pid else {
         return Ok(None);
     };
     Ok(ws
@@ -68,7 +74,7 @@ async fn agent_session(ws: &Workspace) -> anyhow::Result<Option<SessionId>> {
 fn read_json<T: serde::de::DeserializeOwned>(
     ws: &Workspace,
     path: &str,
-) -> anyhow::Result<Option<(T, Vec<u8>)>> {
+) -> crate::Result<Option<(T, Vec<u8>)>> {
     Ok(match ws.read_file(path)? {
         Some(bytes) => Some((serde_json::from_slice(&bytes)?, bytes)),
         None => None,
@@ -76,14 +82,12 @@ fn read_json<T: serde::de::DeserializeOwned>(
 }
 
 /// Runs `context`.
-pub async fn context(
-    ws: &Workspace,
-    args: ContextArgs,
-    out: &mut dyn Write,
-) -> anyhow::Result<ExitCode> {
+pub async fn context(ws: &Workspace, args: ContextArgs, out: &mut dyn Write) -> crate::Result<u8> {
     let id = ws.resolve(&args.session)?;
     let Some((view, bytes)) = read_json::<ContextView>(ws, &context_path(id))? else {
-        anyhow::bail!("session {id} has no context yet");
+        return Err(EngineError::failed(format!(
+            "session {id} has no context yet"
+        )));
     };
     if args.json.json {
         out.write_all(&bytes)?;
@@ -97,7 +101,7 @@ pub async fn context(
         };
         out.write_all(render(&view, &links, usize::MAX).as_bytes())?;
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(0)
 }
 
 fn print_handoff(
@@ -105,7 +109,7 @@ fn print_handoff(
     bytes: &[u8],
     json: bool,
     out: &mut dyn Write,
-) -> anyhow::Result<()> {
+) -> crate::Result<()> {
     if json {
         out.write_all(bytes)?;
     } else {
@@ -118,7 +122,7 @@ fn print_handoff(
 async fn latest_handoff(
     ws: &Workspace,
     accept: impl Fn(&Handoff) -> bool,
-) -> anyhow::Result<Option<(Handoff, Vec<u8>)>> {
+) -> crate::Result<Option<(Handoff, Vec<u8>)>> {
     // Session ids are UUIDv7: their order is their start order.
     for id in logbook_core::EventLog::sessions(ws.log())
         .await?
@@ -135,25 +139,21 @@ async fn latest_handoff(
 }
 
 /// Runs `handoff`.
-pub async fn handoff(
-    ws: &Workspace,
-    args: HandoffArgs,
-    out: &mut dyn Write,
-) -> anyhow::Result<ExitCode> {
+pub async fn handoff(ws: &Workspace, args: HandoffArgs, out: &mut dyn Write) -> crate::Result<u8> {
     let found = match &args.session {
         Some(typed) => read_json::<Handoff>(ws, &handoff_path(ws.resolve(typed)?))?,
         None => latest_handoff(ws, |_| true).await?,
     };
     let Some((handoff, bytes)) = found else {
-        anyhow::bail!(
+        return Err(EngineError::failed(format!(
             "no handoff recorded{}",
             args.session
                 .map(|s| format!(" for {s}"))
                 .unwrap_or_default()
-        );
+        )));
     };
     print_handoff(&handoff, &bytes, args.json.json, out)?;
-    Ok(ExitCode::SUCCESS)
+    Ok(0)
 }
 
 /// Runs `resume`: the newest handoff whose project is `cwd` (or contains it).
@@ -162,7 +162,7 @@ pub async fn resume(
     args: JsonArg,
     cwd: &Path,
     out: &mut dyn Write,
-) -> anyhow::Result<ExitCode> {
+) -> crate::Result<u8> {
     let found = latest_handoff(ws, |h| {
         h.cwd
             .as_deref()
@@ -170,8 +170,11 @@ pub async fn resume(
     })
     .await?;
     let Some((handoff, bytes)) = found else {
-        anyhow::bail!("no handoff recorded for {}", cwd.display());
+        return Err(EngineError::failed(format!(
+            "no handoff recorded for {}",
+            cwd.display()
+        )));
     };
     print_handoff(&handoff, &bytes, args.json, out)?;
-    Ok(ExitCode::SUCCESS)
+    Ok(0)
 }

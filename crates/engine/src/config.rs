@@ -25,6 +25,24 @@ pub struct Config {
     pub budget_thresholds: Vec<u8>,
     /// USD per million tokens by model-id substring, over the built-in table.
     pub pricing: std::collections::BTreeMap<String, logbook_tokens::pricing::Price>,
+    /// Whether commands go through the store's daemon (`LOGBOOK_DAEMON=off`
+    /// overrides it for one process).
+    pub daemon: bool,
+    /// Seconds the daemon stays up with no active session and no client.
+    pub daemon_idle_secs: u64,
+    /// After `SessionEnd`, or the agent's death, a session's files are
+    /// drained until they have been quiet this long…
+    pub drain_quiet_ms: u64,
+    /// …but never longer than this.
+    pub drain_max_ms: u64,
+    /// Milliseconds between passes of a session watcher over its files.
+    pub watch_interval_ms: u64,
+    /// How long a hook or the status line waits for the daemon before it
+    /// spools its payload and exits (Claude Code gives `SessionEnd` ~1.5 s).
+    pub hook_wait_ms: u64,
+    /// Seconds between the daemon's sweeps of Claude Code's projects
+    /// folder for transcripts no hook saw; 0 turns the sweep off.
+    pub sweep_interval_secs: u64,
 }
 
 impl Default for Config {
@@ -37,6 +55,13 @@ impl Default for Config {
             context_window: None,
             budget_thresholds: logbook_tokens::budget::DEFAULT_THRESHOLDS.to_vec(),
             pricing: std::collections::BTreeMap::new(),
+            daemon: true,
+            daemon_idle_secs: 600,
+            drain_quiet_ms: 400,
+            drain_max_ms: 5_000,
+            watch_interval_ms: 25,
+            hook_wait_ms: 700,
+            sweep_interval_secs: 3_600,
         }
     }
 }
@@ -104,7 +129,35 @@ impl Config {
         if self.rotate_lines == 0 {
             return Err("rotate_lines must be at least 1".into());
         }
+        if !(1..=10_000).contains(&self.watch_interval_ms) {
+            return Err(format!(
+                "watch_interval_ms must be between 1 and 10000, not {}",
+                self.watch_interval_ms
+            ));
+        }
+        if self.drain_quiet_ms > self.drain_max_ms {
+            return Err(format!(
+                "drain_quiet_ms ({}) must not exceed drain_max_ms ({})",
+                self.drain_quiet_ms, self.drain_max_ms
+            ));
+        }
+        if !(10..=1_400).contains(&self.hook_wait_ms) {
+            return Err(format!(
+                "hook_wait_ms must be between 10 and 1400 (Claude Code gives SessionEnd about 1500), not {}",
+                self.hook_wait_ms
+            ));
+        }
         Ok(())
+    }
+
+    /// Whether this process should use the daemon: the config, unless
+    /// `LOGBOOK_DAEMON=off` (or `0`, `false`) says otherwise.
+    pub fn daemon_enabled(&self) -> bool {
+        match std::env::var("LOGBOOK_DAEMON") {
+            Ok(v) if matches!(v.as_str(), "off" | "0" | "false" | "no") => false,
+            Ok(v) if matches!(v.as_str(), "on" | "1" | "true" | "yes") => true,
+            _ => self.daemon,
+        }
     }
 
     /// The lock wait as a duration.

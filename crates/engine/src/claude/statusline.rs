@@ -3,15 +3,13 @@
 //! still prints a line and exits 0, because a status line that errors is
 //! worse than one that says less.
 
-use std::io::{Read, Write};
-use std::process::ExitCode;
-
 use std::path::Path;
 
 use logbook_core::sessions::SessionStatus;
 use logbook_core::{Event, NewEvent, TokenUsageObserved, UsageSource};
 use serde_json::Value;
 
+use crate::error::EngineError;
 use crate::workspace::{Workspace, discover_store};
 
 /// Claude Code's default context window.
@@ -60,13 +58,10 @@ pub fn line(input: &Value) -> String {
     }
 }
 
-/// Runs `statusline`: records the reading against the conversation's
-/// session (when it changed), raises alerts, prints the line. Always exits 0;
-/// failures go to `<store>/logbook.log`.
-pub async fn statusline(explicit: Option<&Path>, cwd: &Path, out: &mut dyn Write) -> ExitCode {
-    let mut raw = Vec::new();
-    let _ = std::io::stdin().take(1 << 20).read_to_end(&mut raw);
-    let input = serde_json::from_slice::<Value>(&raw).unwrap_or(Value::Null);
+/// Where the status line's store is: as for hooks, from the project the
+/// input names (`workspace.current_dir`, else `cwd`).
+pub fn store_for_input(explicit: Option<&Path>, cwd: &Path, raw: &[u8]) -> std::path::PathBuf {
+    let input = serde_json::from_slice::<Value>(raw).unwrap_or(Value::Null);
     let project = input
         .get("workspace")
         .and_then(|w| w.get("current_dir"))
@@ -75,32 +70,45 @@ pub async fn statusline(explicit: Option<&Path>, cwd: &Path, out: &mut dyn Write
         .map(Path::new)
         .filter(|p| p.is_absolute())
         .unwrap_or(cwd);
-    let root = discover_store(explicit, project);
+    discover_store(explicit, project)
+}
+
+/// Runs `statusline` against an open store: records the reading against
+/// the conversation's session (when it changed), raises alerts and returns
+/// the line. Never fails: problems go to `<store>/logbook.log`.
+pub async fn statusline(ws: &Workspace, raw: &[u8]) -> String {
+    let input = serde_json::from_slice::<Value>(raw).unwrap_or(Value::Null);
     let mut text = line(&input);
-    match record(&root, &input).await {
+    let _lane = ws.lane().await;
+    match record(ws, &input).await {
         Ok(Some(marker)) => text.push_str(&marker),
         Ok(None) => {}
-        Err(e) if input.is_null() => {
-            crate::hook::log_failure(&root, &e.context("status line input is not JSON"));
-        }
-        Err(e) => crate::hook::log_failure(&root, &e),
+        Err(e) if input.is_null() => crate::claude::hook::log_failure(
+            ws.root(),
+            "statusline",
+            &EngineError::Context {
+                context: "status line input is not JSON".into(),
+                source: Box::new(e),
+            },
+        ),
+        Err(e) => crate::claude::hook::log_failure(ws.root(), "statusline", &e),
     }
-    let _ = writeln!(out, "{text}").and_then(|()| out.flush());
-    ExitCode::SUCCESS
+    text
 }
 
 /// Records the reading; returns the marker to show when the context is
 /// below a threshold.
-async fn record(root: &Path, input: &Value) -> anyhow::Result<Option<String>> {
+async fn record(ws: &Workspace, input: &Value) -> crate::Result<Option<String>> {
     let agent = input.get("session_id").and_then(Value::as_str);
-    let Some(agent) = agent.filter(|a| crate::hook::valid_agent_id(a)) else {
-        anyhow::ensure!(!input.is_null(), "no status-line input");
+    let Some(agent) = agent.filter(|a| crate::claude::hook::valid_agent_id(a)) else {
+        if input.is_null() {
+            return Err(EngineError::failed("no status-line input"));
+        }
         return Ok(None);
     };
     let Some(pct) = used_percentage(input) else {
         return Ok(None);
     };
-    let ws = Workspace::open(root).await?;
     let Some(session) = ws
         .newest(|v| {
             v.status == SessionStatus::Active
@@ -111,9 +119,9 @@ async fn record(root: &Path, input: &Value) -> anyhow::Result<Option<String>> {
     else {
         return Ok(None);
     };
-    let window = crate::tokens::stated_window(input);
+    let window = crate::ops::tokens::stated_window(input);
     let used = (pct.clamp(0.0, 100.0) / 100.0 * window as f64).round() as u64;
-    let known = crate::tokens::view_of(&ws, session)?;
+    let known = crate::ops::tokens::view_of(ws, session)?;
     let changed = known
         .as_ref()
         .is_none_or(|v| v.context.used != Some(used) || v.stated_window != Some(window));
@@ -130,7 +138,7 @@ async fn record(root: &Path, input: &Value) -> anyhow::Result<Option<String>> {
         }])
         .await?;
     }
-    crate::tokens::raise_alerts(&ws, session).await?;
+    crate::ops::tokens::raise_alerts(ws, session).await?;
     ws.flush()?;
     let remaining = 100.0 - pct;
     let highest = ws.config().budget_thresholds.iter().max().copied();

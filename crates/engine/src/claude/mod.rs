@@ -1,0 +1,5 @@
+//! The Claude Code adapter: what its hooks and status line send, and the
+//! session-chain policy that follows from them (DESIGN.md §6).
+
+pub mod hook;
+pub mod statusline;

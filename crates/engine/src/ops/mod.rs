@@ -1,0 +1,224 @@
+//! Operations: one module per command family, all reached through
+//! [`execute`], which a front end calls in its own process and the daemon
+//! calls for its clients. An operation renders its own output on the
+//! [`Console`] it is given, so both paths print the same bytes.
+
+pub mod capture;
+pub mod demo;
+pub mod import;
+pub mod notes;
+pub mod sessions;
+pub mod tokens;
+pub mod verify;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::claude::hook::HookOutcome;
+use crate::console::Console;
+use crate::error::EngineError;
+use crate::request::Request;
+use crate::spool::{self, Spooled};
+use crate::workspace::Workspace;
+
+/// How an operation reaches the store.
+pub enum Store {
+    /// Held open for the life of the process (the daemon).
+    Shared(Arc<Workspace>),
+    /// Opened for each unit of work and closed after it (a process without
+    /// the daemon), so a long `capture --follow` never holds the store
+    /// between passes.
+    PerUse(PathBuf),
+}
+
+impl Store {
+    /// The store directory.
+    pub fn root(&self) -> &Path {
+        match self {
+            Self::Shared(ws) => ws.root(),
+            Self::PerUse(root) => root,
+        }
+    }
+
+    /// The open workspace.
+    pub async fn open(&self) -> Result<Arc<Workspace>, EngineError> {
+        match self {
+            Self::Shared(ws) => {
+                ws.reload_config()?;
+                Ok(ws.clone())
+            }
+            Self::PerUse(root) => Ok(Arc::new(Workspace::open(root).await?)),
+        }
+    }
+
+    /// The workspace, waiting for another process at most `wait`.
+    async fn open_within(&self, wait: Duration) -> Result<Arc<Workspace>, EngineError> {
+        match self {
+            Self::Shared(ws) => {
+                ws.reload_config()?;
+                Ok(ws.clone())
+            }
+            Self::PerUse(root) => Ok(Arc::new(Workspace::open_waiting(root, Some(wait)).await?)),
+        }
+    }
+}
+
+/// What a request left besides its output.
+#[derive(Debug, Default)]
+pub struct Executed {
+    /// The exit code: 0 success, 1 a failed check.
+    pub code: u8,
+    /// For a hook: what it did (the daemon watches the session it names).
+    pub hook: Option<HookOutcome>,
+}
+
+impl Executed {
+    fn code(code: u8) -> Self {
+        Self { code, hook: None }
+    }
+}
+
+/// Runs one request. Hooks and the status line never fail: their problems
+/// are logged to `<store>/logbook.log` and they print what they can.
+pub async fn execute(
+    store: &Store,
+    request: Request,
+    console: &mut Console,
+) -> Result<Executed, EngineError> {
+    match request {
+        Request::Hook { payload, agent_pid } => Ok(hook(store, payload, agent_pid, console).await),
+        Request::Statusline { input } => {
+            let line = match store.open_within(hook_wait(store.root())).await {
+                Ok(ws) => crate::claude::statusline::statusline(&ws, &input).await,
+                Err(e) => {
+                    crate::claude::hook::log_failure(store.root(), "statusline", &e);
+                    let value = serde_json::from_slice(&input).unwrap_or_default();
+                    crate::claude::statusline::line(&value)
+                }
+            };
+            let _ = writeln!(console.out, "{line}");
+            Ok(Executed::code(0))
+        }
+        Request::Capture(args) => capture::capture(store, args, console)
+            .await
+            .map(Executed::code),
+        request => {
+            let ws = store.open().await?;
+            if matches!(store, Store::PerUse(_)) {
+                spool::ingest(&ws).await;
+            }
+            run(&ws, request, console).await.map(Executed::code)
+        }
+    }
+}
+
+use std::io::Write as _;
+
+async fn run(ws: &Workspace, request: Request, console: &mut Console) -> crate::Result<u8> {
+    let color = console.env.color;
+    let terminal = console.env.stdout_terminal;
+    match request {
+        Request::Init => {
+            writeln!(console.out, "{}", ws.root().display())?;
+            Ok(0)
+        }
+        Request::Start(args) => {
+            let _lane = ws.lane().await;
+            sessions::start(ws, args, &mut *console.out).await
+        }
+        Request::End(args) => {
+            let _lane = ws.lane().await;
+            sessions::end(ws, args, console).await
+        }
+        Request::Transition(args) => {
+            let _lane = ws.lane().await;
+            sessions::transition(ws, args, &mut *console.out).await
+        }
+        Request::Ls(args) => sessions::ls(ws, args, &mut *console.out, color).await,
+        Request::Show(args) => sessions::show(ws, args, &mut *console.out).await,
+        Request::Log(args) => sessions::log(ws, args, &mut *console.out).await,
+        Request::Verify(args) => verify::verify(ws, args.json, console).await,
+        Request::Replay(args) => sessions::replay(ws, args, console).await,
+        Request::Export => sessions::export(ws, &mut *console.out),
+        Request::Import(args) => import::import(ws, args, console).await,
+        Request::Note { args, agent_pid } => {
+            let _lane = ws.lane().await;
+            notes::note(ws, args, agent_pid, &mut *console.out).await
+        }
+        Request::Context(args) => notes::context(ws, args, &mut *console.out).await,
+        Request::Handoff(args) => notes::handoff(ws, args, &mut *console.out).await,
+        Request::Resume(args) => {
+            let cwd = console.env.cwd.clone();
+            notes::resume(ws, args, &cwd, &mut *console.out).await
+        }
+        Request::Tokens(args) => tokens::tokens(ws, args, &mut *console.out, terminal).await,
+        // Served by `execute` before a workspace is needed.
+        Request::Hook { .. } | Request::Statusline { .. } | Request::Capture(_) => Ok(0),
+    }
+}
+
+/// The bound a hook waits for the store, from the store's config.
+pub fn hook_wait(root: &Path) -> Duration {
+    let config = Workspace::open_config(root).unwrap_or_default();
+    Duration::from_millis(config.hook_wait_ms)
+}
+
+/// A hook: applied now when the store can be had within the bound, else
+/// spooled. Always "succeeds".
+async fn hook(
+    store: &Store,
+    payload: Vec<u8>,
+    agent_pid: Option<u32>,
+    console: &mut Console,
+) -> Executed {
+    let root = store.root().to_owned();
+    let ws = match store.open_within(hook_wait(&root)).await {
+        Ok(ws) => ws,
+        Err(e) => {
+            tracing::info!("store unavailable, spooling the hook: {e}");
+            spool_hook(&root, &payload, agent_pid);
+            return Executed::code(0);
+        }
+    };
+    // Older payloads first: the spool keeps the hooks' order.
+    spool::ingest(&ws).await;
+    match crate::claude::hook::handle(&ws, &payload, agent_pid).await {
+        Ok(outcome) => {
+            if let Some(text) = &outcome.print {
+                // A closed stdout is Claude Code's business, not a failure.
+                let _ = console
+                    .out
+                    .write_all(text.as_bytes())
+                    .and_then(|()| console.out.flush());
+            }
+            Executed {
+                code: 0,
+                hook: Some(outcome),
+            }
+        }
+        Err(e) => {
+            crate::claude::hook::log_failure(&root, "hook", &e);
+            Executed::code(0)
+        }
+    }
+}
+
+/// Writes a hook to the spool; a failure is logged, and the hook is lost
+/// only if the store's own disk cannot take a small file.
+pub fn spool_hook(root: &Path, payload: &[u8], agent_pid: Option<u32>) {
+    spool_hook_as(root, &uuid::Uuid::now_v7().to_string(), payload, agent_pid);
+}
+
+/// [`spool_hook`] under a request id already claimed.
+pub fn spool_hook_as(root: &Path, id: &str, payload: &[u8], agent_pid: Option<u32>) {
+    let item = Spooled {
+        id: id.to_owned(),
+        kind: "hook".into(),
+        agent_pid,
+        payload: String::from_utf8_lossy(payload).into_owned(),
+    };
+    if let Err(e) = spool::write(root, &item) {
+        crate::claude::hook::log_failure(root, "spooling a hook", &EngineError::from(e));
+    }
+}

@@ -1,0 +1,357 @@
+//! The requests a front end makes of the engine, with their arguments.
+//!
+//! One set of types serves every front end: the `logbook` binary fills them
+//! from its command line (the `clap` feature derives the parsers), runs
+//! them in its own process or sends them to the store's daemon, which
+//! decodes the very same types. Nothing here does any work.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// `--json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+pub struct JsonArg {
+    /// Print JSON instead of text
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub json: bool,
+}
+
+/// `start`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+pub struct StartArgs {
+    /// What the session is for
+    #[cfg_attr(feature = "clap", arg(long, value_name = "NAME"))]
+    pub command: Option<String>,
+    /// Whether to print JSON.
+    #[cfg_attr(feature = "clap", command(flatten))]
+    pub json: JsonArg,
+}
+
+/// `end`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+pub struct EndArgs {
+    /// Session id or unique prefix [default: the only active session]
+    pub session: Option<String>,
+    /// How it went
+    #[cfg_attr(feature = "clap", arg(long, value_enum, default_value_t = StatusArg::Completed))]
+    pub status: StatusArg,
+    /// The exit code of what ran
+    #[cfg_attr(feature = "clap", arg(long, allow_negative_numbers = true))]
+    pub exit_code: Option<i32>,
+    /// Whether to print JSON.
+    #[cfg_attr(feature = "clap", command(flatten))]
+    pub json: JsonArg,
+}
+
+/// An end status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+pub enum StatusArg {
+    /// Finished normally
+    Completed,
+    /// Finished with an error
+    Failed,
+    /// Left behind
+    Abandoned,
+}
+
+/// `transition`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+pub struct TransitionArgs {
+    /// Session id or unique prefix [default: the only active session]
+    pub session: Option<String>,
+    /// Why the chain moves on
+    #[cfg_attr(feature = "clap", arg(long, value_enum, default_value_t = ReasonArg::Manual))]
+    pub reason: ReasonArg,
+    /// Whether to print JSON.
+    #[cfg_attr(feature = "clap", command(flatten))]
+    pub json: JsonArg,
+}
+
+/// A transition reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+pub enum ReasonArg {
+    /// An explicit hand-over
+    Manual,
+    /// The agent's context was cleared
+    Clear,
+    /// The agent compacted its context
+    Compaction,
+}
+
+/// `ls`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+pub struct LsArgs {
+    /// Only sessions with this status
+    #[cfg_attr(feature = "clap", arg(long, value_enum))]
+    pub status: Option<ListStatus>,
+    /// Whether to print JSON.
+    #[cfg_attr(feature = "clap", command(flatten))]
+    pub json: JsonArg,
+}
+
+/// A status filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+pub enum ListStatus {
+    /// Not ended
+    Active,
+    /// Ended normally
+    Completed,
+    /// Ended with an error
+    Failed,
+    /// Left behind
+    Abandoned,
+}
+
+/// `show`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+pub struct ShowArgs {
+    /// Session id or unique prefix
+    pub session: String,
+    /// Whether to print JSON.
+    #[cfg_attr(feature = "clap", command(flatten))]
+    pub json: JsonArg,
+}
+
+/// `log`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+pub struct LogArgs {
+    /// Only this session (id or unique prefix)
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub session: Option<String>,
+    /// Only events at or after this time (RFC 3339 or YYYY-MM-DD, UTC)
+    #[cfg_attr(feature = "clap", arg(long, value_name = "TIME"))]
+    pub since: Option<String>,
+    /// Whether to print JSON.
+    #[cfg_attr(feature = "clap", command(flatten))]
+    pub json: JsonArg,
+}
+
+/// `replay`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+pub struct ReplayArgs {
+    /// Rebuild into this directory instead of the store (the live files are
+    /// not touched)
+    #[cfg_attr(feature = "clap", arg(long, value_name = "DIR"))]
+    pub out: Option<PathBuf>,
+    /// Rebuild as of this point: a sequence number or a time (needs --out)
+    #[cfg_attr(feature = "clap", arg(long, value_name = "SEQ|TIME", requires = "out"))]
+    pub at: Option<String>,
+}
+
+/// `capture`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+#[cfg_attr(feature = "clap", command(group(clap::ArgGroup::new("what").required(true).args(["file", "stdin", "tmux"]))))]
+pub struct CaptureArgs {
+    /// Session id or unique prefix
+    pub session: String,
+    /// A file that grows (`.jsonl` is read as a Claude Code transcript)
+    #[cfg_attr(feature = "clap", arg(long, value_name = "PATH"))]
+    pub file: Option<PathBuf>,
+    /// Standard input, to its end
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub stdin: bool,
+    /// A tmux pane (`%3`, `work:0.1`): its scrollback, aligned by content
+    #[cfg_attr(feature = "clap", arg(long, value_name = "PANE"))]
+    pub tmux: Option<String>,
+    /// Keep reading the file or pane until interrupted (Ctrl-C or SIGTERM
+    /// stop it after the last complete batch)
+    #[cfg_attr(feature = "clap", arg(long, conflicts_with = "stdin"))]
+    pub follow: bool,
+    /// The source's name within the session
+    #[cfg_attr(
+        feature = "clap",
+        arg(long, default_value = "main", value_name = "NAME")
+    )]
+    pub source: String,
+    /// Whether to print JSON.
+    #[cfg_attr(feature = "clap", command(flatten))]
+    pub json: JsonArg,
+}
+
+/// `import`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+pub struct ImportArgs {
+    /// Transcript files or folders
+    #[cfg_attr(feature = "clap", arg(required = true))]
+    pub paths: Vec<PathBuf>,
+    /// Whether to print JSON.
+    #[cfg_attr(feature = "clap", command(flatten))]
+    pub json: JsonArg,
+}
+
+/// `note`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+#[cfg_attr(feature = "clap", command(group(clap::ArgGroup::new("kind").required(true).args(["decision", "correction", "plan"]))))]
+pub struct NoteArgs {
+    /// Something decided
+    #[cfg_attr(feature = "clap", arg(long, value_name = "TEXT"))]
+    pub decision: Option<String>,
+    /// A correction the agent must not forget
+    #[cfg_attr(feature = "clap", arg(long, value_name = "TEXT"))]
+    pub correction: Option<String>,
+    /// A plan
+    #[cfg_attr(feature = "clap", arg(long, value_name = "TEXT"))]
+    pub plan: Option<String>,
+    /// The session (default: the one of the Claude Code process this runs
+    /// under, else the only active one)
+    #[cfg_attr(feature = "clap", arg(long, value_name = "SESSION"))]
+    pub session: Option<String>,
+}
+
+/// `context`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+pub struct ContextArgs {
+    /// Session id or unique prefix
+    pub session: String,
+    /// Whether to print JSON.
+    #[cfg_attr(feature = "clap", command(flatten))]
+    pub json: JsonArg,
+}
+
+/// `handoff`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+pub struct HandoffArgs {
+    /// Session id or unique prefix (default: the latest handoff)
+    pub session: Option<String>,
+    /// Whether to print JSON.
+    #[cfg_attr(feature = "clap", command(flatten))]
+    pub json: JsonArg,
+}
+
+/// `tokens`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+pub struct TokensArgs {
+    /// One session (id or unique prefix); default: all
+    pub session: Option<String>,
+    /// Group rows by
+    #[cfg_attr(feature = "clap", arg(long, value_enum, default_value = "session"))]
+    pub by: TokensBy,
+    /// Only usage from this time or date on
+    #[cfg_attr(feature = "clap", arg(long, value_name = "TIME"))]
+    pub since: Option<String>,
+    /// Whether to print JSON.
+    #[cfg_attr(feature = "clap", command(flatten))]
+    pub json: JsonArg,
+}
+
+/// How `tokens` groups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+pub enum TokensBy {
+    /// One row per logbook session
+    Session,
+    /// One row per agent conversation (its compaction segments together)
+    AgentSession,
+    /// One row per day
+    Day,
+    /// One row per model
+    Model,
+}
+
+/// One thing a front end asks of the engine.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Request {
+    /// `init`: the store exists (the client created it); print its path.
+    Init,
+    /// `start`.
+    Start(StartArgs),
+    /// `end`.
+    End(EndArgs),
+    /// `transition`.
+    Transition(TransitionArgs),
+    /// `ls`.
+    Ls(LsArgs),
+    /// `show`.
+    Show(ShowArgs),
+    /// `log`.
+    Log(LogArgs),
+    /// `verify`.
+    Verify(JsonArg),
+    /// `replay`.
+    Replay(ReplayArgs),
+    /// `export`.
+    Export,
+    /// `capture`.
+    Capture(CaptureArgs),
+    /// `import`.
+    Import(ImportArgs),
+    /// `note`, with the agent process the note was written under.
+    Note {
+        /// What to record.
+        args: NoteArgs,
+        /// The Claude Code process above the client, if any.
+        agent_pid: Option<u32>,
+    },
+    /// `context`.
+    Context(ContextArgs),
+    /// `handoff`.
+    Handoff(HandoffArgs),
+    /// `resume`.
+    Resume(JsonArg),
+    /// `tokens`.
+    Tokens(TokensArgs),
+    /// A Claude Code hook payload, with the Claude Code process found above
+    /// the hook (the daemon cannot see the hook's parents).
+    Hook {
+        /// The payload as received on stdin.
+        payload: Vec<u8>,
+        /// The agent's pid.
+        agent_pid: Option<u32>,
+    },
+    /// The status-line input as received on stdin.
+    Statusline {
+        /// The input.
+        input: Vec<u8>,
+    },
+}
+
+impl Request {
+    /// A short name for logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Init => "init",
+            Self::Start(_) => "start",
+            Self::End(_) => "end",
+            Self::Transition(_) => "transition",
+            Self::Ls(_) => "ls",
+            Self::Show(_) => "show",
+            Self::Log(_) => "log",
+            Self::Verify(_) => "verify",
+            Self::Replay(_) => "replay",
+            Self::Export => "export",
+            Self::Capture(_) => "capture",
+            Self::Import(_) => "import",
+            Self::Note { .. } => "note",
+            Self::Context(_) => "context",
+            Self::Handoff(_) => "handoff",
+            Self::Resume(_) => "resume",
+            Self::Tokens(_) => "tokens",
+            Self::Hook { .. } => "hook",
+            Self::Statusline { .. } => "statusline",
+        }
+    }
+
+    /// Whether the request must never fail the agent: a hook or the status
+    /// line, which always exit 0 and spool rather than wait.
+    pub fn is_agent_facing(&self) -> bool {
+        matches!(self, Self::Hook { .. } | Self::Statusline { .. })
+    }
+}

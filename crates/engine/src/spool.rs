@@ -1,0 +1,138 @@
+//! The spool: hook payloads that could not be served in time, kept on disk
+//! until the store can take them.
+//!
+//! A hook must never make the agent wait and never be lost. When the
+//! daemon does not answer within the bound, or the store is held by
+//! another process, the hook writes its payload here (fsync'd, mode 0600)
+//! and exits 0. Whoever next owns the store applies the spool, oldest
+//! first, before its own work: the daemon before every request and on a
+//! timer, a process without the daemon when it opens the store, and long
+//! jobs between batches.
+//!
+//! A payload the hook already sent to a daemon that then stopped answering
+//! must not be applied twice (once from the socket, once from the spool).
+//! Both sides claim the request's id with an exclusive create of
+//! `spool/<id>.claim`; only the winner applies it.
+
+use std::io::Write as _;
+use std::os::unix::fs::OpenOptionsExt as _;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::EngineError;
+use crate::workspace::Workspace;
+
+/// A spooled agent-facing request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Spooled {
+    /// The request's id (also its claim).
+    pub id: String,
+    /// `hook`.
+    pub kind: String,
+    /// The Claude Code process above the hook.
+    pub agent_pid: Option<u32>,
+    /// The payload, as received.
+    pub payload: String,
+}
+
+/// The spool directory of the store at `root`.
+pub fn dir(root: &Path) -> PathBuf {
+    root.join("spool")
+}
+
+/// Claims request `id` for the caller; false when the other side (hook or
+/// daemon) already did. Errors count as not claimed only when the claim
+/// exists; any other failure claims, because losing a hook is worse than
+/// the small chance of applying one twice.
+pub fn claim(root: &Path, id: &str) -> bool {
+    let dir = dir(root);
+    let _ = crate::files::create_private_dir(&dir);
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(dir.join(format!("{id}.claim")))
+    {
+        Ok(_) => true,
+        Err(e) => e.kind() != std::io::ErrorKind::AlreadyExists,
+    }
+}
+
+/// Releases a claim the daemon holds for a request it served.
+pub fn release(root: &Path, id: &str) {
+    let _ = std::fs::remove_file(dir(root).join(format!("{id}.claim")));
+}
+
+/// Writes `item` durably: a temporary file, fsync, rename, fsync of the
+/// directory. The name sorts by the time the hook ran.
+pub fn write(root: &Path, item: &Spooled) -> std::io::Result<PathBuf> {
+    let dir = dir(root);
+    crate::files::create_private_dir(&dir)?;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let name = format!("{nanos:024}-{}.json", item.id);
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    file.write_all(&serde_json::to_vec(item).map_err(std::io::Error::other)?)?;
+    file.sync_all()?;
+    let path = dir.join(name);
+    std::fs::rename(&tmp, &path)?;
+    std::fs::File::open(&dir)?.sync_all()?;
+    Ok(path)
+}
+
+/// The spooled files, oldest first.
+pub fn pending(root: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir(root)) else {
+        return Vec::new();
+    };
+    let mut found: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.extension().is_some_and(|e| e == "json")
+                && !p
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// Applies every spooled request, oldest first, and removes it. A request
+/// that fails is logged to `<store>/logbook.log` and removed too: it would
+/// fail again, and it must not block the ones behind it. Returns how many
+/// were applied.
+pub async fn ingest(ws: &Workspace) -> usize {
+    let mut applied = 0;
+    for path in pending(ws.root()) {
+        let item = std::fs::read(&path)
+            .map_err(EngineError::from)
+            .and_then(|bytes| serde_json::from_slice::<Spooled>(&bytes).map_err(EngineError::from));
+        match item {
+            Ok(item) => {
+                if let Err(e) =
+                    crate::claude::hook::handle(ws, item.payload.as_bytes(), item.agent_pid).await
+                {
+                    crate::claude::hook::log_failure(ws.root(), "spooled hook", &e);
+                }
+                release(ws.root(), &item.id);
+                applied += 1;
+            }
+            Err(e) => crate::claude::hook::log_failure(
+                ws.root(),
+                &format!("spool file {}", path.display()),
+                &e,
+            ),
+        }
+        let _ = std::fs::remove_file(&path);
+    }
+    applied
+}
