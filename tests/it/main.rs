@@ -5,6 +5,7 @@ mod bad_input;
 mod capture;
 mod concurrency;
 mod crash;
+mod daemon;
 mod hooks;
 mod import;
 mod lifecycle;

@@ -73,10 +73,10 @@ pub fn parts_of(store: &Store, session: &str, key: &str) -> Vec<u8> {
 /// A temporary store and a way to run `logbook` against it.
 pub struct Store {
     dir: tempfile::TempDir,
-    /// Forces `LOGBOOK_DAEMON=off` (tests of the in-process path);
-    /// otherwise the variable is inherited, so the whole suite runs once
-    /// with the daemon and once without.
-    in_process: bool,
+    /// `LOGBOOK_DAEMON` for this store's commands: forced for tests of one
+    /// path; otherwise inherited, so the whole suite runs once with the
+    /// daemon and once without.
+    daemon: Option<&'static str>,
 }
 
 impl Default for Store {
@@ -89,7 +89,7 @@ impl Store {
     pub fn new() -> Self {
         Self {
             dir: tempfile::tempdir().unwrap(),
-            in_process: false,
+            daemon: None,
         }
     }
 
@@ -97,9 +97,27 @@ impl Store {
     /// daemon (fault injection and lock tests).
     pub fn in_process() -> Self {
         Self {
-            in_process: true,
+            daemon: Some("off"),
             ..Self::new()
         }
+    }
+
+    /// A store whose commands go through its daemon (tests of what only a
+    /// daemon can do: watch files and processes).
+    pub fn with_daemon() -> Self {
+        Self {
+            daemon: Some("on"),
+            ..Self::new()
+        }
+    }
+
+    /// The pid of the store's running daemon, from its pid file.
+    pub fn daemon_pid(&self) -> Option<u32> {
+        std::fs::read_to_string(self.root().join("daemon.pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
     }
 
     /// Stops the store's daemon, if one runs, and waits until it has let go
@@ -125,7 +143,13 @@ impl Store {
 
     /// A `logbook` command on this store, with a clean environment.
     pub fn cmd(&self) -> Command {
-        let mut cmd = Command::new(logbook_bin());
+        self.command(logbook_bin())
+    }
+
+    /// Any program, with the environment of [`Self::cmd`] (an agent that
+    /// runs `logbook` itself).
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut cmd = Command::new(program);
         cmd.env("LOGBOOK_DIR", self.root())
             .env_remove("LOGBOOK_LOG")
             .env_remove("LOGBOOK_FAULT_PAUSE_AFTER_APPEND")
@@ -135,8 +159,8 @@ impl Store {
             .env("CLAUDE_CONFIG_DIR", self.dir.path().join("claude"))
             .current_dir(self.dir.path())
             .stdin(Stdio::null());
-        if self.in_process {
-            cmd.env("LOGBOOK_DAEMON", "off");
+        if let Some(mode) = self.daemon {
+            cmd.env("LOGBOOK_DAEMON", mode);
         }
         cmd
     }
@@ -311,4 +335,118 @@ pub fn fill(log: &logbook_store::SledLog, events: u64, batch: u64) {
         }
         futures::executor::block_on(log.append(items)).unwrap();
     }
+}
+
+/// Polls `done` until it holds, failing the test after `limit`.
+pub fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(
+            started.elapsed() < limit,
+            "{what}: not reached within {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The stand-in agent (`tests/agents/claude`): a process named like Claude
+/// Code that writes a transcript and calls `logbook hook` as it does.
+pub struct Agent {
+    pub child: Child,
+    /// Claude Code's session id.
+    pub session_id: String,
+    pub transcript: PathBuf,
+    /// JSON lines: each hook's event, exit code, seconds and stdout.
+    pub hooks_log: PathBuf,
+    /// The token totals the agent wrote (once it has finished its turns).
+    pub truth: PathBuf,
+}
+
+impl Agent {
+    /// Starts agent `session_id` working in `cwd` on `store`, with the
+    /// stand-in's extra `args` (`--turns`, `--pause`, `--end`, …).
+    pub fn spawn(store: &Store, session_id: &str, cwd: &Path, args: &[&str]) -> Self {
+        let dir = store.scratch().join("transcripts");
+        let transcript = dir.join(format!("{session_id}.jsonl"));
+        let hooks_log = dir.join(format!("{session_id}.hooks"));
+        let truth = dir.join(format!("{session_id}.truth"));
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("agents/claude");
+        let mut cmd = store.command("python3");
+        cmd.current_dir(cwd);
+        let child = cmd
+            .args([script.as_os_str()])
+            .args(["--transcript".as_ref(), transcript.as_os_str()])
+            .args(["--session-id", session_id])
+            .args(["--cwd".as_ref(), cwd.as_os_str()])
+            .args(["--logbook".as_ref(), logbook_bin().as_os_str()])
+            .args(["--hooks-log".as_ref(), hooks_log.as_os_str()])
+            .args(["--truth".as_ref(), truth.as_os_str()])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        Self {
+            child,
+            session_id: session_id.to_owned(),
+            transcript,
+            hooks_log,
+            truth,
+        }
+    }
+
+    /// Waits (bounded) for the agent to print `line` (`hanging`, `done`).
+    pub fn wait_for(&mut self, line: &str, limit: Duration) {
+        let stdout = self.child.stdout.take().expect("stdout piped");
+        let (tx, rx) = std::sync::mpsc::channel();
+        let wanted = line.to_owned();
+        std::thread::spawn(move || {
+            for got in BufReader::new(stdout).lines() {
+                let Ok(got) = got else { break };
+                if got == wanted {
+                    let _ = tx.send(());
+                    break;
+                }
+            }
+        });
+        if rx.recv_timeout(limit).is_err() {
+            let _ = self.child.kill();
+            panic!("the agent did not print `{line}` within {limit:?}");
+        }
+    }
+
+    /// Every hook the agent ran: `(event, exit code, seconds, stdout)`.
+    pub fn hooks(&self) -> Vec<(String, i32, f64, String)> {
+        std::fs::read_to_string(&self.hooks_log)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| {
+                let v: Value = serde_json::from_str(l).unwrap();
+                (
+                    v["event"].as_str().unwrap().to_owned(),
+                    v["rc"].as_i64().unwrap() as i32,
+                    v["secs"].as_f64().unwrap(),
+                    v["stdout"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    }
+}
+
+/// The sessions recorded for Claude Code conversation `agent`, oldest first.
+pub fn sessions_of(store: &Store, agent: &str) -> Vec<Value> {
+    store
+        .sessions()
+        .into_iter()
+        .filter(|s| s["agent"]["session_id"] == agent)
+        .collect()
+}
+
+/// The main parts of every session of conversation `agent`, in chain order:
+/// together they must be the transcript byte for byte.
+pub fn chain_parts(store: &Store, agent: &str) -> Vec<u8> {
+    sessions_of(store, agent)
+        .iter()
+        .flat_map(|s| parts_of(store, s["session_id"].as_str().unwrap(), "main"))
+        .collect()
 }

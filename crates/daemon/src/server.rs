@@ -160,19 +160,35 @@ async fn signals(daemon: Arc<Daemon>) {
     let _ = daemon.shutdown.send(true);
 }
 
+/// Sessions that ended this recently are drained by a new daemon: the one
+/// it replaces may have been killed while their late lines were written.
+const RECENTLY_ENDED: Duration = Duration::from_secs(600);
+
 /// Watches every conversation that is active when the daemon starts (it
-/// may replace one that was killed).
+/// may replace one that was killed), and drains those that ended lately.
 async fn adopt_active(daemon: Arc<Daemon>) {
     let ws = daemon.ws.clone();
     let found = blocking(move |rt| {
         rt.block_on(async {
+            let recent = logbook_core::Timestamp::from_jiff(
+                jiff::Timestamp::now()
+                    - jiff::SignedDuration::try_from(RECENTLY_ENDED).unwrap_or_default(),
+            );
             let mut found = Vec::new();
-            for id in logbook_core::EventLog::sessions(ws.log()).await? {
+            // Newest first: the live and lately ended sessions are at the top.
+            for id in logbook_core::EventLog::sessions(ws.log())
+                .await?
+                .into_iter()
+                .rev()
+            {
                 let view = ws.quick_view(id).await?;
-                if view.status == SessionStatus::Active
-                    && let Some(conversation) = conversation_of(&view)
-                {
-                    found.push((id, conversation));
+                let Some(conversation) = conversation_of(&view) else {
+                    continue;
+                };
+                if view.status == SessionStatus::Active {
+                    found.push((id, conversation, Mode::Live));
+                } else if view.ended_at.is_some_and(|t| t >= recent) {
+                    found.push((id, conversation, Mode::Draining));
                 }
             }
             Ok::<_, logbook_engine::EngineError>(found)
@@ -180,10 +196,14 @@ async fn adopt_active(daemon: Arc<Daemon>) {
     })
     .await;
     if let Some(Ok(found)) = found {
-        for (session, conversation) in found {
-            daemon
-                .watchers
-                .ensure(&daemon.ws, session, conversation, Mode::Live);
+        let mut seen = std::collections::HashSet::new();
+        for (session, conversation, mode) in found {
+            // A conversation's newest session decides how it is watched.
+            if seen.insert(conversation.agent_session.clone()) {
+                daemon
+                    .watchers
+                    .ensure(&daemon.ws, session, conversation, mode);
+            }
         }
     }
 }
@@ -219,6 +239,9 @@ async fn housekeeping(daemon: Arc<Daemon>) {
         }
         if !tick.is_multiple_of(10) {
             continue;
+        }
+        if tick.is_multiple_of(600) {
+            logbook_engine::spool::forget_old_claims(&daemon.root, Duration::from_secs(3600));
         }
         let gone = !protocol::socket_path(&daemon.root).exists();
         let quiet = lock(&daemon.last_request).elapsed() >= idle
@@ -543,11 +566,8 @@ fn control_answer(daemon: &Arc<Daemon>, control: Control) -> ServerFrame {
             watchers: daemon.watchers.status(),
         }),
         Control::StopSession(typed) => match daemon.watchers.stop(&typed) {
-            Some(session) => ServerFrame::Ok(format!("stopped the watcher of {session}")),
-            None => ServerFrame::Failed {
-                message: format!("no watcher for {typed}"),
-                code: 2,
-            },
+            Ok(session) => ServerFrame::Ok(format!("stopped the watcher of {session}")),
+            Err(message) => ServerFrame::Failed { message, code: 2 },
         },
         Control::Shutdown => {
             let _ = daemon.shutdown.send(true);

@@ -100,16 +100,29 @@ impl Watchers {
 
     /// Stops the watcher whose logbook session starts with `typed` (or whose
     /// agent session is `typed`); returns the session stopped.
-    pub fn stop(&self, typed: &str) -> Option<SessionId> {
+    pub fn stop(&self, typed: &str) -> Result<SessionId, String> {
         let mut entries = lock(&self.entries);
-        let key = entries
+        let matching: Vec<String> = entries
             .iter()
-            .find(|(agent, e)| *agent == typed || e.session.to_string().starts_with(typed))
-            .map(|(agent, _)| agent.clone())?;
-        let entry = entries.remove(&key)?;
+            .filter(|(agent, e)| *agent == typed || e.session.to_string().starts_with(typed))
+            .map(|(agent, _)| agent.clone())
+            .collect();
+        let key = match matching.as_slice() {
+            [one] => one.clone(),
+            [] => return Err(format!("no watcher for {typed}")),
+            many => {
+                return Err(format!(
+                    "{typed} matches {} watchers; give more of the session id",
+                    many.len()
+                ));
+            }
+        };
+        let entry = entries
+            .remove(&key)
+            .ok_or_else(|| format!("no watcher for {typed}"))?;
         entry.task.abort();
         lock(&self.stopped).insert(entry.session);
-        Some(entry.session)
+        Ok(entry.session)
     }
 
     /// Stops every watcher (daemon shutdown).

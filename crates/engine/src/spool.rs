@@ -136,3 +136,24 @@ pub async fn ingest(ws: &Workspace) -> usize {
     }
     applied
 }
+
+/// Removes claims older than `age`: a daemon killed between claiming a
+/// request and releasing it leaves its claim behind, and by now the client
+/// has long given up on it.
+pub fn forget_old_claims(root: &Path, age: std::time::Duration) {
+    let Ok(entries) = std::fs::read_dir(dir(root)) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|elapsed| elapsed > age);
+        if old && path.extension().is_some_and(|e| e == "claim") {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
