@@ -5,7 +5,7 @@ use std::io::Write;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use logbook_tests::{Store, parts_of, wait_bounded};
+use logbook_tests::{Lcg, Store, parts_of, wait_bounded};
 use serde_json::Value;
 
 fn append(path: &std::path::Path, bytes: &[u8]) {
@@ -263,19 +263,6 @@ fn follow_stops_cleanly_on_sigterm() {
         .unwrap();
     assert!(status.success());
     assert!(wait_bounded(&mut child, Duration::from_secs(20)).success());
-}
-
-/// A tiny deterministic generator, so a failure can be replayed.
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self, bound: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 33) % bound
-    }
 }
 
 #[test]

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use logbook_tests::{Agent, Store, chain_parts, parts_of, sessions_of, wait_bounded, wait_until};
+use logbook_tests::{
+    Agent, Lcg, Store, chain_parts, hook_payload, parts_of, sessions_of, wait_bounded, wait_until,
+};
 use serde_json::{Value, json};
 
 const LONG: Duration = Duration::from_secs(60);
@@ -143,19 +145,6 @@ fn an_agent_killed_mid_turn_leaves_an_abandoned_session_and_a_brief() {
     assert!(printed.contains("please do step 3"), "{printed}");
 }
 
-/// A small deterministic generator, so a failing run can be repeated.
-struct Lcg(u64);
-
-impl Lcg {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (self.0 >> 33) % n
-    }
-}
-
 #[test]
 fn thirty_sigkills_of_the_daemon_while_three_agents_write_lose_and_repeat_nothing() {
     let store = Store::with_daemon();
@@ -174,7 +163,7 @@ fn thirty_sigkills_of_the_daemon_while_three_agents_write_lose_and_repeat_nothin
     let mut rng = Lcg(0x5eed);
     let mut kills = 0;
     while kills < 30 {
-        std::thread::sleep(Duration::from_millis(20 + rng.below(130)));
+        std::thread::sleep(Duration::from_millis(20 + rng.next(130)));
         if let Some(pid) = store.daemon_pid() {
             signal(pid, "-KILL");
             kills += 1;
@@ -197,19 +186,6 @@ fn thirty_sigkills_of_the_daemon_while_three_agents_write_lose_and_repeat_nothin
         });
     }
     assert!(store.ok(&["verify"]).starts_with("ok: "));
-}
-
-fn hook_payload(event: &str, agent: &str, transcript: &Path, cwd: &Path, extra: Value) -> Vec<u8> {
-    let mut p = json!({
-        "session_id": agent,
-        "transcript_path": transcript,
-        "cwd": cwd,
-        "hook_event_name": event,
-    });
-    for (k, v) in extra.as_object().unwrap() {
-        p[k] = v.clone();
-    }
-    p.to_string().into_bytes()
 }
 
 fn append(path: &Path, text: &str) {

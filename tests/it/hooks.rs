@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+use logbook_tests::hook_payload as payload;
 use logbook_tests::{Store, fixtures, logbook_bin, parts_of, wait_bounded};
 use serde_json::{Value, json};
 
@@ -33,20 +34,6 @@ fn append(path: &Path, lines: &[Vec<u8>]) {
     for line in lines {
         f.write_all(line).unwrap();
     }
-}
-
-fn payload(event: &str, agent: &str, transcript: &Path, cwd: &Path, extra: Value) -> Vec<u8> {
-    let mut p = json!({
-        "session_id": agent,
-        "transcript_path": transcript,
-        "cwd": cwd,
-        "hook_event_name": event,
-        "permission_mode": "default",
-    });
-    for (k, v) in extra.as_object().unwrap() {
-        p[k] = v.clone();
-    }
-    p.to_string().into_bytes()
 }
 
 /// Runs `logbook hook` with `payload` on stdin; asserts it exits 0 and

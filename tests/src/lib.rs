@@ -450,3 +450,39 @@ pub fn chain_parts(store: &Store, agent: &str) -> Vec<u8> {
         .flat_map(|s| parts_of(store, s["session_id"].as_str().unwrap(), "main"))
         .collect()
 }
+
+/// A tiny deterministic generator, so a failure can be replayed.
+pub struct Lcg(pub u64);
+
+impl Lcg {
+    /// The next number below `bound`.
+    pub fn next(&mut self, bound: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) % bound
+    }
+}
+
+/// A Claude Code hook payload: `event` for conversation `agent`, plus the
+/// per-event fields in `extra`.
+pub fn hook_payload(
+    event: &str,
+    agent: &str,
+    transcript: &Path,
+    cwd: &Path,
+    extra: serde_json::Value,
+) -> Vec<u8> {
+    let mut p = serde_json::json!({
+        "session_id": agent,
+        "transcript_path": transcript,
+        "cwd": cwd,
+        "hook_event_name": event,
+        "permission_mode": "default",
+    });
+    for (k, v) in extra.as_object().into_iter().flatten() {
+        p[k] = v.clone();
+    }
+    p.to_string().into_bytes()
+}
