@@ -485,3 +485,177 @@ fn sixteen_agents_hook_through_a_long_import_and_none_waits_or_is_dropped() {
         assert_eq!(sessions[0]["status"], "completed");
     }
 }
+
+#[test]
+fn a_threshold_crossed_after_stop_is_recorded_at_once_and_shown_at_the_next_stop() {
+    let store = Store::with_daemon();
+    let cwd = project(&store, "repo");
+    // 180,000 of 200,000 tokens in use: 10 % left, under every threshold.
+    // The response saying so is written after its turn's Stop hook.
+    let mut agent = Agent::spawn(
+        &store,
+        "low-context-1",
+        &cwd,
+        &["--turns", "1", "--end", "none", "--context", "179880"],
+    );
+    finish(&mut agent);
+    let session = sessions_of(&store, &agent.session_id)[0]["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    wait_until(LONG, "the alert recorded without a hook", || {
+        tokens_json(&store, &session)
+            .is_some_and(|t| t["alerts"].as_array().is_some_and(|a| !a.is_empty()))
+    });
+    let (_, stop, _, printed) = agent.hooks().into_iter().find(|h| h.0 == "Stop").unwrap();
+    assert_eq!(stop, 0);
+    assert_eq!(printed, "", "the turn's own Stop came before the reading");
+    // The next Stop tells the user.
+    let out = store.piped(
+        &["hook"],
+        &hook_payload(
+            "Stop",
+            &agent.session_id,
+            &agent.transcript,
+            &cwd,
+            json!({}),
+        ),
+    );
+    assert!(out.status.success());
+    let shown: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let message = shown["systemMessage"].as_str().unwrap();
+    assert!(message.contains("below 12%"), "{message}");
+    // Shown once.
+    let again = store.piped(
+        &["hook"],
+        &hook_payload(
+            "Stop",
+            &agent.session_id,
+            &agent.transcript,
+            &cwd,
+            json!({}),
+        ),
+    );
+    assert!(again.stdout.is_empty());
+}
+
+/// Processes running `logbook … daemon run` for this store.
+fn daemons_of(store: &Store) -> Vec<u32> {
+    let root = store.root();
+    let root = root.to_str().unwrap().as_bytes();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            cmd.windows(root.len()).any(|w| w == root)
+                && cmd.windows(6).any(|w| w == b"daemon")
+                && !stat.contains(") Z")
+        })
+        .collect()
+}
+
+#[test]
+fn racing_clients_start_one_detached_private_daemon_that_leaves_when_idle() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let store = Store::with_daemon();
+    store.configure("daemon_idle_secs = 1\n");
+    let racers: Vec<_> = (0..8)
+        .map(|_| {
+            store
+                .cmd()
+                .arg("ls")
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut racer in racers {
+        assert!(wait_bounded(&mut racer, LONG).success());
+    }
+    let running = daemons_of(&store);
+    assert_eq!(running.len(), 1, "{running:?}");
+    let pid = running[0];
+    // Its own session: closing the terminal of the client that started it
+    // does not take it down.
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let session: u32 = stat[stat.rfind(')').unwrap() + 2..]
+        .split_whitespace()
+        .nth(3)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(session, pid);
+    let mode = std::fs::metadata(store.root().join("daemon.sock"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    // No session to watch and nobody asking: it goes.
+    wait_until(LONG, "the idle daemon gone", || {
+        daemons_of(&store).is_empty()
+    });
+    assert!(!store.root().join("daemon.sock").exists());
+}
+
+#[test]
+fn status_names_a_daemon_that_stopped_answering() {
+    let store = Store::with_daemon();
+    store.ok(&["ls"]);
+    let pid = store.daemon_pid().unwrap();
+    signal(pid, "-STOP");
+    let out = store.run(&["daemon", "status"]);
+    signal(pid, "-CONT");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("pid {pid}")) && stderr.contains("not answering"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_failing_watcher_retries_and_recovers_from_the_log() {
+    let store = Store::with_daemon();
+    let cwd = project(&store, "repo");
+    let agent = "failing-watch-1";
+    let file = store.scratch().join(format!("{agent}.jsonl"));
+    append(&file, &line(agent, 0));
+    bounded_hook(
+        &store,
+        &hook_payload(
+            "SessionStart",
+            agent,
+            &file,
+            &cwd,
+            json!({"source": "startup"}),
+        ),
+        LONG,
+    );
+    let session = sessions_of(&store, agent)[0]["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // A file where the transcript parts' directory belongs: every
+    // projection of this session fails until it is gone.
+    let parts = store
+        .root()
+        .join("sessions")
+        .join(&session)
+        .join("transcript");
+    std::fs::remove_dir_all(&parts).unwrap();
+    std::fs::write(&parts, "in the way").unwrap();
+    append(&file, &line(agent, 1));
+    wait_until(LONG, "the watcher failing", || {
+        daemon_status(&store)["watchers"][0]["state"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("failing"))
+    });
+    std::fs::remove_file(&parts).unwrap();
+    wait_until(LONG, "the watcher recovered", || {
+        chain_parts(&store, agent) == std::fs::read(&file).unwrap()
+    });
+    assert!(store.ok(&["verify"]).starts_with("ok: "));
+}

@@ -12,6 +12,7 @@ use logbook_engine::Workspace;
 use logbook_engine::claude::hook::Conversation;
 use logbook_engine::console::{Console, SharedWriter};
 use logbook_engine::ops::{Store, execute};
+use logbook_engine::request::Request;
 use tokio::io::AsyncWriteExt as _;
 use tokio::net::UnixStream;
 use tokio::sync::mpsc;
@@ -501,6 +502,10 @@ async fn connection(daemon: &Arc<Daemon>, stream: UnixStream) -> Result<(), prot
     };
     let ws = daemon.ws.clone();
     let name = request.name();
+    let stop_of = match &request {
+        Request::Hook { payload, .. } => stop_hook_agent(payload),
+        _ => None,
+    };
     let executed = blocking(move |rt| {
         let mut console = console;
         rt.block_on(execute(&Store::Shared(ws), request, &mut console))
@@ -510,6 +515,17 @@ async fn connection(daemon: &Arc<Daemon>, stream: UnixStream) -> Result<(), prot
         Some(Ok(executed)) => {
             if let Some(outcome) = &executed.hook {
                 after_hook(daemon, outcome).await;
+                if let Some(agent) = &stop_of {
+                    // The watcher may have crossed a threshold before this
+                    // Stop: its alerts are shown now, unless the hook's
+                    // own (newer) one already was.
+                    let unshown = daemon.watchers.take_alerts(agent);
+                    if outcome.print.is_none()
+                        && let Some(message) = logbook_engine::ops::tokens::system_message(&unshown)
+                    {
+                        let _ = tx.send(ServerFrame::Stdout(message.into_bytes()));
+                    }
+                }
             }
             ServerFrame::Done(executed.code)
         }
@@ -530,6 +546,14 @@ async fn connection(daemon: &Arc<Daemon>, stream: UnixStream) -> Result<(), prot
     let _ = writer.await;
     reader.abort();
     Ok(())
+}
+
+/// The conversation a `Stop` hook payload is for.
+fn stop_hook_agent(payload: &[u8]) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_slice(payload).ok()?;
+    (value.get("hook_event_name")?.as_str()? == "Stop")
+        .then(|| value.get("session_id")?.as_str().map(str::to_owned))
+        .flatten()
 }
 
 /// A hook is a signal: watch the conversation it names, or drain it once

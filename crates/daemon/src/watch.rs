@@ -29,9 +29,14 @@ pub enum Mode {
     Draining,
 }
 
+/// Budget alerts a watcher raised that no hook has shown yet, as
+/// `(threshold, remaining %)` in firing order.
+pub type Unshown = Arc<Mutex<Vec<(u8, f64)>>>;
+
 struct Entry {
     session: SessionId,
     mode: Arc<Mutex<Mode>>,
+    alerts: Unshown,
     status: Arc<Mutex<WatcherStatus>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -80,18 +85,19 @@ impl Watchers {
             state: "watching".into(),
         }));
         let mode = Arc::new(Mutex::new(mode));
+        let alerts = Unshown::default();
         let task = tokio::spawn(watch(
             ws.clone(),
             session,
             conversation.clone(),
-            mode.clone(),
-            status.clone(),
+            (mode.clone(), status.clone(), alerts.clone()),
         ));
         entries.insert(
             conversation.agent_session,
             Entry {
                 session,
                 mode,
+                alerts,
                 status,
                 task,
             },
@@ -123,6 +129,15 @@ impl Watchers {
         entry.task.abort();
         lock(&self.stopped).insert(entry.session);
         Ok(entry.session)
+    }
+
+    /// Takes the alerts the watcher of conversation `agent` raised since
+    /// the last call: the conversation's next `Stop` hook shows them.
+    pub fn take_alerts(&self, agent: &str) -> Vec<(u8, f64)> {
+        lock(&self.entries)
+            .get(agent)
+            .map(|e| std::mem::take(&mut *lock(&e.alerts)))
+            .unwrap_or_default()
     }
 
     /// Stops every watcher (daemon shutdown).
@@ -225,8 +240,7 @@ async fn watch(
     ws: Arc<Workspace>,
     first_session: SessionId,
     conversation: Conversation,
-    mode: Arc<Mutex<Mode>>,
-    status: Arc<Mutex<WatcherStatus>>,
+    (mode, status, alerts): (Arc<Mutex<Mode>>, Arc<Mutex<WatcherStatus>>, Unshown),
 ) {
     let config = ws.config().clone();
     let interval = Duration::from_millis(config.watch_interval_ms);
@@ -262,25 +276,33 @@ async fn watch(
         if grew {
             let (ws2, conv) = (ws.clone(), conversation.clone());
             let live = current == Mode::Live;
+            let retrying = !backoff.is_zero();
             let result = blocking(move |rt| {
                 rt.block_on(async {
                     let _lane = ws2.lane().await;
+                    if retrying {
+                        // Restart from the log: whatever the failure left of
+                        // the session's files is rewritten from it first.
+                        ws2.ensure_transcript(session).await?;
+                    }
                     if live {
                         let got = hook::capture_live(&ws2, &conv).await?;
+                        let mut raised = Vec::new();
                         if let Some((s, _)) = got {
-                            logbook_engine::ops::tokens::raise_alerts(&ws2, s).await?;
+                            raised = logbook_engine::ops::tokens::raise_alerts(&ws2, s).await?;
                         }
-                        Ok::<_, logbook_engine::EngineError>(got)
+                        Ok::<_, logbook_engine::EngineError>((got, raised))
                     } else {
                         let n = hook::capture_late(&ws2, session, &conv).await?;
-                        Ok(Some((session, n)))
+                        Ok((Some((session, n)), Vec::new()))
                     }
                 })
             })
             .await;
             match result {
-                Some(Ok(got)) => {
+                Some(Ok((got, raised))) => {
                     backoff = Duration::ZERO;
+                    lock(&alerts).extend(raised);
                     last = now;
                     last_change = Instant::now();
                     let mut st = lock(&status);
