@@ -35,6 +35,21 @@ fn tokens_json(store: &Store, session: &str) -> Option<Value> {
         .and_then(|b| serde_json::from_slice(&b).ok())
 }
 
+/// Runs agent `id` in `cwd` to its end.
+fn run_agent(store: &Store, id: &str, cwd: &Path, args: &[&str]) -> Agent {
+    let mut agent = Agent::spawn(store, id, cwd, args);
+    finish(&mut agent);
+    agent
+}
+
+/// The first session recorded for `agent`.
+fn first_session(store: &Store, agent: &str) -> String {
+    sessions_of(store, agent)[0]["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 fn finish(agent: &mut Agent) {
     agent.wait_for("done", LONG);
     assert!(wait_bounded(&mut agent.child, LONG).success());
@@ -73,8 +88,7 @@ fn totals_equal_truth(store: &Store, session: &str, truth: &Value) -> bool {
 fn lines_written_after_stop_and_after_session_end_land_in_their_session() {
     let store = Store::with_daemon();
     let cwd = project(&store, "repo");
-    let mut agent = Agent::spawn(&store, "late-lines-1", &cwd, &["--turns", "4"]);
-    finish(&mut agent);
+    let agent = run_agent(&store, "late-lines-1", &cwd, &["--turns", "4"]);
     // The final line of every turn comes after Stop, and a cost-state
     // record after SessionEnd: the watcher takes them all, in this session.
     wait_until(LONG, "the transcript captured byte for byte", || {
@@ -93,18 +107,14 @@ fn tokens_json_follows_the_last_write_without_another_hook() {
     let cwd = project(&store, "repo");
     // No SessionEnd: after the last Stop, the turn's final line (with the
     // response's full usage) is written and no hook ever runs again.
-    let mut agent = Agent::spawn(
+    let agent = run_agent(
         &store,
         "current-tokens-1",
         &cwd,
         &["--turns", "3", "--end", "none"],
     );
-    finish(&mut agent);
     let truth = json_file(&agent.truth);
-    let session = sessions_of(&store, &agent.session_id)[0]["session_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let session = first_session(&store, &agent.session_id);
     wait_until(LONG, "tokens.json counting the last response", || {
         totals_equal_truth(&store, &session, &truth)
     });
@@ -133,8 +143,7 @@ fn an_agent_killed_mid_turn_leaves_an_abandoned_session_and_a_brief() {
     assert!(transcript_equals_chain(&store, &agent));
 
     // The next session in the project is handed what the dead one was doing.
-    let mut next = Agent::spawn(&store, "next-agent-1", &cwd, &["--turns", "1"]);
-    finish(&mut next);
+    let next = run_agent(&store, "next-agent-1", &cwd, &["--turns", "1"]);
     let (event, _, _, printed) = next.hooks().into_iter().next().unwrap();
     assert_eq!(event, "SessionStart");
     let first = ended["session_id"].as_str().unwrap();
@@ -233,10 +242,7 @@ fn hooks_to_a_stopped_daemon_exit_at_once_and_are_applied_in_order_later() {
         &hook_payload("SessionStart", a, &ta, &cwd, json!({"source": "startup"})),
         LONG,
     );
-    let first = sessions_of(&store, a)[0]["session_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let first = first_session(&store, a);
     let pid = store.daemon_pid().unwrap();
     signal(pid, "-STOP");
     // A whole /clear while the daemon is frozen: the order matters (the
@@ -416,8 +422,7 @@ fn import_after_hooks_and_hooks_after_import_keep_one_session_per_conversation()
     let store = Store::new();
     let cwd = project(&store, "repo");
     // Hooks first, then an import of the same transcript.
-    let mut agent = Agent::spawn(&store, "both-ways-1", &cwd, &["--turns", "3"]);
-    finish(&mut agent);
+    let agent = run_agent(&store, "both-ways-1", &cwd, &["--turns", "3"]);
     let truth = json_file(&agent.truth);
     store.ok(&["import", agent.transcript.to_str().unwrap()]);
     let sessions = sessions_of(&store, &agent.session_id);
@@ -492,17 +497,13 @@ fn a_threshold_crossed_after_stop_is_recorded_at_once_and_shown_at_the_next_stop
     let cwd = project(&store, "repo");
     // 180,000 of 200,000 tokens in use: 10 % left, under every threshold.
     // The response saying so is written after its turn's Stop hook.
-    let mut agent = Agent::spawn(
+    let agent = run_agent(
         &store,
         "low-context-1",
         &cwd,
         &["--turns", "1", "--end", "none", "--context", "179880"],
     );
-    finish(&mut agent);
-    let session = sessions_of(&store, &agent.session_id)[0]["session_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let session = first_session(&store, &agent.session_id);
     wait_until(LONG, "the alert recorded without a hook", || {
         tokens_json(&store, &session)
             .is_some_and(|t| t["alerts"].as_array().is_some_and(|a| !a.is_empty()))
@@ -634,10 +635,7 @@ fn a_failing_watcher_retries_and_recovers_from_the_log() {
         ),
         LONG,
     );
-    let session = sessions_of(&store, agent)[0]["session_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let session = first_session(&store, agent);
     // A file where the transcript parts' directory belongs: every
     // projection of this session fails until it is gone.
     let parts = store
