@@ -186,6 +186,11 @@ async fn adopt_active(daemon: Arc<Daemon>) {
                 let Some(conversation) = conversation_of(&view) else {
                     continue;
                 };
+                // Only conversations a hook saw have an agent process to
+                // follow; imported ones are the sweep's, not a watcher's.
+                if conversation.pid.is_none() {
+                    continue;
+                }
                 if view.status == SessionStatus::Active {
                     found.push((id, conversation, Mode::Live));
                 } else if view.ended_at.is_some_and(|t| t >= recent) {

@@ -1,7 +1,10 @@
 //! The workspace: one opened store with its log, config and projections,
 //! caught up on open. Operations talk to this, never to sled.
 
+use std::any::Any;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use logbook_core::lifecycle::{LifecycleCommand, Phase, SessionState, decide};
 use logbook_core::sessions::{SessionFileProjection, SessionStatus, SessionView, session_dir};
@@ -66,7 +69,48 @@ pub struct Workspace {
     lane: tokio::sync::Mutex<()>,
     /// Projections move their cursors one writer at a time.
     projecting: tokio::sync::Mutex<()>,
+    /// Projected JSON files already parsed, reused while unchanged: the
+    /// daemon lists hundreds of sessions per `ls` or `tokens`.
+    parsed: std::sync::Mutex<HashMap<String, Parsed>>,
 }
+
+/// A parsed file, the hash of the bytes it was parsed from, and its stamp
+/// when that can be trusted.
+struct Parsed {
+    stamp: Option<FileStamp>,
+    digest: u64,
+    value: Arc<dyn Any + Send + Sync>,
+}
+
+/// A file's inode, size and modification time.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct FileStamp {
+    inode: u64,
+    len: u64,
+    modified: std::time::SystemTime,
+}
+
+impl FileStamp {
+    fn of(meta: &std::fs::Metadata) -> Self {
+        use std::os::unix::fs::MetadataExt as _;
+        Self {
+            inode: meta.ino(),
+            len: meta.len(),
+            modified: meta.modified().unwrap_or(std::time::UNIX_EPOCH),
+        }
+    }
+
+    /// Whether the file was last written long enough ago that any later
+    /// write must show a different mtime (clocks tick coarsely).
+    fn settled(&self) -> bool {
+        self.modified
+            .elapsed()
+            .is_ok_and(|age| age > std::time::Duration::from_secs(2))
+    }
+}
+
+/// Parsed files kept at most; past it the cache starts over.
+const PARSED_MAX: usize = 20_000;
 
 /// What `config.toml` looked like when it was read: its size and mtime.
 type ConfigStamp = (u64, std::time::SystemTime);
@@ -144,6 +188,7 @@ impl Workspace {
             log,
             lane: tokio::sync::Mutex::new(()),
             projecting: tokio::sync::Mutex::new(()),
+            parsed: std::sync::Mutex::new(HashMap::new()),
         };
         workspace.catch_up().await?;
         Ok(workspace)
@@ -304,13 +349,80 @@ impl Workspace {
     /// folded from the log only when that file is missing or unreadable.
     pub async fn quick_view(&self, id: SessionId) -> Result<SessionView, WorkspaceError> {
         let path = format!("{}/session.json", session_dir(id));
-        let stored = logbook_core::ProjectionFiles::read(&self.files, &path)?
-            .and_then(|bytes| serde_json::from_slice::<SessionView>(&bytes).ok())
+        let stored = self
+            .read_json::<SessionView>(&path)?
             .filter(|v| v.session_id == id);
         match stored {
-            Some(view) => Ok(view),
+            Some(view) => Ok(SessionView::clone(&view)),
             None => self.view(id).await,
         }
+    }
+
+    /// A projected JSON file, parsed; `None` when it is missing or does not
+    /// parse as `T`. Parsing is what costs, so a file is parsed again only
+    /// when it changed: unchanged is known from its inode, size and mtime
+    /// when the mtime was already old when the file was cached (a later
+    /// rewrite then has a later mtime, whatever the clock's granularity),
+    /// and otherwise from a hash of its bytes.
+    pub fn read_json<T>(&self, path: &str) -> Result<Option<Arc<T>>, WorkspaceError>
+    where
+        T: serde::de::DeserializeOwned + Send + Sync + 'static,
+    {
+        let full = self.root.join(path);
+        let stamp = match std::fs::metadata(&full) {
+            Ok(m) => FileStamp::of(&m),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(WorkspaceError::Dir { path: full, source }),
+        };
+        if let Some(value) = self.cached::<T>(path, |hit| hit.stamp == Some(stamp)) {
+            return Ok(Some(value));
+        }
+        let Some(bytes) = logbook_core::ProjectionFiles::read(&self.files, path)? else {
+            return Ok(None);
+        };
+        let digest = {
+            use std::hash::{Hash as _, Hasher as _};
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            bytes.hash(&mut hasher);
+            hasher.finish()
+        };
+        let trusted = stamp.settled().then_some(stamp);
+        let value = match self.cached::<T>(path, |hit| hit.digest == digest) {
+            Some(value) => value,
+            None => match serde_json::from_slice::<T>(&bytes) {
+                Ok(value) => Arc::new(value),
+                Err(_) => return Ok(None),
+            },
+        };
+        let mut parsed = self
+            .parsed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if parsed.len() >= PARSED_MAX {
+            parsed.clear();
+        }
+        parsed.insert(
+            path.to_owned(),
+            Parsed {
+                stamp: trusted,
+                digest,
+                value: value.clone(),
+            },
+        );
+        Ok(Some(value))
+    }
+
+    fn cached<T: Send + Sync + 'static>(
+        &self,
+        path: &str,
+        fresh: impl Fn(&Parsed) -> bool,
+    ) -> Option<Arc<T>> {
+        let parsed = self
+            .parsed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let hit = parsed.get(path).filter(|p| fresh(p))?;
+        hit.value.clone().downcast::<T>().ok()
     }
 
     /// Every session's [`Self::quick_view`], oldest first.
@@ -462,5 +574,31 @@ impl Workspace {
     /// Makes everything durable.
     pub fn flush(&self) -> Result<(), WorkspaceError> {
         Ok(self.log.flush()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_parsed_file_rewritten_at_once_with_the_same_length_is_parsed_again() {
+        futures::executor::block_on(async {
+            let dir = tempfile::tempdir().unwrap();
+            let ws = Workspace::open(&dir.path().join("store")).await.unwrap();
+            let path = "sessions/x/tokens.json";
+            let full = ws.root().join(path);
+            std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+            for n in 0..20 {
+                // Same length, same second, maybe the same recycled inode.
+                std::fs::write(&full, format!("{{\"n\":{}}}", n % 10)).unwrap();
+                let got = ws.read_json::<serde_json::Value>(path).unwrap().unwrap();
+                assert_eq!(got["n"], n % 10);
+            }
+            std::fs::remove_file(&full).unwrap();
+            assert!(ws.read_json::<serde_json::Value>(path).unwrap().is_none());
+            std::fs::write(&full, "not json").unwrap();
+            assert!(ws.read_json::<serde_json::Value>(path).unwrap().is_none());
+        });
     }
 }

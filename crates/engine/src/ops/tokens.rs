@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::sync::Arc;
 
 use logbook_core::{BudgetAlert, Event, NewEvent, SessionId, Timestamp};
 use logbook_tokens::budget::{DEFAULT_WINDOW, due};
@@ -15,10 +16,8 @@ use crate::request::{TokensArgs, TokensBy};
 use crate::workspace::Workspace;
 
 /// A session's `tokens.json`, if projected.
-pub fn view_of(ws: &Workspace, id: SessionId) -> crate::Result<Option<TokensView>> {
-    Ok(ws
-        .read_file(&tokens_path(id))?
-        .and_then(|b| serde_json::from_slice(&b).ok()))
+pub fn view_of(ws: &Workspace, id: SessionId) -> crate::Result<Option<Arc<TokensView>>> {
+    Ok(ws.read_json::<TokensView>(&tokens_path(id))?)
 }
 
 /// Appends a `BudgetAlert` for each threshold `session` has newly crossed
