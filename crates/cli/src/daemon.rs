@@ -44,15 +44,16 @@ pub fn daemon(action: DaemonAction, root: &Path) -> ExitCode {
                 Some(s) => Control::StopSession(s.clone()),
                 None => Control::Shutdown,
             };
+            let pid = client::daemon_pid(root);
             match client::connect(root, Start::Never, WAIT).and_then(|c| c.control(control, WAIT)) {
                 Ok(ServerFrame::Ok(text)) => {
-                    if session.is_none() {
+                    if session.is_none()
+                        && let Some(pid) = pid
+                    {
                         // Stopped means the store is free for another
-                        // process: wait (bounded) until the daemon let go.
+                        // process: wait (bounded) until the daemon has exited.
                         let until = std::time::Instant::now() + WAIT;
-                        while client::daemon_pid(root).is_some()
-                            && std::time::Instant::now() < until
-                        {
+                        while client::is_running(pid) && std::time::Instant::now() < until {
                             std::thread::sleep(Duration::from_millis(5));
                         }
                     }

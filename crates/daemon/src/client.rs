@@ -15,8 +15,7 @@ use logbook_engine::console::ClientEnv;
 use logbook_engine::request::Request;
 
 use crate::protocol::{
-    self, ClientFrame, Control, FrameError, Hello, PROTOCOL, ServerFrame, build_id, lock_path,
-    socket_path,
+    self, ClientFrame, Control, FrameError, Hello, PROTOCOL, ServerFrame, build_id, socket_path,
 };
 
 /// Why the daemon could not serve a request.
@@ -183,17 +182,27 @@ pub fn is_logbook_daemon(pid: u32) -> bool {
     })
 }
 
-/// The pid holding the store's daemon lock, if any process does.
+/// Whether process `pid` still runs (a zombie has exited).
+pub fn is_running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rfind(')')
+            .is_some_and(|i| !stat[i..].starts_with(") Z"))
+    })
+}
+
+/// The pid of the store's running daemon: the pid file, if it names a live
+/// `logbook daemon run` of this store. (Probing the daemon lock instead
+/// could make a daemon starting at that instant believe another holds it.)
 pub fn daemon_pid(root: &Path) -> Option<u32> {
-    let file = std::fs::File::open(lock_path(root)).ok()?;
-    match file.try_lock_shared() {
-        Ok(()) => None,
-        Err(_) => std::fs::read_to_string(protocol::pid_path(root))
-            .ok()?
-            .trim()
-            .parse()
-            .ok(),
-    }
+    let pid: u32 = std::fs::read_to_string(protocol::pid_path(root))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let root = root.as_os_str().as_encoded_bytes();
+    let ours = cmdline.windows(root.len()).any(|w| w == root);
+    (ours && is_logbook_daemon(pid)).then_some(pid)
 }
 
 /// How a request through the daemon ended.
@@ -233,6 +242,7 @@ impl Connection {
     ) -> Result<Served, ClientError> {
         let id = uuid::Uuid::now_v7().to_string();
         let agent_facing = request.is_agent_facing();
+        let spooled = request.is_spooled();
         let frame = ClientFrame::Request {
             id: id.clone(),
             env,
@@ -256,7 +266,7 @@ impl Connection {
         let result = self.pump(
             root,
             &id,
-            agent_facing,
+            (agent_facing, spooled),
             call.out,
             call.err,
             call.accept_within,
@@ -270,7 +280,7 @@ impl Connection {
         &mut self,
         root: &Path,
         id: &str,
-        agent_facing: bool,
+        (agent_facing, spooled): (bool, bool),
         out: &mut dyn Write,
         err: &mut dyn Write,
         accept_within: Option<Duration>,
@@ -301,7 +311,7 @@ impl Connection {
                     // Not accepted in time: whoever claims the id first
                     // owns the hook. If the daemon got there first it
                     // will apply it; otherwise the caller spools it.
-                    if agent_facing && logbook_engine::spool::claim(root, id) {
+                    if !spooled || logbook_engine::spool::claim(root, id) {
                         return Ok(Served::NotAccepted(id.to_owned()));
                     }
                     return Ok(Served::Exit(0));

@@ -445,10 +445,10 @@ async fn connection(daemon: &Arc<Daemon>, stream: UnixStream) -> Result<(), prot
         ClientFrame::Request { id, env, request } => (id, env, request),
         _ => return Ok(()),
     };
-    let agent_facing = request.is_agent_facing();
+    let spooled = request.is_spooled();
     // A hook that gave up waiting has claimed and spooled its request:
     // applying the copy on the socket too would apply it twice.
-    if agent_facing && !logbook_engine::spool::claim(&daemon.root, &id) {
+    if spooled && !logbook_engine::spool::claim(&daemon.root, &id) {
         return send(&mut wr, &ServerFrame::Done(0)).await;
     }
     send(&mut wr, &ServerFrame::Accepted).await?;
@@ -543,7 +543,7 @@ async fn connection(daemon: &Arc<Daemon>, stream: UnixStream) -> Result<(), prot
             code: 1,
         },
     };
-    if agent_facing {
+    if spooled {
         logbook_engine::spool::release(&daemon.root, &id);
     }
     let _ = tx.send(last);

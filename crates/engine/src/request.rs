@@ -350,8 +350,15 @@ impl Request {
     }
 
     /// Whether the request must never fail the agent: a hook or the status
-    /// line, which always exit 0 and spool rather than wait.
+    /// line, which always exit 0 and never wait past their bound.
     pub fn is_agent_facing(&self) -> bool {
         matches!(self, Self::Hook { .. } | Self::Statusline { .. })
+    }
+
+    /// Whether a client that gives up waiting keeps the request in the
+    /// spool (a hook: losing one breaks a chain), so that client and
+    /// daemon must agree on who applies it.
+    pub fn is_spooled(&self) -> bool {
+        matches!(self, Self::Hook { .. })
     }
 }

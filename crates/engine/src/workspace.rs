@@ -442,8 +442,8 @@ impl Workspace {
         &self,
         accept: impl Fn(&SessionView) -> bool,
     ) -> Result<Option<SessionView>, WorkspaceError> {
-        for id in self.log.sessions().await?.into_iter().rev() {
-            let view = self.quick_view(id).await?;
+        for id in self.log.sessions_newest_first() {
+            let view = self.quick_view(id?).await?;
             if accept(&view) {
                 return Ok(Some(view));
             }

@@ -273,6 +273,17 @@ impl SledLog {
         self.db.flush().map(|_| ()).map_err(storage)
     }
 
+    /// Every session id, newest first (ids are UUIDv7: their order is their
+    /// start order), read lazily: a search for a live conversation stops
+    /// near the top instead of listing thousands of sessions.
+    pub fn sessions_newest_first(&self) -> impl Iterator<Item = Result<SessionId, LogError>> + '_ {
+        self.sessions
+            .iter()
+            .keys()
+            .rev()
+            .map(|k| k.map_err(storage).and_then(|k| session_from_key(&k)))
+    }
+
     /// Session ids whose hex starts with the given inclusive byte range.
     pub fn sessions_in(&self, low: [u8; 16], high: [u8; 16]) -> Result<Vec<SessionId>, LogError> {
         self.sessions

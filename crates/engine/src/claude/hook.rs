@@ -580,8 +580,8 @@ impl Hook<'_> {
         let cwd = self.p.cwd.as_ref().map(|c| c.display().to_string());
         // Newest first, reading one view at a time: the handoff a new
         // session wants was usually left moments ago.
-        for id in self.ws.log().sessions().await?.into_iter().rev() {
-            let view = self.ws.quick_view(id).await?;
+        for id in self.ws.log().sessions_newest_first() {
+            let view = self.ws.quick_view(id?).await?;
             let ended = view.status != SessionStatus::Active;
             let here = view.agent.as_ref().is_some_and(|a| a.cwd == cwd);
             if !(ended && here && accept(&view)) {

@@ -11,6 +11,7 @@ pub mod sessions;
 pub mod tokens;
 pub mod verify;
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -112,8 +113,6 @@ pub async fn execute(
         }
     }
 }
-
-use std::io::Write as _;
 
 async fn run(ws: &Workspace, request: Request, console: &mut Console) -> crate::Result<u8> {
     let color = console.env.color;
