@@ -60,6 +60,34 @@ impl SessionState {
         state
     }
 
+    /// `events` as appends that follow everything this state has folded,
+    /// each expecting the sequence the one before it leaves; the state moves
+    /// past them. With [`decide`] for lifecycle commands, this is how every
+    /// caller builds a batch: nobody computes an expected sequence by hand.
+    pub fn follow(&mut self, events: impl IntoIterator<Item = Event>) -> Vec<NewEvent> {
+        events
+            .into_iter()
+            .map(|event| {
+                let next = NewEvent {
+                    session: self.id,
+                    expected_session_seq: self.version,
+                    event,
+                };
+                self.apply(&next.event);
+                next
+            })
+            .collect()
+    }
+
+    /// Folds the events of `batch` that belong to this session (a decided
+    /// batch may start another session too).
+    pub fn absorb(&mut self, batch: &[NewEvent]) {
+        let id = self.id;
+        for e in batch.iter().filter(|e| e.session == id) {
+            self.apply(&e.event);
+        }
+    }
+
     /// Folds one more event.
     pub fn apply(&mut self, event: &Event) {
         self.version += 1;
@@ -432,6 +460,34 @@ mod tests {
             next: sid(2),
         });
         assert!(matches!(ended, Err(LifecycleError::AlreadyEnded { .. })));
+    }
+
+    #[test]
+    fn follow_numbers_events_after_the_state_and_moves_it_on() {
+        let mut state = SessionState::from_events(sid(1), &[started("x")]);
+        let note = |text: &str| {
+            Event::NoteRecorded(crate::NoteRecorded {
+                kind: crate::NoteKind::Decision,
+                text: text.into(),
+            })
+        };
+        let batch = state.follow([note("a"), note("b")]);
+        let seqs: Vec<u64> = batch.iter().map(|e| e.expected_session_seq).collect();
+        assert_eq!(seqs, [1, 2]);
+        assert!(batch.iter().all(|e| e.session == sid(1)));
+        assert_eq!(state.version, 3);
+        let ended = decide(
+            &state,
+            LifecycleCommand::End {
+                status: EndStatus::Completed,
+                exit_code: None,
+                reason: EndReason::Exit,
+            },
+        )
+        .unwrap();
+        assert_eq!(ended[0].expected_session_seq, 3);
+        state.absorb(&ended);
+        assert_eq!(state.phase, Phase::Ended(EndStatus::Completed));
     }
 
     #[test]

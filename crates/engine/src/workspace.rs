@@ -308,6 +308,19 @@ impl Workspace {
         ))
     }
 
+    /// Appends `events` to `session` after everything it holds (they are
+    /// not lifecycle decisions: notes, readings, alerts, handoffs) and
+    /// projects them.
+    pub async fn record(
+        &self,
+        session: SessionId,
+        events: Vec<logbook_core::Event>,
+    ) -> Result<Vec<Envelope>, WorkspaceError> {
+        let mut state = SessionState::new(session);
+        state.version = self.log.session_len(session).await?;
+        self.commit(state.follow(events)).await
+    }
+
     /// Runs a lifecycle command against `id` and records what it decides.
     pub async fn run(
         &self,

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use logbook_capture::cursor::{Cursor, cursor_of};
 use logbook_capture::run::{CaptureConfig, Segments, Split, capture_file_split};
 use logbook_context::projection::{Handoff, handoff_path};
-use logbook_core::lifecycle::{LifecycleCommand, Phase, SessionState, decide};
+use logbook_core::lifecycle::{LifecycleCommand, SessionState, decide};
 use logbook_core::sessions::{MAIN_SOURCE, SessionStatus, SessionView};
 use logbook_core::{
     AgentInfo, Bytes, CompactionDetected, EndReason, Event, EventLog as _, NewEvent, Origin,
@@ -373,21 +373,17 @@ impl Hook<'_> {
     }
 
     async fn start(&self, id: SessionId, origin: Origin, extra: Vec<Event>) -> crate::Result<()> {
+        let mut state = SessionState::new(id);
         let mut batch = decide(
-            &SessionState::new(id),
+            &state,
             LifecycleCommand::Start {
                 command: None,
                 agent: Some(self.agent()),
                 origin,
             },
         )?;
-        for (n, event) in extra.into_iter().enumerate() {
-            batch.push(NewEvent {
-                session: id,
-                expected_session_seq: n as u64 + 1,
-                event,
-            });
-        }
+        state.absorb(&batch);
+        batch.extend(state.follow(extra));
         self.ws.commit(batch).await?;
         Ok(())
     }
@@ -625,19 +621,12 @@ impl Hook<'_> {
         if self.waiting_handoff(session).await?.is_some() {
             return Ok(());
         }
-        let state = self.ws.quick_state(session).await?;
-        let next = SessionId::new_v7();
-        self.ws
-            .commit(vec![NewEvent {
-                session,
-                expected_session_seq: state.version,
-                event: Event::HandoffCreated(logbook_core::HandoffCreated {
-                    from: session,
-                    next_session: next,
-                    context_ref: handoff_path(session),
-                }),
-            }])
-            .await?;
+        let handoff = Event::HandoffCreated(logbook_core::HandoffCreated {
+            from: session,
+            next_session: SessionId::new_v7(),
+            context_ref: handoff_path(session),
+        });
+        self.ws.record(session, vec![handoff]).await?;
         Ok(())
     }
 
@@ -724,57 +713,47 @@ impl Segments for HookSegments {
         if session != self.state.id {
             return None;
         }
-        let mut state = self.state.clone();
-        state.version = expected;
-        let mut batch = vec![NewEvent {
-            session,
-            expected_session_seq: expected,
-            event: Event::CompactionDetected(compaction.clone()),
-        }];
-        state.version += 1;
+        // The capture knows how far the session has got; the rest of what
+        // the state says (its agent and command) carries into the next one.
+        let mut ending = self.state.clone();
+        ending.version = expected;
+        let mut batch = ending.follow([Event::CompactionDetected(compaction.clone())]);
         // PreCompact's handoff already holds the pre-compaction context;
         // without one, the split leaves its own.
         let reserved = self.reserved.take();
         let next = reserved.unwrap_or_else(SessionId::new_v7);
-        let mut decided = decide(
-            &state,
+        let decided = decide(
+            &ending,
             LifecycleCommand::Transition {
                 successor: next,
                 reason: EndReason::Compaction,
             },
         )
-        .ok()?
-        .into_iter();
-        batch.extend(decided.next());
+        .ok()?;
+        let (ended, started): (Vec<NewEvent>, Vec<NewEvent>) =
+            decided.into_iter().partition(|e| e.session == session);
+        ending.absorb(&ended);
+        batch.extend(ended);
         if reserved.is_none() {
-            batch.push(NewEvent {
-                session,
-                expected_session_seq: state.version + 1,
-                event: Event::HandoffCreated(logbook_core::HandoffCreated {
+            batch.extend(
+                ending.follow([Event::HandoffCreated(logbook_core::HandoffCreated {
                     from: session,
                     next_session: next,
                     context_ref: handoff_path(session),
-                }),
-            });
+                })]),
+            );
         }
-        batch.extend(decided);
-        batch.push(NewEvent {
-            session: next,
-            expected_session_seq: 1,
-            event: carrier(&self.path, cursor),
-        });
+        let mut following = SessionState::new(next);
+        following.absorb(&started);
+        batch.extend(started);
+        batch.extend(following.follow([carrier(&self.path, cursor)]));
         self.split = true;
-        self.state = SessionState {
-            id: next,
-            version: 2,
-            phase: Phase::Active,
-            command: state.command,
-            agent: state.agent,
-        };
+        let expected = following.version;
+        self.state = following;
         Some(Split {
             batch,
             session: next,
-            expected: 2,
+            expected,
         })
     }
 }

@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use logbook_core::sessions::SessionStatus;
-use logbook_core::{Event, NewEvent, TokenUsageObserved, UsageSource};
+use logbook_core::{Event, TokenUsageObserved, UsageSource};
 use serde_json::Value;
 
 use crate::error::EngineError;
@@ -126,17 +126,12 @@ async fn record(ws: &Workspace, input: &Value) -> crate::Result<Option<String>> 
         .as_ref()
         .is_none_or(|v| v.context.used != Some(used) || v.stated_window != Some(window));
     if changed {
-        let version = logbook_core::EventLog::session_len(ws.log(), session).await?;
-        ws.commit(vec![NewEvent {
-            session,
-            expected_session_seq: version,
-            event: Event::TokenUsageObserved(TokenUsageObserved {
-                used,
-                window,
-                source: UsageSource::StatusLine,
-            }),
-        }])
-        .await?;
+        let reading = Event::TokenUsageObserved(TokenUsageObserved {
+            used,
+            window,
+            source: UsageSource::StatusLine,
+        });
+        ws.record(session, vec![reading]).await?;
     }
     crate::ops::tokens::raise_alerts(ws, session).await?;
     ws.flush()?;

@@ -8,7 +8,7 @@ use logbook_context::brief::{Links, render};
 use logbook_context::model::ContextView;
 use logbook_context::projection::{Handoff, context_path, handoff_path};
 use logbook_core::sessions::SessionStatus;
-use logbook_core::{Event, NewEvent, NoteKind, NoteRecorded, SessionId};
+use logbook_core::{Event, NoteKind, NoteRecorded, SessionId};
 
 use crate::error::{EngineError, UsageError};
 use crate::request::{ContextArgs, HandoffArgs, JsonArg, NoteArgs};
@@ -41,18 +41,14 @@ pub async fn note(
             None => ws.target(None).await?,
         },
     };
-    let state = ws.quick_state(session).await?;
+    let mut state = ws.quick_state(session).await?;
     if state.phase != logbook_core::lifecycle::Phase::Active {
         return Err(EngineError::failed(format!(
             "session {session} is not active"
         )));
     }
-    ws.commit(vec![NewEvent {
-        session,
-        expected_session_seq: state.version,
-        event: Event::NoteRecorded(NoteRecorded { kind, text }),
-    }])
-    .await?;
+    let note = Event::NoteRecorded(NoteRecorded { kind, text });
+    ws.commit(state.follow([note])).await?;
     writeln!(out, "{session}")?;
     Ok(0)
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::Arc;
 
-use logbook_core::{BudgetAlert, Event, NewEvent, SessionId, Timestamp};
+use logbook_core::{BudgetAlert, Event, SessionId, Timestamp};
 use logbook_tokens::budget::{DEFAULT_WINDOW, due};
 use logbook_tokens::pricing::{PRICES_AS_OF, Price, cost, price_of};
 use logbook_tokens::projection::{TokensView, tokens_path};
@@ -34,20 +34,16 @@ pub async fn raise_alerts(ws: &Workspace, session: SessionId) -> crate::Result<V
     if crossed.is_empty() {
         return Ok(Vec::new());
     }
-    let version = logbook_core::EventLog::session_len(ws.log(), session).await?;
-    let batch = crossed
+    let alerts = crossed
         .iter()
-        .enumerate()
-        .map(|(n, threshold)| NewEvent {
-            session,
-            expected_session_seq: version + n as u64,
-            event: Event::BudgetAlert(BudgetAlert {
+        .map(|threshold| {
+            Event::BudgetAlert(BudgetAlert {
                 threshold: *threshold,
                 remaining_pct: remaining,
-            }),
+            })
         })
         .collect();
-    ws.commit(batch).await?;
+    ws.record(session, alerts).await?;
     Ok(crossed.into_iter().map(|t| (t, remaining)).collect())
 }
 
