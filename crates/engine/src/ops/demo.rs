@@ -18,7 +18,6 @@ use crate::request::{
 const TRANSCRIPT: &[u8] =
     include_bytes!("../../../../tests/fixtures/claude-code/spotter-real/tool_heavy.jsonl");
 use crate::console::Console;
-use crate::ops::sessions as commands;
 use crate::workspace::Workspace;
 
 fn no_json() -> JsonArg {
@@ -42,7 +41,7 @@ pub async fn demo(
 
     say(out, "start --command build")?;
     let mut buf = Vec::new();
-    commands::start(
+    crate::ops::start::start(
         &ws,
         StartArgs {
             command: Some("build".into()),
@@ -56,7 +55,7 @@ pub async fn demo(
 
     say(out, &format!("transition {first} --reason clear"))?;
     let mut buf = Vec::new();
-    commands::transition(
+    crate::ops::transition::transition(
         &ws,
         TransitionArgs {
             session: Some(first.to_string()),
@@ -96,7 +95,7 @@ pub async fn demo(
         out,
         &format!("note --session {second} --decision \"keep the demo small\""),
     )?;
-    crate::ops::notes::note(
+    crate::ops::note::note(
         &ws,
         NoteArgs {
             decision: Some("keep the demo small".into()),
@@ -141,7 +140,7 @@ pub async fn demo(
         out,
         &format!("handoff {second}   # what the next session is told"),
     )?;
-    crate::ops::notes::handoff(
+    crate::ops::handoff::handoff(
         &ws,
         HandoffArgs {
             session: Some(second.to_string()),
@@ -152,7 +151,7 @@ pub async fn demo(
     .await?;
 
     say(out, "ls")?;
-    commands::ls(
+    crate::ops::ls::ls(
         &ws,
         LsArgs {
             status: None,
@@ -163,7 +162,7 @@ pub async fn demo(
     )
     .await?;
     say(out, "log")?;
-    commands::log(
+    crate::ops::log::log(
         &ws,
         crate::request::LogArgs {
             session: None,

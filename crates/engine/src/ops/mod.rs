@@ -4,11 +4,21 @@
 //! [`Console`] it is given, so both paths print the same bytes.
 
 pub mod capture;
+pub mod context;
 pub mod demo;
+pub mod end;
+pub mod export;
+pub mod handoff;
 pub mod import;
-pub mod notes;
-pub mod sessions;
+pub mod log;
+pub mod ls;
+pub mod note;
+pub mod replay;
+pub mod resume;
+pub mod show;
+pub mod start;
 pub mod tokens;
+pub mod transition;
 pub mod verify;
 
 use std::io::Write as _;
@@ -124,37 +134,58 @@ async fn run(ws: &Workspace, request: Request, console: &mut Console) -> crate::
         }
         Request::Start(args) => {
             let _lane = ws.lane().await;
-            sessions::start(ws, args, &mut *console.out).await
+            start::start(ws, args, &mut *console.out).await
         }
         Request::End(args) => {
             let _lane = ws.lane().await;
-            sessions::end(ws, args, console).await
+            end::end(ws, args, console).await
         }
         Request::Transition(args) => {
             let _lane = ws.lane().await;
-            sessions::transition(ws, args, &mut *console.out).await
+            transition::transition(ws, args, &mut *console.out).await
         }
-        Request::Ls(args) => sessions::ls(ws, args, &mut *console.out, color).await,
-        Request::Show(args) => sessions::show(ws, args, &mut *console.out).await,
-        Request::Log(args) => sessions::log(ws, args, &mut *console.out).await,
+        Request::Ls(args) => ls::ls(ws, args, &mut *console.out, color).await,
+        Request::Show(args) => show::show(ws, args, &mut *console.out).await,
+        Request::Log(args) => log::log(ws, args, &mut *console.out).await,
         Request::Verify(args) => verify::verify(ws, args.json, console).await,
-        Request::Replay(args) => sessions::replay(ws, args, console).await,
-        Request::Export => sessions::export(ws, &mut *console.out),
+        Request::Replay(args) => replay::replay(ws, args, console).await,
+        Request::Export => export::export(ws, &mut *console.out),
         Request::Import(args) => import::import(ws, args, console).await,
         Request::Note { args, agent_pid } => {
             let _lane = ws.lane().await;
-            notes::note(ws, args, agent_pid, &mut *console.out).await
+            note::note(ws, args, agent_pid, &mut *console.out).await
         }
-        Request::Context(args) => notes::context(ws, args, &mut *console.out).await,
-        Request::Handoff(args) => notes::handoff(ws, args, &mut *console.out).await,
+        Request::Context(args) => context::context(ws, args, &mut *console.out).await,
+        Request::Handoff(args) => handoff::handoff(ws, args, &mut *console.out).await,
         Request::Resume(args) => {
             let cwd = console.env.cwd.clone();
-            notes::resume(ws, args, &cwd, &mut *console.out).await
+            resume::resume(ws, args, &cwd, &mut *console.out).await
         }
         Request::Tokens(args) => tokens::tokens(ws, args, &mut *console.out, terminal).await,
         // Served by `execute` before a workspace is needed.
         Request::Hook { .. } | Request::Statusline { .. } | Request::Capture(_) => Ok(0),
     }
+}
+
+/// Where an operation writes its data.
+pub(crate) type Out<'a> = dyn std::io::Write + Send + 'a;
+
+/// `session.json` as `--json` prints it.
+fn print_view(out: &mut Out<'_>, view: &logbook_core::sessions::SessionView) -> crate::Result<()> {
+    out.write_all(&view.to_json()?)?;
+    Ok(())
+}
+
+/// A projected JSON file, parsed, with its bytes (printed as they are by
+/// `--json`).
+fn read_json<T: serde::de::DeserializeOwned>(
+    ws: &Workspace,
+    path: &str,
+) -> crate::Result<Option<(T, Vec<u8>)>> {
+    Ok(match ws.read_file(path)? {
+        Some(bytes) => Some((serde_json::from_slice(&bytes)?, bytes)),
+        None => None,
+    })
 }
 
 /// The bound a hook waits for the store, from the store's config.
