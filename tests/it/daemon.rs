@@ -657,3 +657,26 @@ fn a_failing_watcher_retries_and_recovers_from_the_log() {
     });
     assert!(store.ok(&["verify"]).starts_with("ok: "));
 }
+
+#[test]
+fn daemon_false_in_the_config_runs_commands_in_process_unless_the_environment_says_on() {
+    let store = Store::new();
+    store.configure("daemon = false\n");
+    let out = store
+        .cmd()
+        .env_remove("LOGBOOK_DAEMON")
+        .args(["start", "--command", "alone"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(daemons_of(&store).is_empty());
+    assert!(!store.root().join("daemon.sock").exists());
+    let out = store
+        .cmd()
+        .env("LOGBOOK_DAEMON", "on")
+        .arg("ls")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(daemons_of(&store).len(), 1);
+}
