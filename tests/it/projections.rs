@@ -162,7 +162,7 @@ fn tampering_with_a_stored_event_fails_verify_naming_its_seq() {
 }
 
 #[test]
-fn a_closed_pipe_is_not_an_error() {
+fn a_closed_pipe_is_not_an_error_for_any_command_that_prints_much() {
     let store = Store::new();
     let id = store.start("noisy");
     store.stop_daemon();
@@ -183,24 +183,43 @@ fn a_closed_pipe_is_not_an_error() {
             .collect();
         futures::executor::block_on(log.append(batch)).unwrap();
     }
-    let mut child = store
-        .cmd()
-        .args(["log"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut first = [0u8; 16];
-    child
-        .stdout
-        .as_mut()
-        .unwrap()
-        .read_exact(&mut first)
-        .unwrap();
-    drop(child.stdout.take());
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+    // And enough sessions with usage that `ls` and `tokens` outgrow it too.
+    let corpus = store.scratch().join("many");
+    std::fs::create_dir_all(&corpus).unwrap();
+    for n in 0..400 {
+        let agent = format!("pipe-{n:04}");
+        let response = format!(
+            "{{\"type\":\"assistant\",\"sessionId\":\"{agent}\",\"requestId\":\"r{n}\",\"message\":{{\"id\":\"m{n}\",\"model\":\"claude-sonnet-4-5\",\"usage\":{{\"input_tokens\":{n},\"output_tokens\":1}}}}}}\n"
+        );
+        std::fs::write(corpus.join(format!("{agent}.jsonl")), response).unwrap();
+    }
+    store.ok(&["import", corpus.to_str().unwrap()]);
+    for args in [
+        &["log"][..],
+        &["log", "--json"],
+        &["export"],
+        &["ls", "--json"],
+        &["tokens"],
+    ] {
+        let mut child = store
+            .cmd()
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = [0u8; 16];
+        child
+            .stdout
+            .as_mut()
+            .unwrap()
+            .read_exact(&mut first)
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "logbook {args:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stderr), "", "logbook {args:?}");
+    }
 }
 
 #[test]

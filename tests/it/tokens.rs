@@ -412,3 +412,52 @@ fn the_status_line_records_a_reading_only_when_it_changes_and_prices_are_configu
     store.configure("[pricing.\"sonnet-4-5\"]\ninput = 10.0\noutput = 0.0\ncache_creation = 0.0\ncache_read = 0.0\n");
     assert!((cost(&store) - 10.0).abs() < 1e-9);
 }
+
+/// Status-line input from Claude Code 2.1.328 (see the fixture's SOURCES.md).
+fn real_statusline(name: &str) -> Vec<u8> {
+    std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/claude-code-2.1.328/hooks")
+            .join(name),
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_status_line_with_no_reading_says_unknown_and_records_nothing() {
+    let store = Store::new();
+    let input = real_statusline("statusline-no-reading.json");
+    let agent = serde_json::from_slice::<Value>(&input).unwrap()["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let transcript = store.scratch().join(format!("{agent}.jsonl"));
+    std::fs::write(&transcript, "").unwrap();
+    hook(
+        &store,
+        &json!({"session_id": agent, "transcript_path": transcript, "cwd": store.scratch(), "hook_event_name": "SessionStart", "source": "startup"}),
+    );
+    // Before the first reply every figure is null: not "0% used".
+    assert_eq!(
+        statusline(&store, &input).trim(),
+        "Opus 5.5 · context unknown"
+    );
+    let observed = |store: &Store| {
+        store
+            .ok(&["export"])
+            .lines()
+            .filter(|l| l.contains("\"token_usage_observed\""))
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .collect::<Vec<_>>()
+    };
+    assert!(observed(&store).is_empty());
+
+    // With a reading, the exact usage is recorded, not the rounded 1 %
+    // (10,000 tokens of a 1M window).
+    statusline(&store, &real_statusline("statusline-reading.json"));
+    let readings = observed(&store);
+    assert_eq!(readings.len(), 1);
+    let reading = &readings[0]["event"]["token_usage_observed"];
+    assert_eq!(reading["used"], 8_502, "{reading}");
+    assert_eq!(reading["window"], 1_000_000);
+}

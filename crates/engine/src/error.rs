@@ -102,6 +102,9 @@ impl EngineError {
         // source, skipping the inner error itself: look at it directly.
         match self {
             Self::Io(io) if io.kind() == std::io::ErrorKind::BrokenPipe => return true,
+            Self::Json(json) if json.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe) => {
+                return true;
+            }
             Self::Context { source, .. } => return source.is_broken_pipe(),
             _ => {}
         }
@@ -174,5 +177,21 @@ mod tests {
         let pipe = EngineError::from(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
         let pipe: Result<(), _> = Err(pipe);
         assert!(pipe.context("writing").unwrap_err().is_broken_pipe());
+        // JSON written into a closed pipe.
+        let mut closed = ClosedPipe;
+        let json = serde_json::to_writer(&mut closed, &[1, 2, 3]).unwrap_err();
+        assert!(EngineError::from(json).is_broken_pipe());
+    }
+
+    struct ClosedPipe;
+
+    impl std::io::Write for ClosedPipe {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::ErrorKind::BrokenPipe.into())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
     }
 }

@@ -15,31 +15,44 @@ use crate::workspace::{Workspace, discover_store};
 /// Claude Code's default context window.
 const DEFAULT_WINDOW: f64 = 200_000.0;
 
-/// The percentage of the window in use, from `used_percentage` when the
-/// input has it, else computed from `current_usage` (older versions).
+/// The tokens in the context window, exact: input, cache creation and
+/// cache read of the last response as `current_usage` states them. `None`
+/// when there is no reading yet (`current_usage: null` before the first
+/// reply and after `/clear` or `/compact`).
+pub fn used_tokens(input: &Value) -> Option<u64> {
+    let usage = input
+        .get("context_window")?
+        .get("current_usage")
+        .filter(|u| u.is_object())?;
+    Some(
+        [
+            "input_tokens",
+            "cache_creation_input_tokens",
+            "cache_read_input_tokens",
+        ]
+        .iter()
+        .filter_map(|k| usage.get(*k).and_then(Value::as_u64))
+        .sum(),
+    )
+}
+
+/// The percentage of the window in use: from the exact `current_usage`
+/// when the input has it (Claude Code's `used_percentage` is rounded to a
+/// whole percent, 10,000 tokens on a 1M window), else from
+/// `used_percentage`; `None` when neither is a reading.
 pub fn used_percentage(input: &Value) -> Option<f64> {
     let window = input.get("context_window");
-    if let Some(pct) = window
+    if let Some(used) = used_tokens(input) {
+        let size = window
+            .and_then(|w| w.get("context_window_size"))
+            .and_then(Value::as_f64)
+            .filter(|s| *s > 0.0)
+            .unwrap_or(DEFAULT_WINDOW);
+        return Some(100.0 * used as f64 / size);
+    }
+    window
         .and_then(|w| w.get("used_percentage"))
         .and_then(Value::as_f64)
-    {
-        return Some(pct);
-    }
-    let usage = window.and_then(|w| w.get("current_usage"))?;
-    let used: f64 = [
-        "input_tokens",
-        "cache_creation_input_tokens",
-        "cache_read_input_tokens",
-    ]
-    .iter()
-    .filter_map(|k| usage.get(*k).and_then(Value::as_f64))
-    .sum();
-    let size = window
-        .and_then(|w| w.get("context_window_size"))
-        .and_then(Value::as_f64)
-        .filter(|s| *s > 0.0)
-        .unwrap_or(DEFAULT_WINDOW);
-    Some(100.0 * used / size)
 }
 
 /// The line for `input`.
@@ -120,7 +133,8 @@ async fn record(ws: &Workspace, input: &Value) -> crate::Result<Option<String>> 
         return Ok(None);
     };
     let window = crate::ops::tokens::stated_window(input);
-    let used = (pct.clamp(0.0, 100.0) / 100.0 * window as f64).round() as u64;
+    let used = used_tokens(input)
+        .unwrap_or_else(|| (pct.clamp(0.0, 100.0) / 100.0 * window as f64).round() as u64);
     let known = crate::ops::tokens::view_of(ws, session)?;
     let changed = known
         .as_ref()
@@ -146,6 +160,32 @@ async fn record(ws: &Workspace, input: &Value) -> crate::Result<Option<String>> 
 mod tests {
     use super::*;
     use serde_json::json;
+
+    const NO_READING: &str = include_str!(
+        "../../../../tests/fixtures/claude-code-2.1.328/hooks/statusline-no-reading.json"
+    );
+    const READING: &str = include_str!(
+        "../../../../tests/fixtures/claude-code-2.1.328/hooks/statusline-reading.json"
+    );
+
+    #[test]
+    fn a_null_reading_is_unknown_not_zero() {
+        // Claude Code 2.1.328 before its first reply: every figure null.
+        let input: Value = serde_json::from_str(NO_READING).unwrap();
+        assert_eq!(used_tokens(&input), None);
+        assert_eq!(used_percentage(&input), None);
+        assert_eq!(line(&input), "Opus 5.5 · context unknown");
+    }
+
+    #[test]
+    fn the_exact_usage_wins_over_the_rounded_percentage() {
+        // 402 + 700 + 7,400 of 1,000,000: 0.85 %, which Claude Code rounds to 1.
+        let input: Value = serde_json::from_str(READING).unwrap();
+        assert_eq!(used_tokens(&input), Some(8_502));
+        let pct = used_percentage(&input).unwrap();
+        assert!((pct - 0.8502).abs() < 1e-9, "{pct}");
+        assert_eq!(line(&input), "Opus 5.5 · context 1% used, 99% left");
+    }
 
     #[test]
     fn uses_the_given_percentage_or_computes_it() {
