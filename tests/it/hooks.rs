@@ -795,3 +795,66 @@ fn without_a_store_setting_the_hook_uses_the_projects_logbook_directory() {
     assert_eq!(sessions, 1, "recorded in the project's store");
     assert!(!home.join("data/logbook").exists(), "not in the user store");
 }
+
+#[test]
+fn hooks_do_not_wait_behind_an_import_in_its_own_process_which_applies_them() {
+    let store = Store::in_process();
+    // Long enough that a hook waiting for the store would show it.
+    store.configure("hook_wait_ms = 1400\n");
+    let corpus = store.scratch().join("corpus");
+    logbook_tests::corpus::generate(&corpus, 60 << 20);
+    let mut import = store
+        .cmd()
+        .args(["import", corpus.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    logbook_tests::wait_until(Duration::from_secs(60), "the import under way", || {
+        store.root().join("busy").exists()
+    });
+    let transcript = store.scratch().join("behind.jsonl");
+    std::fs::write(
+        &transcript,
+        "{\"type\":\"user\",\"message\":{\"content\":\"hi\"}}\n",
+    )
+    .unwrap();
+    for (event, extra) in [
+        ("SessionStart", json!({"source": "startup"})),
+        ("Stop", json!({})),
+    ] {
+        let mut child = store
+            .cmd()
+            .arg("hook")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(&payload(
+                event,
+                "behind-1",
+                &transcript,
+                store.scratch(),
+                extra,
+            ))
+            .unwrap();
+        // Well under the 1.4 s a hook would wait for the store.
+        assert!(wait_bounded(&mut child, Duration::from_secs(1)).success());
+    }
+    assert!(
+        import.try_wait().unwrap().is_none(),
+        "the import finished first"
+    );
+    assert!(wait_bounded(&mut import, Duration::from_secs(300)).success());
+    // The import applied them between its files: nothing else ran.
+    let recorded = std::fs::read_dir(store.root().join("sessions"))
+        .unwrap()
+        .flatten()
+        .filter_map(|d| std::fs::read_to_string(d.path().join("session.json")).ok())
+        .find(|json| json.contains("\"behind-1\""));
+    assert!(recorded.is_some(), "the spooled hooks were applied");
+    assert!(!store.root().join("busy").exists());
+}

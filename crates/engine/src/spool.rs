@@ -157,3 +157,36 @@ pub fn forget_old_claims(root: &Path, age: std::time::Duration) {
         }
     }
 }
+
+/// `<store>/busy`: a long job (import, verify, replay, export) holds the
+/// store in its own process, so hooks spool at once rather than wait. It
+/// names the job's pid and is removed when the job ends; one left by a
+/// killed job names a dead pid and is ignored.
+pub struct Busy {
+    path: PathBuf,
+}
+
+impl Busy {
+    /// Marks the store at `root` busy until the returned value is dropped.
+    pub fn mark(root: &Path) -> Self {
+        let path = root.join("busy");
+        let _ = std::fs::write(&path, std::process::id().to_string());
+        Self { path }
+    }
+
+    /// Whether a live process has marked the store at `root` busy.
+    pub fn held(root: &Path) -> bool {
+        std::fs::read_to_string(root.join("busy"))
+            .ok()
+            .and_then(|pid| pid.trim().parse::<u32>().ok())
+            .is_some_and(|pid| {
+                pid != std::process::id() && Path::new(&format!("/proc/{pid}")).exists()
+            })
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}

@@ -153,6 +153,26 @@ const HEAD_KEY: &[u8] = b"head";
 /// [`EventLog::read_from`] stops early once it holds this many stored bytes.
 const READ_BUDGET: usize = 8 << 20;
 
+/// sled writes a snapshot to `snap.<lsn>.generating` and renames it when
+/// complete. A process killed in between leaves the file behind, and sled
+/// 0.34 then reads it and refuses to open ("Read corrupted data",
+/// spacejam/sled#1527), bricking the store. Such a file is by definition
+/// incomplete and only ever re-derivable, so it is removed before opening;
+/// holding logbook's lock, no other process can be writing one.
+fn remove_unfinished_snapshots(log: &Path) {
+    let Ok(entries) = std::fs::read_dir(log) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("snap.") && name.ends_with(".generating") {
+            tracing::warn!("removing the unfinished sled snapshot {name}");
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 impl SledLog {
     /// Opens (creating if needed, mode 0700) the store in `dir`: takes
     /// `dir/lock`, then opens `dir/log`.
@@ -165,6 +185,7 @@ impl SledLog {
             .map_err(|e| StoreError::io(dir, e))?;
         let lock = StoreLock::acquire(&dir.join("lock"), options.lock_wait)?;
         let path = dir.join("log");
+        remove_unfinished_snapshots(&path);
         let db_err = |source| StoreError::Database {
             path: path.clone(),
             source,

@@ -331,3 +331,31 @@ fn a_session_range_crosses_runs_and_stops_at_the_limit() {
     assert_eq!(texts(5, 10), Vec::<u64>::new());
     assert_eq!(texts(0, 1), [1]);
 }
+
+#[test]
+fn an_unfinished_snapshot_left_by_a_kill_does_not_brick_the_store() {
+    // What a SIGKILL during sled's snapshot leaves (spacejam/sled#1527).
+    let dir = tempfile::tempdir().unwrap();
+    let s = SessionId::new_v7();
+    {
+        let log = open(dir.path());
+        block_on(log.append(vec![new(s, 0, note("kept"))])).unwrap();
+    }
+    let log_dir = dir.path().join("log");
+    let mut snapshots: Vec<_> = std::fs::read_dir(&log_dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("snap."))
+        .collect();
+    snapshots.sort();
+    let unfinished = match snapshots.last() {
+        Some(name) => format!("{name}.generating"),
+        None => "snap.0000000000000060.generating".to_owned(),
+    };
+    std::fs::write(log_dir.join(&unfinished), b"").unwrap();
+    let log = open(dir.path());
+    let all = block_on(log.read_from(1, 10)).unwrap();
+    assert_eq!(all.len(), 1);
+    assert!(!log_dir.join(&unfinished).exists());
+}

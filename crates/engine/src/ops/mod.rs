@@ -116,9 +116,13 @@ pub async fn execute(
             .map(Executed::code),
         request => {
             let ws = store.open().await?;
-            if matches!(store, Store::PerUse(_)) {
-                spool::ingest(&ws).await;
-            }
+            let _busy = match store {
+                Store::PerUse(_) => {
+                    spool::ingest(&ws).await;
+                    is_long(&request).then(|| spool::Busy::mark(ws.root()))
+                }
+                Store::Shared(_) => None,
+            };
             run(&ws, request, console).await.map(Executed::code)
         }
     }
@@ -188,6 +192,15 @@ fn read_json<T: serde::de::DeserializeOwned>(
     })
 }
 
+/// Jobs that hold a store opened in their own process for long: a hook
+/// that finds one running spools at once instead of waiting its bound.
+fn is_long(request: &Request) -> bool {
+    matches!(
+        request,
+        Request::Import(_) | Request::Verify(_) | Request::Replay(_) | Request::Export
+    )
+}
+
 /// The bound a hook waits for the store, from the store's config.
 pub fn hook_wait(root: &Path) -> Duration {
     let config = Workspace::open_config(root).unwrap_or_default();
@@ -203,6 +216,11 @@ async fn hook(
     console: &mut Console,
 ) -> Executed {
     let root = store.root().to_owned();
+    if matches!(store, Store::PerUse(_)) && spool::Busy::held(&root) {
+        // A long job has the store: waiting would only end in the spool.
+        spool_hook(&root, &payload, agent_pid);
+        return Executed::code(0);
+    }
     let ws = match store.open_within(hook_wait(&root)).await {
         Ok(ws) => ws,
         Err(e) => {
