@@ -213,21 +213,6 @@ fn line(agent: &str, n: usize) -> String {
     )
 }
 
-/// Runs a hook as Claude Code would and checks it returned, with 0, within
-/// `limit` (the hook's bound plus a process start; never the store's).
-fn bounded_hook(store: &Store, payload: &[u8], limit: Duration) {
-    use std::io::Write as _;
-    let mut child = store
-        .cmd()
-        .arg("hook")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(payload).unwrap();
-    assert!(wait_bounded(&mut child, limit).success());
-}
-
 #[test]
 fn hooks_to_a_stopped_daemon_exit_at_once_and_are_applied_in_order_later() {
     let store = Store::with_daemon();
@@ -237,8 +222,7 @@ fn hooks_to_a_stopped_daemon_exit_at_once_and_are_applied_in_order_later() {
     let ta = store.scratch().join("a.jsonl");
     let tb = store.scratch().join("b.jsonl");
     append(&ta, &line(a, 0));
-    bounded_hook(
-        &store,
+    store.hook_within(
         &hook_payload("SessionStart", a, &ta, &cwd, json!({"source": "startup"})),
         LONG,
     );
@@ -255,7 +239,7 @@ fn hooks_to_a_stopped_daemon_exit_at_once_and_are_applied_in_order_later() {
         hook_payload("SessionStart", b, &tb, &cwd, json!({"source": "clear"})),
     ];
     for payload in &spooled {
-        bounded_hook(&store, payload, Duration::from_secs(5));
+        store.hook_within(payload, Duration::from_secs(5));
     }
     append(&tb, &line(b, 0));
     signal(pid, "-CONT");
@@ -299,8 +283,7 @@ fn stopping_one_sessions_watcher_leaves_the_others_capturing() {
         .collect();
     for (agent, file) in agents.iter().zip(&files) {
         append(file, &line(agent, 0));
-        bounded_hook(
-            &store,
+        store.hook_within(
             &hook_payload(
                 "SessionStart",
                 agent,
@@ -438,8 +421,7 @@ fn import_after_hooks_and_hooks_after_import_keep_one_session_per_conversation()
     append(&file, &line(agent, 0));
     store.ok(&["import", file.to_str().unwrap()]);
     append(&file, &line(agent, 1));
-    bounded_hook(
-        &store,
+    store.hook_within(
         &hook_payload(
             "SessionStart",
             agent,
@@ -449,11 +431,7 @@ fn import_after_hooks_and_hooks_after_import_keep_one_session_per_conversation()
         ),
         LONG,
     );
-    bounded_hook(
-        &store,
-        &hook_payload("Stop", agent, &file, &cwd, json!({})),
-        LONG,
-    );
+    store.hook_within(&hook_payload("Stop", agent, &file, &cwd, json!({})), LONG);
     assert_eq!(sessions_of(&store, agent).len(), 1);
     assert_eq!(chain_parts(&store, agent), std::fs::read(&file).unwrap());
 }
@@ -624,8 +602,7 @@ fn a_failing_watcher_retries_and_recovers_from_the_log() {
     let agent = "failing-watch-1";
     let file = store.scratch().join(format!("{agent}.jsonl"));
     append(&file, &line(agent, 0));
-    bounded_hook(
-        &store,
+    store.hook_within(
         &hook_payload(
             "SessionStart",
             agent,

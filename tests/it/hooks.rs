@@ -470,27 +470,17 @@ fn a_hook_never_waits_behind_a_held_store_it_is_spooled_then_applied() {
         .spawn()
         .unwrap();
     logbook_tests::wait_for_stderr(&mut holder, "paused after append", Duration::from_secs(30));
-    let mut child = store
-        .cmd()
-        .arg("hook")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(&payload(
+    // Bounded well under the lock's 10 s wait: the hook does not wait it out.
+    store.hook_within(
+        &payload(
             "SessionStart",
             "waiting-agent",
             &transcript,
             store.scratch(),
             json!({"source":"startup"}),
-        ))
-        .unwrap();
-    // Bounded well under the lock's 10 s wait: the hook does not wait it out.
-    assert!(wait_bounded(&mut child, Duration::from_secs(5)).success());
+        ),
+        Duration::from_secs(5),
+    );
     let spooled: Vec<_> = std::fs::read_dir(store.root().join("spool"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -822,27 +812,11 @@ fn hooks_do_not_wait_behind_an_import_in_its_own_process_which_applies_them() {
         ("SessionStart", json!({"source": "startup"})),
         ("Stop", json!({})),
     ] {
-        let mut child = store
-            .cmd()
-            .arg("hook")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(&payload(
-                event,
-                "behind-1",
-                &transcript,
-                store.scratch(),
-                extra,
-            ))
-            .unwrap();
         // Well under the 1.4 s a hook would wait for the store.
-        assert!(wait_bounded(&mut child, Duration::from_secs(1)).success());
+        store.hook_within(
+            &payload(event, "behind-1", &transcript, store.scratch(), extra),
+            Duration::from_secs(1),
+        );
     }
     assert!(
         import.try_wait().unwrap().is_none(),

@@ -186,6 +186,22 @@ impl Store {
         child.wait_with_output().unwrap()
     }
 
+    /// Runs `logbook hook` with `payload` as Claude Code does and checks it
+    /// exited 0 within `limit` (its bound plus a process start, never the
+    /// store's lock wait).
+    pub fn hook_within(&self, payload: &[u8], limit: Duration) {
+        use std::io::Write as _;
+        let mut child = self
+            .cmd()
+            .arg("hook")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(payload).unwrap();
+        assert!(wait_bounded(&mut child, limit).success());
+    }
+
     /// Runs `logbook ARGS`, asserts success, returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
