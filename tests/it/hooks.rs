@@ -700,7 +700,8 @@ fn resume_after_end_links_a_new_session_and_subagents_are_captured() {
     std::fs::create_dir_all(&subagents).unwrap();
     let agent_file = subagents.join("agent-a2898e3.jsonl");
     let side = json!({"type":"assistant","isSidechain":true,"message":{"content":[{"type":"tool_use","id":"s1","name":"Read","input":{"file_path":"/path/to/Demo/README.md"}}]}});
-    std::fs::write(&agent_file, format!("{side}\n")).unwrap();
+    let read = json!({"type":"user","isSidechain":true,"message":{"content":[{"type":"tool_result","tool_use_id":"s1","content":"# Demo"}]}});
+    std::fs::write(&agent_file, format!("{side}\n{read}\n")).unwrap();
     hook(
         &store,
         &at("SubagentStop", json!({"agent_transcript_path": agent_file})),

@@ -260,6 +260,7 @@ mod tests {
             false,
         );
         v.apply_line(br#"{"type":"assistant","message":{"content":[{"type":"tool_use","id":"a","name":"Edit","input":{"file_path":"src/parse.rs"}}]}}"#, false);
+        v.apply_line(br#"{"type":"user","message":{"content":[{"type":"tool_result","tool_use_id":"a","content":"ok"}]}}"#, false);
         let brief = render(&v, &links(), BRIEF_LIMIT);
         assert!(brief.contains("- fix the parser"));
         assert!(brief.contains("## Files modified\n- `src/parse.rs`"));
@@ -275,6 +276,10 @@ mod tests {
                 r#"{{"type":"assistant","message":{{"content":[{{"type":"tool_use","id":"r{n}","name":"Read","input":{{"file_path":"src/file_{n}.rs"}}}},{{"type":"tool_use","id":"w{n}","name":"Write","input":{{"file_path":"src/out_{n}.rs"}}}}]}}}}"#
             );
             v.apply_line(line.as_bytes(), false);
+            let results = format!(
+                r#"{{"type":"user","message":{{"content":[{{"type":"tool_result","tool_use_id":"r{n}","content":"ok"}},{{"type":"tool_result","tool_use_id":"w{n}","content":"ok"}}]}}}}"#
+            );
+            v.apply_line(results.as_bytes(), false);
         }
         v.corrections.push(TextEntry {
             text: "never touch main".into(),

@@ -58,6 +58,53 @@ pub struct Todo {
     pub status: String,
 }
 
+/// What a tool use does to the context once its result says it
+/// succeeded: the `tool_use` record only says what was attempted (a `Read`
+/// of a missing file, a `TodoWrite` Claude Code refused).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "effect", rename_all = "snake_case")]
+pub enum Effect {
+    /// A file was read.
+    Read {
+        /// Relative to the cwd when inside it.
+        path: String,
+    },
+    /// A file was changed.
+    Modify {
+        /// Relative to the cwd when inside it.
+        path: String,
+    },
+    /// The todo list was replaced.
+    Todos {
+        /// The new list.
+        todos: Vec<Todo>,
+    },
+    /// A task was added.
+    TaskCreate {
+        /// Its subject.
+        content: String,
+    },
+    /// A task's status changed.
+    TaskUpdate {
+        /// Position in creation order, from 0.
+        index: usize,
+        /// The new status.
+        status: String,
+    },
+}
+
+/// A tool use whose effect waits for its result.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingUse {
+    /// What it does if it succeeds.
+    #[serde(flatten)]
+    pub effect: Effect,
+    /// When it was used (what `last_touched` records).
+    pub at: Option<String>,
+    /// Whether it is a subagent's.
+    pub sidechain: bool,
+}
+
 /// Tool activity of one chain (main or sidechains).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Activity {
@@ -104,6 +151,10 @@ pub struct ContextView {
     pub sidechains: Activity,
     /// Tool uses still waiting for their result, by id, with the tool name.
     pub open_tool_uses: BTreeMap<String, String>,
+    /// The effects of those that have one, applied when the result says the
+    /// use succeeded (a result may come in a later capture).
+    #[serde(default)]
+    pub pending: BTreeMap<String, PendingUse>,
     /// The last log seq folded in: applying an event twice changes nothing.
     pub seq: u64,
 }
@@ -125,6 +176,7 @@ impl ContextView {
             last_activity: None,
             sidechains: Activity::default(),
             open_tool_uses: BTreeMap::new(),
+            pending: BTreeMap::new(),
             seq: 0,
         }
     }
@@ -202,23 +254,21 @@ impl ContextView {
             .entry(name.to_owned())
             .or_default() += 1;
         self.open_tool_uses.insert(id.to_owned(), name.to_owned());
-        match name {
-            "Read" | "NotebookRead" | "Grep" | "Glob" => {
-                if let Some(path) = field("file_path")
-                    .or_else(|| field("notebook_path"))
-                    .or_else(|| field("path"))
-                {
-                    let path = self.relative(path);
-                    touch(&mut self.chain(side).files_read, path, at);
-                }
-            }
-            "Edit" | "MultiEdit" | "Write" | "NotebookEdit" => {
-                if let Some(path) = field("file_path").or_else(|| field("notebook_path")) {
-                    let path = self.relative(path);
-                    touch(&mut self.chain(side).files_modified, path, at);
-                }
-            }
+        let effect = match name {
+            "Read" | "NotebookRead" | "Grep" | "Glob" => field("file_path")
+                .or_else(|| field("notebook_path"))
+                .or_else(|| field("path"))
+                .map(|path| Effect::Read {
+                    path: self.relative(path),
+                }),
+            "Edit" | "MultiEdit" | "Write" | "NotebookEdit" => field("file_path")
+                .or_else(|| field("notebook_path"))
+                .map(|path| Effect::Modify {
+                    path: self.relative(path),
+                }),
             "Bash" => {
+                // Commands are recorded as run, with the outcome their
+                // result gives them.
                 if let Some(command) = field("command") {
                     self.chain(side).commands.push(CommandEntry {
                         command: command.to_owned(),
@@ -228,37 +278,68 @@ impl ContextView {
                         tool_use_id: id.to_owned(),
                     });
                 }
+                None
             }
             "TodoWrite" if !side => {
-                if let Some(items) = input.get("todos").and_then(Value::as_array) {
-                    self.todos = items
-                        .iter()
-                        .map(|item| Todo {
-                            content: text_of(item, "content"),
-                            status: text_of(item, "status"),
-                        })
-                        .collect();
-                }
+                input
+                    .get("todos")
+                    .and_then(Value::as_array)
+                    .map(|items| Effect::Todos {
+                        todos: items
+                            .iter()
+                            .map(|item| Todo {
+                                content: text_of(item, "content"),
+                                status: text_of(item, "status"),
+                            })
+                            .collect(),
+                    })
             }
-            "TaskCreate" if !side => self.todos.push(Todo {
+            "TaskCreate" if !side => Some(Effect::TaskCreate {
                 content: field("subject")
                     .or_else(|| field("description"))
                     .unwrap_or_default()
                     .to_owned(),
+            }),
+            // Task ids count from 1 in creation order.
+            "TaskUpdate" if !side => field("taskId")
+                .and_then(|id| id.parse::<usize>().ok())
+                .and_then(|n| n.checked_sub(1))
+                .zip(field("status"))
+                .map(|(index, status)| Effect::TaskUpdate {
+                    index,
+                    status: status.to_owned(),
+                }),
+            _ => None,
+        };
+        if let Some(effect) = effect {
+            self.pending.insert(
+                id.to_owned(),
+                PendingUse {
+                    effect,
+                    at: at.clone(),
+                    sidechain: side,
+                },
+            );
+        }
+    }
+
+    /// Applies what a tool use did, now that its result says it succeeded.
+    fn take_effect(&mut self, pending: PendingUse) {
+        let side = pending.sidechain;
+        let at = &pending.at;
+        match pending.effect {
+            Effect::Read { path } => touch(&mut self.chain(side).files_read, path, at),
+            Effect::Modify { path } => touch(&mut self.chain(side).files_modified, path, at),
+            Effect::Todos { todos } => self.todos = todos,
+            Effect::TaskCreate { content } => self.todos.push(Todo {
+                content,
                 status: "pending".into(),
             }),
-            "TaskUpdate" if !side => {
-                // Task ids count from 1 in creation order.
-                let index = field("taskId")
-                    .and_then(|id| id.parse::<usize>().ok())
-                    .and_then(|n| n.checked_sub(1));
-                if let (Some(todo), Some(status)) =
-                    (index.and_then(|i| self.todos.get_mut(i)), field("status"))
-                {
-                    status.clone_into(&mut todo.status);
+            Effect::TaskUpdate { index, status } => {
+                if let Some(todo) = self.todos.get_mut(index) {
+                    todo.status = status;
                 }
             }
-            _ => {}
         }
     }
 
@@ -272,6 +353,12 @@ impl ContextView {
         at: &Option<String>,
     ) {
         let tool = self.open_tool_uses.remove(id);
+        // Only a use that succeeded read, changed or planned anything.
+        if let Some(pending) = self.pending.remove(id)
+            && !is_error
+        {
+            self.take_effect(pending);
+        }
         let interrupted = record
             .tool_use_result
             .as_ref()
@@ -434,6 +521,7 @@ mod tests {
         v.apply_line(br#"{"type":"assistant","timestamp":"t1","message":{"content":[{"type":"tool_use","id":"a","name":"Read","input":{"file_path":"/home/dev/demo/src/a.rs"}},{"type":"tool_use","id":"b","name":"Edit","input":{"file_path":"/etc/hosts"}},{"type":"tool_use","id":"c","name":"Bash","input":{"command":"cargo test"}}]}}"#, false);
         v.apply_line(br#"{"type":"user","timestamp":"t2","message":{"content":[{"type":"tool_result","tool_use_id":"c","content":"Exit code 101\nfailed","is_error":true}]}}"#, false);
         v.apply_line(br#"{"type":"assistant","timestamp":"t3","message":{"content":[{"type":"tool_use","id":"d","name":"Read","input":{"file_path":"/home/dev/demo/src/b.rs"}},{"type":"tool_use","id":"e","name":"Read","input":{"file_path":"/home/dev/demo/src/a.rs"}}]}}"#, false);
+        v.apply_line(br#"{"type":"user","timestamp":"t4","message":{"content":[{"type":"tool_result","tool_use_id":"a","content":"fn a()"},{"type":"tool_result","tool_use_id":"b","content":"ok"},{"type":"tool_result","tool_use_id":"d","content":"fn b()"},{"type":"tool_result","tool_use_id":"e","content":"fn a()"}]}}"#, false);
         let paths: Vec<&str> = v.main.files_read.iter().map(|f| f.path.as_str()).collect();
         assert_eq!(paths, ["src/a.rs", "src/b.rs"]);
         assert_eq!(v.main.files_read[0].count, 2);
@@ -442,8 +530,8 @@ mod tests {
         assert_eq!(v.main.commands[0].status.as_deref(), Some("error"));
         assert_eq!(v.main.tool_counts["Read"], 3);
         assert_eq!(v.first_activity.as_deref(), Some("t1"));
-        assert_eq!(v.last_activity.as_deref(), Some("t3"));
-        assert!(v.open_tool_uses.contains_key("a") && !v.open_tool_uses.contains_key("c"));
+        assert_eq!(v.last_activity.as_deref(), Some("t4"));
+        assert!(v.open_tool_uses.is_empty() && v.pending.is_empty());
     }
 
     #[test]
@@ -451,6 +539,8 @@ mod tests {
         let mut v = view();
         v.apply_line(br#"{"type":"assistant","isSidechain":true,"message":{"content":[{"type":"tool_use","id":"a","name":"Write","input":{"file_path":"x"}}]}}"#, false);
         v.apply_line(br#"{"type":"assistant","message":{"content":[{"type":"tool_use","id":"b","name":"Glob","input":{"pattern":"*","path":"/home/dev/demo/src"}}]}}"#, true);
+        v.apply_line(br#"{"type":"user","isSidechain":true,"message":{"content":[{"type":"tool_result","tool_use_id":"a","content":"ok"}]}}"#, false);
+        v.apply_line(br#"{"type":"user","message":{"content":[{"type":"tool_result","tool_use_id":"b","content":"src/x.rs"}]}}"#, true);
         assert!(v.main.files_modified.is_empty() && v.main.files_read.is_empty());
         assert_eq!(v.sidechains.files_modified[0].path, "x");
         assert_eq!(v.sidechains.files_read[0].path, "src");
@@ -492,8 +582,39 @@ mod tests {
         let mut v = view();
         v.apply_line(br#"{"type":"assistant","message":{"content":[{"type":"tool_use","id":"a","name":"TodoWrite","input":{"todos":[{"content":"one","status":"pending"},{"content":"two","status":"pending"}]}}]}}"#, false);
         v.apply_line(br#"{"type":"assistant","message":{"content":[{"type":"tool_use","id":"b","name":"TodoWrite","input":{"todos":[{"content":"one","status":"completed"},{"content":"two","status":"in_progress"}]}}]}}"#, false);
+        v.apply_line(br#"{"type":"user","message":{"content":[{"type":"tool_result","tool_use_id":"a","content":"Todos have been modified successfully"},{"type":"tool_result","tool_use_id":"b","content":"Todos have been modified successfully"}]}}"#, false);
         assert_eq!(v.todos[0].status, "completed");
         assert_eq!(v.todos[1].status, "in_progress");
+    }
+
+    #[test]
+    fn a_tool_use_that_failed_reads_changes_and_plans_nothing() {
+        // A Read of a missing file, an Edit that did not apply, and a
+        // TodoWrite Claude Code refused (seen with 2.1.328).
+        let mut v = view();
+        v.apply_line(br#"{"type":"assistant","message":{"content":[{"type":"tool_use","id":"a","name":"Read","input":{"file_path":"/home/dev/demo/missing.rs"}},{"type":"tool_use","id":"b","name":"Edit","input":{"file_path":"/home/dev/demo/src/a.rs"}},{"type":"tool_use","id":"c","name":"TodoWrite","input":{"todos":[{"content":"ghost","status":"pending"}]}}]}}"#, false);
+        assert!(
+            v.main.files_read.is_empty() && v.todos.is_empty(),
+            "not before the result"
+        );
+        v.apply_line(br#"{"type":"user","message":{"content":[{"type":"tool_result","tool_use_id":"a","is_error":true,"content":"File does not exist."},{"type":"tool_result","tool_use_id":"b","is_error":true,"content":"<tool_use_error>String to replace not found in file.</tool_use_error>"},{"type":"tool_result","tool_use_id":"c","is_error":true,"content":"<tool_use_error>Error: No such tool available: TodoWrite</tool_use_error>"}]}}"#, false);
+        assert!(v.main.files_read.is_empty());
+        assert!(v.main.files_modified.is_empty());
+        assert!(v.todos.is_empty());
+        assert!(v.pending.is_empty());
+        // Attempts still count as uses.
+        assert_eq!(v.main.tool_counts["Read"], 1);
+    }
+
+    #[test]
+    fn a_result_in_a_later_capture_still_applies_its_use() {
+        let mut v = view();
+        v.apply_line(br#"{"type":"assistant","message":{"content":[{"type":"tool_use","id":"a","name":"Write","input":{"file_path":"/home/dev/demo/out.rs"}}]}}"#, false);
+        // What a projection writes between captures, and reads back.
+        let saved = serde_json::to_vec(&v).unwrap();
+        let mut v: ContextView = serde_json::from_slice(&saved).unwrap();
+        v.apply_line(br#"{"type":"user","message":{"content":[{"type":"tool_result","tool_use_id":"a","content":"File created"}]}}"#, false);
+        assert_eq!(v.main.files_modified[0].path, "out.rs");
     }
 
     #[test]
