@@ -833,3 +833,44 @@ fn hooks_do_not_wait_behind_an_import_in_its_own_process_which_applies_them() {
     assert!(recorded.is_some(), "the spooled hooks were applied");
     assert!(!store.root().join("busy").exists());
 }
+
+#[test]
+fn a_second_pre_compact_refreshes_the_brief_the_compacted_session_hands_on() {
+    // Claude Code 2.1.328 fired PreCompact (auto) at one prompt without
+    // compacting, then again at the next, and compacted then.
+    let store = Store::new();
+    let project = store.scratch().join("Demo");
+    std::fs::create_dir_all(&project).unwrap();
+    let transcript = store.scratch().join("auto.jsonl");
+    let agent = "auto-compact-1";
+    let at = |event: &str, extra: Value| payload(event, agent, &transcript, &project, extra);
+    let prompt = |text: &str| {
+        format!(
+            "{}\n",
+            json!({"type":"user","sessionId":agent,"message":{"role":"user","content":text}})
+        )
+        .into_bytes()
+    };
+    append(&transcript, &[prompt("first: build the parser")]);
+    hook(&store, &at("SessionStart", json!({"source": "startup"})));
+    hook(&store, &at("PreCompact", json!({"trigger": "auto"})));
+    let first = only_active(&store);
+    let reserved =
+        json_file(session_dir(&store, &first).join("handoff.json"))["next_session_id"].clone();
+    append(&transcript, &[prompt("second: now add the error messages")]);
+    hook(&store, &at("PreCompact", json!({"trigger": "auto"})));
+    let handoff = json_file(session_dir(&store, &first).join("handoff.json"));
+    assert_eq!(handoff["next_session_id"], reserved, "the same reserved id");
+    let boundary = json!({"type":"system","subtype":"compact_boundary","sessionId":agent,"compactMetadata":{"trigger":"auto","preTokens":150000}});
+    append(&transcript, &[format!("{boundary}\n").into_bytes()]);
+    let brief = hook(&store, &at("SessionStart", json!({"source": "compact"})));
+    assert!(
+        brief.contains("second: now add the error messages"),
+        "{brief}"
+    );
+    assert!(
+        brief.contains(&format!("session {first} ended (compaction)")),
+        "{brief}"
+    );
+    assert_eq!(only_active(&store), reserved.as_str().unwrap());
+}

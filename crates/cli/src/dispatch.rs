@@ -100,7 +100,14 @@ pub fn agent_facing(root: &Path, request: Request) -> ExitCode {
         let _ = in_process(root, request, stop);
         return ExitCode::SUCCESS;
     }
-    let bound = Duration::from_millis(config.hook_wait_ms);
+    let bound = Duration::from_millis(match &request {
+        Request::Hook { payload, .. }
+            if logbook_engine::claude::hook::is_session_start(payload) =>
+        {
+            config.session_start_wait_ms.max(config.hook_wait_ms)
+        }
+        _ => config.hook_wait_ms,
+    });
     let started = std::time::Instant::now();
     let env = ClientEnv::current().unwrap_or_else(|_| ClientEnv {
         cwd: root.to_owned(),

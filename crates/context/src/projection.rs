@@ -141,7 +141,9 @@ impl ContextProjection {
             .collect();
         let links = Links {
             session: id.to_string(),
-            end_reason: end_reason.clone(),
+            // Only PreCompact hands off from a session that has not ended:
+            // it ends at the compaction.
+            end_reason: Some(end_reason.clone().unwrap_or_else(|| "compaction".into())),
             previous: previous.map(|p| p.to_string()),
             context_file: self.absolute(&context_path(id)),
             transcript: transcript.clone(),

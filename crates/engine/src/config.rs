@@ -40,6 +40,9 @@ pub struct Config {
     /// How long a hook or the status line waits for the daemon before it
     /// spools its payload and exits (Claude Code gives `SessionEnd` ~1.5 s).
     pub hook_wait_ms: u64,
+    /// How long a `SessionStart` hook waits for its brief: the one hook whose
+    /// output matters, run before the first prompt.
+    pub session_start_wait_ms: u64,
     /// Seconds between the daemon's sweeps of Claude Code's projects
     /// folder for transcripts no hook saw; 0 turns the sweep off.
     pub sweep_interval_secs: u64,
@@ -61,6 +64,7 @@ impl Default for Config {
             drain_max_ms: 5_000,
             watch_interval_ms: 25,
             hook_wait_ms: 700,
+            session_start_wait_ms: 3_000,
             sweep_interval_secs: 3_600,
         }
     }
@@ -139,6 +143,12 @@ impl Config {
             return Err(format!(
                 "drain_quiet_ms ({}) must not exceed drain_max_ms ({})",
                 self.drain_quiet_ms, self.drain_max_ms
+            ));
+        }
+        if !(10..=30_000).contains(&self.session_start_wait_ms) {
+            return Err(format!(
+                "session_start_wait_ms must be between 10 and 30000, not {}",
+                self.session_start_wait_ms
             ));
         }
         if !(10..=1_400).contains(&self.hook_wait_ms) {

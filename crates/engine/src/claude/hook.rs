@@ -70,6 +70,18 @@ pub fn store_for_payload(explicit: Option<&Path>, cwd: &Path, payload: &[u8]) ->
     discover_store(explicit, stated.as_deref().unwrap_or(cwd))
 }
 
+/// Whether a hook payload is `SessionStart`: the one hook whose output
+/// (the brief) matters, so it may wait longer for it.
+pub fn is_session_start(payload: &[u8]) -> bool {
+    #[derive(Deserialize)]
+    struct Event<'a> {
+        #[serde(borrow)]
+        hook_event_name: Option<&'a str>,
+    }
+    serde_json::from_slice::<Event<'_>>(payload)
+        .is_ok_and(|e| e.hook_event_name == Some("SessionStart"))
+}
+
 /// Appends one line to `<store>/logbook.log`; if even that fails there is
 /// nowhere left to say it.
 pub fn log_failure(root: &Path, what: &str, err: &EngineError) {
@@ -615,15 +627,19 @@ impl Hook<'_> {
     }
 
     /// PreCompact: capture up to now and snapshot the context as a handoff
-    /// whose reserved id the segment after the compaction will take.
+    /// whose reserved id the segment after the compaction will take. Claude
+    /// Code may fire it again before it compacts (an automatic compaction
+    /// put off to the next prompt): the snapshot is then taken again, under
+    /// the same reserved id, so the brief has the latest requests.
     async fn pre_compact(&self) -> crate::Result<()> {
         let (session, _) = self.capture().await?;
-        if self.waiting_handoff(session).await?.is_some() {
-            return Ok(());
-        }
+        let next = match self.waiting_handoff(session).await? {
+            Some(reserved) => reserved,
+            None => SessionId::new_v7(),
+        };
         let handoff = Event::HandoffCreated(logbook_core::HandoffCreated {
             from: session,
-            next_session: SessionId::new_v7(),
+            next_session: next,
             context_ref: handoff_path(session),
         });
         self.ws.record(session, vec![handoff]).await?;

@@ -100,7 +100,7 @@ pub async fn execute(
     match request {
         Request::Hook { payload, agent_pid } => Ok(hook(store, payload, agent_pid, console).await),
         Request::Statusline { input } => {
-            let line = match store.open_within(hook_wait(store.root())).await {
+            let line = match store.open_within(hook_wait(store.root(), None)).await {
                 Ok(ws) => crate::claude::statusline::statusline(&ws, &input).await,
                 Err(e) => {
                     crate::claude::hook::log_failure(store.root(), "statusline", &e);
@@ -201,10 +201,17 @@ fn is_long(request: &Request) -> bool {
     )
 }
 
-/// The bound a hook waits for the store, from the store's config.
-pub fn hook_wait(root: &Path) -> Duration {
+/// The bound a hook (or, without a payload, the status line) waits for
+/// the store, from the store's config.
+pub fn hook_wait(root: &Path, payload: Option<&[u8]>) -> Duration {
     let config = Workspace::open_config(root).unwrap_or_default();
-    Duration::from_millis(config.hook_wait_ms)
+    let ms = match payload {
+        Some(p) if crate::claude::hook::is_session_start(p) => {
+            config.session_start_wait_ms.max(config.hook_wait_ms)
+        }
+        _ => config.hook_wait_ms,
+    };
+    Duration::from_millis(ms)
 }
 
 /// A hook: applied now when the store can be had within the bound, else
@@ -221,7 +228,7 @@ async fn hook(
         spool_hook(&root, &payload, agent_pid);
         return Executed::code(0);
     }
-    let ws = match store.open_within(hook_wait(&root)).await {
+    let ws = match store.open_within(hook_wait(&root, Some(&payload))).await {
         Ok(ws) => ws,
         Err(e) => {
             tracing::info!("store unavailable, spooling the hook: {e}");
