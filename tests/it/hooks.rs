@@ -874,3 +874,45 @@ fn a_second_pre_compact_refreshes_the_brief_the_compacted_session_hands_on() {
     );
     assert_eq!(only_active(&store), reserved.as_str().unwrap());
 }
+
+#[test]
+fn a_startup_is_briefed_after_an_interactive_exit_but_not_after_a_headless_run_or_long_after() {
+    let store = Store::new();
+    store.configure("handoff_max_age_secs = 2\n");
+    let project = store.scratch().join("Demo");
+    std::fs::create_dir_all(&project).unwrap();
+    let session = |agent: &str, request: &str, end: &str| {
+        let transcript = store.scratch().join(format!("{agent}.jsonl"));
+        append(
+            &transcript,
+            &[format!(
+                "{}\n",
+                json!({"type":"user","sessionId":agent,"message":{"role":"user","content":request}})
+            )
+            .into_bytes()],
+        );
+        let at = |event: &str, extra: Value| payload(event, agent, &transcript, &project, extra);
+        let brief = hook(&store, &at("SessionStart", json!({"source": "startup"})));
+        hook(&store, &at("SessionEnd", json!({"reason": end})));
+        brief
+    };
+    // Every `claude -p` run ends with reason `other`: the next one, however
+    // soon, is not its continuation.
+    assert_eq!(session("headless-1", "summarise the log", "other"), "");
+    let briefed = session("headless-2", "count the tests", "prompt_input_exit");
+    assert_eq!(briefed, "", "a headless run left nothing to carry on");
+    // After an interactive exit, the next session in the project is briefed.
+    let brief = session("interactive-1", "add the parser", "prompt_input_exit");
+    assert!(brief.contains("count the tests"), "{brief}");
+    // …but not long after.
+    std::thread::sleep(Duration::from_millis(2_500));
+    assert_eq!(session("much-later-1", "start over", "other"), "");
+    // A handoff is still there for `logbook resume`.
+    let resumed = store
+        .cmd()
+        .current_dir(&project)
+        .arg("resume")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&resumed.stdout).contains("# Handoff from logbook session"));
+}

@@ -43,6 +43,9 @@ pub struct Config {
     /// How long a `SessionStart` hook waits for its brief: the one hook whose
     /// output matters, run before the first prompt.
     pub session_start_wait_ms: u64,
+    /// A new conversation is handed the brief of a session that ended at
+    /// most this many seconds ago (0: any age).
+    pub handoff_max_age_secs: u64,
     /// Seconds between the daemon's sweeps of Claude Code's projects
     /// folder for transcripts no hook saw; 0 turns the sweep off.
     pub sweep_interval_secs: u64,
@@ -65,6 +68,7 @@ impl Default for Config {
             watch_interval_ms: 25,
             hook_wait_ms: 700,
             session_start_wait_ms: 3_000,
+            handoff_max_age_secs: 86_400,
             sweep_interval_secs: 3_600,
         }
     }

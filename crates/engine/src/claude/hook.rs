@@ -551,7 +551,11 @@ impl Hook<'_> {
             self.capture().await?;
             return Ok(None);
         }
-        let waiting = self.waiting_in_project(|_| true).await?;
+        let max_age = self.ws.config().handoff_max_age_secs;
+        let now = jiff::Timestamp::now();
+        let waiting = self
+            .waiting_in_project(|v| continues_into_startup(v, now, max_age))
+            .await?;
         self.take_up(waiting, |from| Origin::Handoff { from }).await
     }
 
@@ -689,6 +693,27 @@ impl Hook<'_> {
         self.ws.commit(batch).await?;
         Ok(())
     }
+}
+
+/// Whether a new conversation starting in the same project continues the
+/// ended session `v`, and so is handed its brief. Yes after an interactive
+/// exit or logout, or when the agent died, if it ended at most `max_age`
+/// seconds ago (0: any age). No after reason `other`, which ends every
+/// `claude -p` run (one-off runs are not a conversation to carry on; a
+/// closed terminal ends with it too), and no for a `/clear` or compaction
+/// handoff, which belongs to that conversation's own next session. Any
+/// handoff stays reachable with `logbook resume`.
+fn continues_into_startup(v: &SessionView, now: jiff::Timestamp, max_age: u64) -> bool {
+    let reason_continues = matches!(
+        v.end_reason.as_deref(),
+        Some("exit" | "logout" | "agent_exited")
+    );
+    let recent = max_age == 0
+        || v.ended_at.is_some_and(|ended| {
+            let limit = jiff::SignedDuration::from_secs(i64::try_from(max_age).unwrap_or(i64::MAX));
+            now.duration_since(ended.to_jiff()) <= limit
+        });
+    reason_continues && recent
 }
 
 /// An empty capture event that puts a source's cursor into a new session.
