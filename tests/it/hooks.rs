@@ -730,6 +730,8 @@ fn resume_after_end_links_a_new_session_and_subagents_are_captured() {
     let shown = store.show(&resumed);
     assert_eq!(shown["origin"], "resumed");
     assert_eq!(shown["transitioned_from"], first.as_str());
+    // …and the link back: the chain reads both ways.
+    assert_eq!(store.show(&first)["transitioned_to"], resumed.as_str());
     // Only the new lines: the cursor was carried over.
     assert_eq!(shown["capture"]["lines"], 60);
     let mut both = parts_of(&store, &first, "main");

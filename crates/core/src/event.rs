@@ -36,6 +36,9 @@ pub enum Event {
     HandoffCreated(HandoffCreated),
     /// Lines of a sliding source (a tmux pane) scrolled away before being seen.
     CaptureGap(CaptureGap),
+    /// The conversation of an ended session went on in another session
+    /// (`claude --resume`): the link back from the one it resumed.
+    SessionResumed(SessionResumed),
 }
 
 impl Event {
@@ -52,6 +55,7 @@ impl Event {
             Event::NoteRecorded(_) => "note_recorded",
             Event::HandoffCreated(_) => "handoff_created",
             Event::CaptureGap(_) => "capture_gap",
+            Event::SessionResumed(_) => "session_resumed",
         }
     }
 }
@@ -383,6 +387,13 @@ pub struct CaptureGap {
     pub source: SourceRef,
     /// Lines lost, when countable.
     pub lines_missed: Option<u64>,
+}
+
+/// Payload of [`Event::SessionResumed`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionResumed {
+    /// The session the conversation went on in.
+    pub successor: SessionId,
 }
 
 /// A blake3 digest.

@@ -47,8 +47,8 @@ pub use envelope::{CODEC, CodecError, ENVELOPE_FORMAT, Envelope};
 pub use event::{
     AgentInfo, BudgetAlert, Bytes, CaptureGap, CompactionDetected, CompactionTrigger, EndReason,
     EndStatus, Event, HandoffCreated, Hash, NoteKind, NoteRecorded, Origin, ResetReason,
-    SessionEnded, SessionStarted, SourceKind, SourceRef, SourceReset, TokenUsageObserved,
-    TranscriptCaptured, UsageSource,
+    SessionEnded, SessionResumed, SessionStarted, SourceKind, SourceRef, SourceReset,
+    TokenUsageObserved, TranscriptCaptured, UsageSource,
 };
 pub use id::{EventId, IdError, IdPrefix, SessionId};
 pub use log::{EventLog, Head, LogError, NewEvent};

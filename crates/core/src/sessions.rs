@@ -147,6 +147,7 @@ impl SessionView {
                 self.end_reason = Some(e.reason.to_string());
                 self.transitioned_to = e.successor;
             }
+            Event::SessionResumed(r) => self.transitioned_to = Some(r.successor),
             Event::TranscriptCaptured(c) if c.source.key == MAIN_SOURCE => {
                 self.capture.lines += c.lines;
                 self.capture.bytes += c.bytes.0.len() as u64;

@@ -182,6 +182,10 @@ fn samples() -> Vec<(&'static str, Event)> {
                 lines_missed: Some(40),
             }),
         ),
+        (
+            "session_resumed",
+            Event::SessionResumed(SessionResumed { successor: sid(2) }),
+        ),
     ]
 }
 

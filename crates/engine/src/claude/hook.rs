@@ -385,6 +385,18 @@ impl Hook<'_> {
     }
 
     async fn start(&self, id: SessionId, origin: Origin, extra: Vec<Event>) -> crate::Result<()> {
+        self.start_linked(id, origin, extra, Vec::new()).await
+    }
+
+    /// [`Self::start`], with `links` (events of other sessions) in the same
+    /// batch.
+    async fn start_linked(
+        &self,
+        id: SessionId,
+        origin: Origin,
+        extra: Vec<Event>,
+        links: Vec<NewEvent>,
+    ) -> crate::Result<()> {
         let mut state = SessionState::new(id);
         let mut batch = decide(
             &state,
@@ -396,6 +408,7 @@ impl Hook<'_> {
         )?;
         state.absorb(&batch);
         batch.extend(state.follow(extra));
+        batch.extend(links);
         self.ws.commit(batch).await?;
         Ok(())
     }
@@ -415,12 +428,19 @@ impl Hook<'_> {
         match latest {
             Some(last) => {
                 let carry = self.carry_cursor(last.session_id).await?;
-                self.start(
+                // The ended session links forward to this one, in the same
+                // batch: a chain reads both ways.
+                let mut ended = self.ws.quick_state(last.session_id).await?;
+                let link = ended.follow([Event::SessionResumed(logbook_core::SessionResumed {
+                    successor: id,
+                })]);
+                self.start_linked(
                     id,
                     Origin::Resumed {
                         from: last.session_id,
                     },
                     carry,
+                    link,
                 )
                 .await?;
             }

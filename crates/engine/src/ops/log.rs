@@ -48,6 +48,7 @@ fn summary(event: &Event) -> String {
         Event::NoteRecorded(n) => format!("{:?}: {}", n.kind, n.text),
         Event::HandoffCreated(h) => format!("next={} context={}", h.next_session, h.context_ref),
         Event::CaptureGap(g) => format!("{} gap of {:?} lines", g.source.key, g.lines_missed),
+        Event::SessionResumed(r) => format!("resumed in {}", r.successor),
     }
 }
 
