@@ -15,10 +15,6 @@ use logbook_engine::ops::{Store, execute};
 use logbook_engine::request::Request;
 use logbook_engine::{EngineError, Workspace};
 
-/// How long a command waits for a daemon to say hello before it is taken
-/// for wedged and replaced.
-const HELLO_WAIT: Duration = Duration::from_secs(3);
-
 /// Runs a command's request and returns its exit code.
 pub fn run(root: &Path, request: Request) -> ExitCode {
     let config = match Workspace::open_config(root) {
@@ -42,7 +38,11 @@ pub fn run(root: &Path, request: Request) -> ExitCode {
         Err(e) => return fail(&EngineError::from(e)),
     };
     let stdin_wanted = matches!(&request, Request::Capture(args) if args.stdin);
-    let mut connection = client::connect(root, Start::IfNeeded, HELLO_WAIT.max(config.lock_wait()));
+    let mut connection = client::connect(
+        root,
+        Start::IfNeeded,
+        client::HELLO_WAIT.max(config.lock_wait()),
+    );
     if let Err(ClientError::Unresponsive { .. }) = connection {
         // No command hangs on a daemon that stopped answering: replace it.
         if let Some(pid) = client::daemon_pid(root) {

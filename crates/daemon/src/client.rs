@@ -18,6 +18,10 @@ use crate::protocol::{
     self, ClientFrame, Control, FrameError, Hello, PROTOCOL, ServerFrame, build_id, socket_path,
 };
 
+/// How long a running daemon has to say hello before it counts as not
+/// answering.
+pub const HELLO_WAIT: Duration = Duration::from_secs(3);
+
 /// Why the daemon could not serve a request.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -75,8 +79,10 @@ pub fn connect(root: &Path, start: Start, bound: Duration) -> Result<Connection,
         }
         match UnixStream::connect(&sock) {
             Ok(stream) => {
+                // Starting a daemon may take the whole bound (it waits for
+                // the store like anyone); a running one answers at once.
                 stream
-                    .set_read_timeout(Some(left))
+                    .set_read_timeout(Some(left.min(HELLO_WAIT)))
                     .map_err(FrameError::Io)?;
                 match read_hello(&stream) {
                     Ok(hello) if hello.protocol == PROTOCOL && hello.build == build_id() => {

@@ -100,12 +100,21 @@ pub async fn execute(
     match request {
         Request::Hook { payload, agent_pid } => Ok(hook(store, payload, agent_pid, console).await),
         Request::Statusline { input } => {
-            let line = match store.open_within(hook_wait(store.root(), None)).await {
-                Ok(ws) => crate::claude::statusline::statusline(&ws, &input).await,
-                Err(e) => {
-                    crate::claude::hook::log_failure(store.root(), "statusline", &e);
-                    let value = serde_json::from_slice(&input).unwrap_or_default();
-                    crate::claude::statusline::line(&value)
+            let from_input = || {
+                let value = serde_json::from_slice(&input).unwrap_or_default();
+                crate::claude::statusline::line(&value)
+            };
+            let busy = matches!(store, Store::PerUse(_)) && spool::Busy::held(store.root());
+            let line = if busy {
+                // A long job has the store: say what the input says, now.
+                from_input()
+            } else {
+                match store.open_within(hook_wait(store.root(), None)).await {
+                    Ok(ws) => crate::claude::statusline::statusline(&ws, &input).await,
+                    Err(e) => {
+                        crate::claude::hook::log_failure(store.root(), "statusline", &e);
+                        from_input()
+                    }
                 }
             };
             let _ = writeln!(console.out, "{line}");
