@@ -331,8 +331,20 @@ fn stopping_one_sessions_watcher_leaves_the_others_capturing() {
         line(agents[0], 0).into_bytes(),
         "the stopped watcher captured"
     );
-    let left = daemon_status(&store)["watchers"].as_array().unwrap().len();
-    assert_eq!(left, 2);
+    let status = daemon_status(&store);
+    let watchers = status["watchers"].as_array().unwrap();
+    assert_eq!(watchers.len(), 2);
+    for watcher in watchers {
+        assert_eq!(watcher["lines_captured"], 5, "{watcher}");
+    }
+    // A session ended another way leaves its watcher with nothing to do.
+    let second = first_session(&store, agents[1]);
+    store.ok(&["end", &second]);
+    wait_until(LONG, "the ended session's watcher gone", || {
+        daemon_status(&store)["watchers"]
+            .as_array()
+            .is_some_and(|w| w.len() == 1)
+    });
 }
 
 #[test]
@@ -656,4 +668,36 @@ fn daemon_false_in_the_config_runs_commands_in_process_unless_the_environment_sa
         .unwrap();
     assert!(out.status.success());
     assert_eq!(daemons_of(&store).len(), 1);
+}
+
+#[test]
+fn a_resumed_conversation_is_watched_live_again() {
+    let store = Store::with_daemon();
+    let cwd = project(&store, "repo");
+    let agent = "resumed-watch-1";
+    let file = store.scratch().join(format!("{agent}.jsonl"));
+    append(&file, &line(agent, 0));
+    let at = |event: &str, extra: Value| hook_payload(event, agent, &file, &cwd, extra);
+    store.hook_within(&at("SessionStart", json!({"source": "startup"})), LONG);
+    store.hook_within(
+        &at("SessionEnd", json!({"reason": "prompt_input_exit"})),
+        LONG,
+    );
+    store.hook_within(&at("SessionStart", json!({"source": "resume"})), LONG);
+    let sessions = sessions_of(&store, agent);
+    assert_eq!(sessions.len(), 2);
+    // Past the watcher's check of its session's status, which must look at
+    // the resumed session, not the ended one.
+    std::thread::sleep(Duration::from_millis(1_500));
+    for n in 1..=3 {
+        append(&file, &line(agent, n));
+    }
+    wait_until(LONG, "the resumed session captured without a hook", || {
+        chain_parts(&store, agent) == std::fs::read(&file).unwrap()
+    });
+    let resumed = sessions[1]["session_id"].as_str().unwrap();
+    assert_eq!(
+        parts_of(&store, resumed, "main").len(),
+        3 * line(agent, 1).len()
+    );
 }

@@ -34,7 +34,9 @@ pub enum Mode {
 pub type Unshown = Arc<Mutex<Vec<(u8, f64)>>>;
 
 struct Entry {
-    session: SessionId,
+    /// The conversation's current session, shared with the task: a resume
+    /// or a compaction moves it on.
+    session: Arc<Mutex<SessionId>>,
     mode: Arc<Mutex<Mode>>,
     alerts: Unshown,
     status: Arc<Mutex<WatcherStatus>>,
@@ -70,7 +72,7 @@ impl Watchers {
         if let Some(entry) = entries.get_mut(&conversation.agent_session)
             && !entry.task.is_finished()
         {
-            entry.session = session;
+            *lock(&entry.session) = session;
             lock(&entry.status).session = session.to_string();
             *lock(&entry.mode) = mode;
             return;
@@ -86,16 +88,17 @@ impl Watchers {
         }));
         let mode = Arc::new(Mutex::new(mode));
         let alerts = Unshown::default();
+        let cell = Arc::new(Mutex::new(session));
         let task = tokio::spawn(watch(
             ws.clone(),
-            session,
+            cell.clone(),
             conversation.clone(),
             (mode.clone(), status.clone(), alerts.clone()),
         ));
         entries.insert(
             conversation.agent_session,
             Entry {
-                session,
+                session: cell,
                 mode,
                 alerts,
                 status,
@@ -110,7 +113,7 @@ impl Watchers {
         let mut entries = lock(&self.entries);
         let matching: Vec<String> = entries
             .iter()
-            .filter(|(agent, e)| *agent == typed || e.session.to_string().starts_with(typed))
+            .filter(|(agent, e)| *agent == typed || lock(&e.session).to_string().starts_with(typed))
             .map(|(agent, _)| agent.clone())
             .collect();
         let key = match matching.as_slice() {
@@ -127,8 +130,9 @@ impl Watchers {
             .remove(&key)
             .ok_or_else(|| format!("no watcher for {typed}"))?;
         entry.task.abort();
-        lock(&self.stopped).insert(entry.session);
-        Ok(entry.session)
+        let session = *lock(&entry.session);
+        lock(&self.stopped).insert(session);
+        Ok(session)
     }
 
     /// Takes the alerts the watcher of conversation `agent` raised since
@@ -162,6 +166,9 @@ impl Watchers {
         self.status().len()
     }
 }
+
+/// How often a live watcher checks that its session is still active.
+const STATUS_CHECK: Duration = Duration::from_secs(1);
 
 /// What a file looked like at the last pass.
 type Signature = Vec<(PathBuf, u64, Option<SystemTime>)>;
@@ -238,7 +245,7 @@ async fn blocking<T: Send + 'static>(
 
 async fn watch(
     ws: Arc<Workspace>,
-    first_session: SessionId,
+    cell: Arc<Mutex<SessionId>>,
     conversation: Conversation,
     (mode, status, alerts): (Arc<Mutex<Mode>>, Arc<Mutex<WatcherStatus>>, Unshown),
 ) {
@@ -247,14 +254,27 @@ async fn watch(
     let quiet = Duration::from_millis(config.drain_quiet_ms);
     let drain_max = Duration::from_millis(config.drain_max_ms);
     let agent = conversation.pid.map(Agent::new);
-    let mut session = first_session;
     let mut last: Signature = Vec::new();
     let mut last_change = Instant::now();
     let mut draining_since: Option<Instant> = None;
     let mut dead = false;
     let mut backoff = Duration::ZERO;
+    let mut checked = Instant::now();
     loop {
         tokio::time::sleep(interval + backoff).await;
+        let session = *lock(&cell);
+        if *lock(&mode) == Mode::Live && checked.elapsed() >= STATUS_CHECK {
+            // Ended some other way (`logbook end`) while its files are
+            // quiet: drain what is left, then stop.
+            checked = Instant::now();
+            let ended = ws
+                .quick_view(session)
+                .await
+                .is_ok_and(|v| v.status != logbook_core::sessions::SessionStatus::Active);
+            if ended {
+                *lock(&mode) = Mode::Draining;
+            }
+        }
         let files = files_of(&conversation);
         let now = signature(&files);
         let grew = now != last;
@@ -310,10 +330,16 @@ async fn watch(
                     st.files = files.iter().map(|f| f.display().to_string()).collect();
                     st.last_write =
                         Some(logbook_core::Timestamp::from_jiff(jiff_now()).to_string());
-                    if let Some((s, n)) = got {
-                        session = s;
-                        st.session = s.to_string();
-                        st.lines_captured += n;
+                    match got {
+                        Some((s, n)) => {
+                            *lock(&cell) = s;
+                            st.session = s.to_string();
+                            st.lines_captured += n;
+                        }
+                        // Ended some other way (`logbook end`, an import):
+                        // take what is left, then stop.
+                        None if live => *lock(&mode) = Mode::Draining,
+                        None => {}
                     }
                 }
                 Some(Err(e)) => {

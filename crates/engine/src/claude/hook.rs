@@ -212,18 +212,39 @@ impl Conversation {
 
 /// Captures a live conversation's new lines exactly as a hook would
 /// (splitting the chain at a compaction); returns the session it ended in
-/// and whether anything was captured. Starts nothing: a conversation with
-/// no active session returns `None`.
+/// and how many main-transcript lines it took. Starts nothing: a
+/// conversation with no active session returns `None`.
 pub async fn capture_live(
     ws: &Workspace,
     conversation: &Conversation,
 ) -> crate::Result<Option<(SessionId, u64)>> {
-    let before = ws.log().head().await?.seq;
+    let lines = |id: SessionId| async move {
+        Ok::<_, crate::EngineError>(ws.quick_view(id).await?.capture.lines)
+    };
+    let p = conversation.payload();
+    let hook = Hook {
+        ws,
+        pid: conversation.pid,
+        p: &p,
+    };
+    let Some(before) = hook
+        .latest()
+        .await?
+        .filter(|v| v.status == SessionStatus::Active)
+    else {
+        return Ok(None);
+    };
     let Some(session) = capture_if_active(ws, conversation).await? else {
         return Ok(None);
     };
-    let after = ws.log().head().await?.seq;
-    Ok(Some((session, after - before)))
+    let mut taken = lines(before.session_id)
+        .await?
+        .saturating_sub(before.capture.lines);
+    if session != before.session_id {
+        // Split at a compaction: the new segment's lines count too.
+        taken += lines(session).await?;
+    }
+    Ok(Some((session, taken)))
 }
 
 /// Captures the conversation as a hook would if its newest session is
