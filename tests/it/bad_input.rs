@@ -129,3 +129,56 @@ fn bad_usage_exits_2() {
     );
     assert_eq!(store.run(&["--help"]).status.code(), Some(0));
 }
+
+#[test]
+fn with_no_home_there_is_no_user_store_and_nothing_lands_in_the_project() {
+    let store = Store::new();
+    let project = store.scratch().join("project");
+    std::fs::create_dir_all(&project).unwrap();
+    let run = |args: &[&str], input: &[u8]| {
+        use std::io::Write as _;
+        let mut child = store
+            .cmd()
+            .current_dir(&project)
+            .env_remove("LOGBOOK_DIR")
+            .env_remove("HOME")
+            .env_remove("XDG_DATA_HOME")
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = run(&["ls"], b"");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("HOME and XDG_DATA_HOME are unset"),
+        "{stderr}"
+    );
+    // The hook still never fails the agent.
+    let payload = format!(
+        "{{\"session_id\":\"x1\",\"hook_event_name\":\"Stop\",\"cwd\":\"{}\"}}",
+        project.display()
+    );
+    assert!(run(&["hook"], payload.as_bytes()).status.success());
+    let entries: Vec<_> = std::fs::read_dir(&project).unwrap().collect();
+    assert!(entries.is_empty(), "nothing written into the project");
+}
+
+#[test]
+fn an_existing_store_others_can_read_is_made_private() {
+    let store = Store::new();
+    std::fs::create_dir_all(store.root()).unwrap();
+    std::fs::set_permissions(store.root(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    store.ok(&["ls"]);
+    let mode = std::fs::metadata(store.root())
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o700);
+}

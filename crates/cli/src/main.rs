@@ -44,7 +44,13 @@ fn main() -> ExitCode {
         }
     };
     let explicit = cli.dir.as_deref();
-    let store = || logbook_engine::discover_store(explicit, &cwd);
+    let store = || match logbook_engine::discover_store(explicit, &cwd) {
+        Ok(root) => Ok(root),
+        Err(e) => {
+            eprintln!("logbook: error: {e}");
+            Err(ExitCode::from(2))
+        }
+    };
     let request = match cli.command {
         Command::Completions { shell } => {
             clap_complete::generate(
@@ -58,17 +64,34 @@ fn main() -> ExitCode {
         Command::Hooks { action } => {
             return report(settings::hooks(action, &cwd, &mut std::io::stdout()));
         }
-        Command::Daemon { action } => return daemon::daemon(action, &store()),
+        Command::Daemon { action } => {
+            return match store() {
+                Ok(root) => daemon::daemon(action, &root),
+                Err(code) => code,
+            };
+        }
         Command::Demo { keep } => return dispatch::demo(keep),
         Command::Hook => {
             let payload = read_stdin(logbook_engine::claude::hook::MAX_PAYLOAD);
-            let root = logbook_engine::claude::hook::store_for_payload(explicit, &cwd, &payload);
+            // With no store to record into there is nowhere to say so
+            // either; a hook never fails the agent.
+            let Ok(root) =
+                logbook_engine::claude::hook::store_for_payload(explicit, &cwd, &payload)
+            else {
+                return ExitCode::SUCCESS;
+            };
             let agent_pid = logbook_engine::claude::hook::agent_pid();
             return dispatch::agent_facing(&root, Request::Hook { payload, agent_pid });
         }
         Command::Statusline => {
             let input = read_stdin(1 << 20);
-            let root = logbook_engine::claude::statusline::store_for_input(explicit, &cwd, &input);
+            let Ok(root) =
+                logbook_engine::claude::statusline::store_for_input(explicit, &cwd, &input)
+            else {
+                let value = serde_json::from_slice(&input).unwrap_or_default();
+                println!("{}", logbook_engine::claude::statusline::line(&value));
+                return ExitCode::SUCCESS;
+            };
             return dispatch::agent_facing(&root, Request::Statusline { input });
         }
         Command::Init => {
@@ -98,7 +121,10 @@ fn main() -> ExitCode {
         Command::Resume(args) => Request::Resume(args),
         Command::Tokens(args) => Request::Tokens(args),
     };
-    dispatch::run(&store(), request)
+    match store() {
+        Ok(root) => dispatch::run(&root, request),
+        Err(code) => code,
+    }
 }
 
 /// Reads at most `limit` bytes of stdin; what cannot be read is empty.

@@ -112,6 +112,23 @@ impl FileStamp {
 /// Parsed files kept at most; past it the cache starts over.
 const PARSED_MAX: usize = 20_000;
 
+/// An existing store directory others can read (made by hand, or by an
+/// older tool) is made private: transcripts hold secrets.
+fn tighten_mode(root: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(root)?.permissions().mode();
+    if mode & 0o077 != 0 {
+        // Quietly: hooks print nothing, and a one-line error stays one line.
+        tracing::info!(
+            "{} was mode {:o}; making it 0700",
+            root.display(),
+            mode & 0o777
+        );
+        std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
 /// What `config.toml` looked like when it was read: its size and mtime.
 type ConfigStamp = (u64, std::time::SystemTime);
 
@@ -122,28 +139,39 @@ fn config_stamp(root: &Path) -> Option<ConfigStamp> {
 
 /// Where the store is, per DESIGN.md §7: `--dir`/`LOGBOOK_DIR` (already
 /// folded in by clap), else the nearest `.logbook/` above `cwd`, else the
-/// user data directory.
-pub fn discover_store(explicit: Option<&Path>, cwd: &Path) -> PathBuf {
+/// user data directory. With neither `XDG_DATA_HOME` nor `HOME` set there
+/// is no user store: a relative fallback would put transcripts inside the
+/// project, one `git add -A` from being committed.
+pub fn discover_store(explicit: Option<&Path>, cwd: &Path) -> Result<PathBuf, UsageError> {
     if let Some(dir) = explicit {
-        return if dir.is_absolute() {
+        return Ok(if dir.is_absolute() {
             dir.to_owned()
         } else {
             cwd.join(dir)
-        };
+        });
     }
     if let Some(found) = cwd
         .ancestors()
         .map(|a| a.join(".logbook"))
         .find(|candidate| candidate.is_dir())
     {
-        return found;
+        return Ok(found);
     }
     let data = std::env::var_os("XDG_DATA_HOME")
         .map(PathBuf::from)
         .filter(|p| p.is_absolute())
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
-        .unwrap_or_else(|| cwd.join(".local/share"));
-    data.join("logbook")
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .map(PathBuf::from)
+                .filter(|h| h.is_absolute())
+                .map(|h| h.join(".local/share"))
+        })
+        .ok_or_else(|| {
+            UsageError::Invalid(
+                "no store: HOME and XDG_DATA_HOME are unset; give --dir or LOGBOOK_DIR, or run `logbook init` in the project".into(),
+            )
+        })?;
+    Ok(data.join("logbook"))
 }
 
 /// Test hook for the crash test: stop dead after an append is durable and
@@ -172,6 +200,7 @@ impl Workspace {
         }
         create_private_dir(root).map_err(dir_err)?;
         let root = root.canonicalize().map_err(dir_err)?;
+        tighten_mode(&root).map_err(dir_err)?;
         // Fails early and clearly on a store we cannot read or write.
         std::fs::read_dir(&root).map_err(dir_err)?;
         let stamp = config_stamp(&root);

@@ -58,7 +58,11 @@ pub struct HookOutcome {
 /// Where a hook payload's store is: `--dir`/`LOGBOOK_DIR`, else the
 /// `.logbook/` above the payload's `cwd` (where the agent works), else the
 /// user store.
-pub fn store_for_payload(explicit: Option<&Path>, cwd: &Path, payload: &[u8]) -> PathBuf {
+pub fn store_for_payload(
+    explicit: Option<&Path>,
+    cwd: &Path,
+    payload: &[u8],
+) -> Result<PathBuf, crate::UsageError> {
     #[derive(Deserialize)]
     struct JustCwd {
         cwd: Option<PathBuf>,

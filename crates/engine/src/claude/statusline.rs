@@ -73,7 +73,11 @@ pub fn line(input: &Value) -> String {
 
 /// Where the status line's store is: as for hooks, from the project the
 /// input names (`workspace.current_dir`, else `cwd`).
-pub fn store_for_input(explicit: Option<&Path>, cwd: &Path, raw: &[u8]) -> std::path::PathBuf {
+pub fn store_for_input(
+    explicit: Option<&Path>,
+    cwd: &Path,
+    raw: &[u8],
+) -> Result<std::path::PathBuf, crate::UsageError> {
     let input = serde_json::from_slice::<Value>(raw).unwrap_or(Value::Null);
     let project = input
         .get("workspace")
