@@ -692,9 +692,23 @@ fn a_resumed_conversation_is_watched_live_again() {
     for n in 1..=3 {
         append(&file, &line(agent, n));
     }
-    wait_until(LONG, "the resumed session captured without a hook", || {
+    let caught = (0..200).any(|_| {
+        std::thread::sleep(Duration::from_millis(50));
         chain_parts(&store, agent) == std::fs::read(&file).unwrap()
     });
+    if !caught {
+        eprintln!("STATUS {}", store.ok(&["daemon", "status", "--json"]));
+        eprintln!("SESSIONS {:?}", sessions_of(&store, agent));
+        eprintln!(
+            "LOG {}",
+            std::fs::read_to_string(store.root().join("logbook.log")).unwrap_or_default()
+        );
+        eprintln!(
+            "DLOG {}",
+            std::fs::read_to_string(store.root().join("daemon.log")).unwrap_or_default()
+        );
+        panic!("not caught");
+    }
     let resumed = sessions[1]["session_id"].as_str().unwrap();
     assert_eq!(
         parts_of(&store, resumed, "main").len(),

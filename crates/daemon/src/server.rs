@@ -237,10 +237,10 @@ async fn housekeeping(daemon: Arc<Daemon>) {
         tick += 1;
         if !logbook_engine::spool::pending(&daemon.root).is_empty() {
             let ws = daemon.ws.clone();
-            if let Some(n) =
-                blocking(move |rt| rt.block_on(logbook_engine::spool::ingest(&ws))).await
-            {
-                daemon.spooled.fetch_add(n as u64, Ordering::Relaxed);
+            let applied = blocking(move |rt| rt.block_on(logbook_engine::spool::ingest(&ws))).await;
+            for outcome in applied.unwrap_or_default() {
+                daemon.spooled.fetch_add(1, Ordering::Relaxed);
+                after_hook(&daemon, &outcome).await;
             }
         }
         if !tick.is_multiple_of(10) {
@@ -518,6 +518,11 @@ async fn connection(daemon: &Arc<Daemon>, stream: UnixStream) -> Result<(), prot
     .await;
     let last = match executed {
         Some(Ok(executed)) => {
+            // Hooks applied from the spool first are signals too.
+            for earlier in &executed.spooled {
+                daemon.spooled.fetch_add(1, Ordering::Relaxed);
+                after_hook(daemon, earlier).await;
+            }
             if let Some(outcome) = &executed.hook {
                 after_hook(daemon, outcome).await;
                 if let Some(agent) = &stop_of {

@@ -27,6 +27,9 @@ pub enum Mode {
     Live,
     /// The session ended: take late lines until the files are quiet.
     Draining,
+    /// The watcher has finished (or is finishing): a hook that finds it so
+    /// starts a new one instead of handing it a session it will not watch.
+    Done,
 }
 
 /// Budget alerts a watcher raised that no hook has shown yet, as
@@ -69,13 +72,22 @@ impl Watchers {
             return;
         }
         let mut entries = lock(&self.entries);
-        if let Some(entry) = entries.get_mut(&conversation.agent_session)
-            && !entry.task.is_finished()
-        {
-            *lock(&entry.session) = session;
-            lock(&entry.status).session = session.to_string();
-            *lock(&entry.mode) = mode;
-            return;
+        if let Some(entry) = entries.get_mut(&conversation.agent_session) {
+            // Decided under the mode's lock, which the task also takes
+            // when it finishes: it either sees the new mode or is Done.
+            let mut current = lock(&entry.mode);
+            // Hooks may finish out of order (a client that gave up waiting
+            // lets the next hook in): a conversation's sessions start in id
+            // order, so news of an older one never moves a watcher back.
+            if *lock(&entry.session) > session {
+                return;
+            }
+            if *current != Mode::Done && !entry.task.is_finished() {
+                *lock(&entry.session) = session;
+                lock(&entry.status).session = session.to_string();
+                *current = mode;
+                return;
+            }
         }
         let status = Arc::new(Mutex::new(WatcherStatus {
             session: session.to_string(),
@@ -332,8 +344,14 @@ async fn watch(
                         Some(logbook_core::Timestamp::from_jiff(jiff_now()).to_string());
                     match got {
                         Some((s, n)) => {
-                            *lock(&cell) = s;
-                            st.session = s.to_string();
+                            // A compaction moves the conversation on; a pass
+                            // that began before a resume must not move it
+                            // back.
+                            let mut current = lock(&cell);
+                            if s > *current {
+                                *current = s;
+                                st.session = s.to_string();
+                            }
                             st.lines_captured += n;
                         }
                         // Ended some other way (`logbook end`, an import):
@@ -357,6 +375,15 @@ async fn watch(
             lock(&status).state = "draining".into();
             let settled = last_change.elapsed() >= quiet || since.elapsed() >= drain_max;
             if settled {
+                {
+                    let mut current = lock(&mode);
+                    if *current == Mode::Live && !dead {
+                        // Resumed just now: keep watching.
+                        draining_since = None;
+                        continue;
+                    }
+                    *current = Mode::Done;
+                }
                 if dead {
                     let (ws2, conv) = (ws.clone(), conversation.clone());
                     let ended = blocking(move |rt| {

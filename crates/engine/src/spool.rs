@@ -108,23 +108,22 @@ pub fn pending(root: &Path) -> Vec<PathBuf> {
 
 /// Applies every spooled request, oldest first, and removes it. A request
 /// that fails is logged to `<store>/logbook.log` and removed too: it would
-/// fail again, and it must not block the ones behind it. Returns how many
-/// were applied.
-pub async fn ingest(ws: &Workspace) -> usize {
-    let mut applied = 0;
+/// fail again, and it must not block the ones behind it. Returns what each
+/// applied hook did (the daemon watches the sessions they name).
+pub async fn ingest(ws: &Workspace) -> Vec<crate::claude::hook::HookOutcome> {
+    let mut applied = Vec::new();
     for path in pending(ws.root()) {
         let item = std::fs::read(&path)
             .map_err(EngineError::from)
             .and_then(|bytes| serde_json::from_slice::<Spooled>(&bytes).map_err(EngineError::from));
         match item {
             Ok(item) => {
-                if let Err(e) =
-                    crate::claude::hook::handle(ws, item.payload.as_bytes(), item.agent_pid).await
+                match crate::claude::hook::handle(ws, item.payload.as_bytes(), item.agent_pid).await
                 {
-                    crate::claude::hook::log_failure(ws.root(), "spooled hook", &e);
+                    Ok(outcome) => applied.push(outcome),
+                    Err(e) => crate::claude::hook::log_failure(ws.root(), "spooled hook", &e),
                 }
                 release(ws.root(), &item.id);
-                applied += 1;
             }
             Err(e) => crate::claude::hook::log_failure(
                 ws.root(),

@@ -82,11 +82,17 @@ pub struct Executed {
     pub code: u8,
     /// For a hook: what it did (the daemon watches the session it names).
     pub hook: Option<HookOutcome>,
+    /// Spooled hooks applied before it, oldest first, and what they did.
+    pub spooled: Vec<HookOutcome>,
 }
 
 impl Executed {
     fn code(code: u8) -> Self {
-        Self { code, hook: None }
+        Self {
+            code,
+            hook: None,
+            spooled: Vec::new(),
+        }
     }
 }
 
@@ -246,7 +252,7 @@ async fn hook(
         }
     };
     // Older payloads first: the spool keeps the hooks' order.
-    spool::ingest(&ws).await;
+    let spooled = spool::ingest(&ws).await;
     match crate::claude::hook::handle(&ws, &payload, agent_pid).await {
         Ok(outcome) => {
             if let Some(text) = &outcome.print {
@@ -259,11 +265,15 @@ async fn hook(
             Executed {
                 code: 0,
                 hook: Some(outcome),
+                spooled,
             }
         }
         Err(e) => {
             crate::claude::hook::log_failure(&root, "hook", &e);
-            Executed::code(0)
+            Executed {
+                spooled,
+                ..Executed::code(0)
+            }
         }
     }
 }
