@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use logbook_tests::append_text as append;
 use logbook_tests::logbook_bin;
 
 const RUNS: usize = 31;
@@ -61,15 +62,6 @@ fn line(agent: &str, n: usize) -> String {
         "{{\"type\":\"assistant\",\"sessionId\":\"{agent}\",\"requestId\":\"req_{n}\",\"message\":{{\"id\":\"msg_{n}\",\"role\":\"assistant\",\"model\":\"claude-sonnet-4-5-20250929\",\"content\":[{{\"type\":\"text\",\"text\":\"answer {n}\"}}],\"usage\":{{\"input_tokens\":10,\"output_tokens\":50,\"cache_creation_input_tokens\":100,\"cache_read_input_tokens\":{}}}}}}}\n",
         1000 + n
     )
-}
-
-fn append(path: &Path, text: &str) {
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .unwrap();
-    f.write_all(text.as_bytes()).unwrap();
 }
 
 fn payload(event: &str, agent: &str, transcript: &Path, extra: &str) -> Vec<u8> {

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use logbook_tests::append_text as append;
 use logbook_tests::{
     Agent, Lcg, Store, chain_parts, hook_payload, parts_of, sessions_of, wait_bounded, wait_until,
 };
@@ -195,16 +196,6 @@ fn thirty_sigkills_of_the_daemon_while_three_agents_write_lose_and_repeat_nothin
         });
     }
     assert!(store.ok(&["verify"]).starts_with("ok: "));
-}
-
-fn append(path: &Path, text: &str) {
-    use std::io::Write as _;
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .unwrap();
-    f.write_all(text.as_bytes()).unwrap();
 }
 
 fn line(agent: &str, n: usize) -> String {

@@ -502,3 +502,15 @@ pub fn hook_payload(
     }
     p.to_string().into_bytes()
 }
+
+/// Appends `text` to `path`, creating it: what an agent writing its
+/// transcript does.
+pub fn append_text(path: &Path, text: &str) {
+    use std::io::Write as _;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+}

@@ -222,9 +222,6 @@ pub async fn capture_live(
     ws: &Workspace,
     conversation: &Conversation,
 ) -> crate::Result<Option<(SessionId, u64)>> {
-    let lines = |id: SessionId| async move {
-        Ok::<_, crate::EngineError>(ws.quick_view(id).await?.capture.lines)
-    };
     let p = conversation.payload();
     let hook = Hook {
         ws,
@@ -238,8 +235,9 @@ pub async fn capture_live(
     else {
         return Ok(None);
     };
-    let Some(session) = capture_if_active(ws, conversation).await? else {
-        return Ok(None);
+    let (session, _) = hook.capture().await?;
+    let lines = |id: SessionId| async move {
+        Ok::<_, crate::EngineError>(ws.quick_view(id).await?.capture.lines)
     };
     let mut taken = lines(before.session_id)
         .await?
@@ -257,16 +255,9 @@ async fn capture_if_active(
     ws: &Workspace,
     conversation: &Conversation,
 ) -> crate::Result<Option<SessionId>> {
-    let p = conversation.payload();
-    let hook = Hook {
-        ws,
-        pid: conversation.pid,
-        p: &p,
-    };
-    match hook.latest().await? {
-        Some(latest) if latest.status == SessionStatus::Active => Ok(Some(hook.capture().await?.0)),
-        _ => Ok(None),
-    }
+    Ok(capture_live(ws, conversation)
+        .await?
+        .map(|(session, _)| session))
 }
 
 /// Captures what was written to an ended session's files after it ended
