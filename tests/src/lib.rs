@@ -6,7 +6,9 @@
 //! to race. The binary is the one cargo built next to this test executable.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+pub mod claude_code;
 pub mod corpus;
+pub mod mock_api;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

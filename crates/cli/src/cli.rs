@@ -112,7 +112,7 @@ pub struct HooksScope {
     /// `.claude/settings.json` in the current directory (the default)
     #[arg(long)]
     pub project: bool,
-    /// `~/.claude/settings.json`
+    /// `~/.claude/settings.json` (`$CLAUDE_CONFIG_DIR/settings.json` when set)
     #[arg(long)]
     pub user: bool,
 }

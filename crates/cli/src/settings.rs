@@ -154,6 +154,11 @@ pub fn remove(settings: &mut Map<String, Value>) -> bool {
 
 fn settings_path(scope: &HooksScope, cwd: &Path) -> anyhow::Result<PathBuf> {
     if scope.user {
+        // Claude Code reads its user settings from CLAUDE_CONFIG_DIR when
+        // that is set, so installing anywhere else would do nothing.
+        if let Some(dir) = std::env::var_os("CLAUDE_CONFIG_DIR").filter(|d| !d.is_empty()) {
+            return Ok(PathBuf::from(dir).join("settings.json"));
+        }
         let home = std::env::var_os("HOME").context("HOME is not set")?;
         Ok(PathBuf::from(home).join(".claude/settings.json"))
     } else {

@@ -40,6 +40,9 @@ struct Entry {
     /// The conversation's current session, shared with the task: a resume
     /// or a compaction moves it on.
     session: Arc<Mutex<SessionId>>,
+    /// The Claude Code process now writing the conversation: `--resume`
+    /// and `--continue` take a conversation up in a new process.
+    pid: Arc<Mutex<Option<u32>>>,
     mode: Arc<Mutex<Mode>>,
     alerts: Unshown,
     status: Arc<Mutex<WatcherStatus>>,
@@ -84,7 +87,13 @@ impl Watchers {
             }
             if *current != Mode::Done && !entry.task.is_finished() {
                 *lock(&entry.session) = session;
-                lock(&entry.status).session = session.to_string();
+                if conversation.pid.is_some() {
+                    *lock(&entry.pid) = conversation.pid;
+                }
+                let mut status = lock(&entry.status);
+                status.session = session.to_string();
+                status.pid = conversation.pid.or(status.pid);
+                drop(status);
                 *current = mode;
                 return;
             }
@@ -101,9 +110,10 @@ impl Watchers {
         let mode = Arc::new(Mutex::new(mode));
         let alerts = Unshown::default();
         let cell = Arc::new(Mutex::new(session));
+        let pid = Arc::new(Mutex::new(conversation.pid));
         let task = tokio::spawn(watch(
             ws.clone(),
-            cell.clone(),
+            (cell.clone(), pid.clone()),
             conversation.clone(),
             (mode.clone(), status.clone(), alerts.clone()),
         ));
@@ -111,6 +121,7 @@ impl Watchers {
             conversation.agent_session,
             Entry {
                 session: cell,
+                pid,
                 mode,
                 alerts,
                 status,
@@ -257,7 +268,7 @@ async fn blocking<T: Send + 'static>(
 
 async fn watch(
     ws: Arc<Workspace>,
-    cell: Arc<Mutex<SessionId>>,
+    (cell, pid): (Arc<Mutex<SessionId>>, Arc<Mutex<Option<u32>>>),
     conversation: Conversation,
     (mode, status, alerts): (Arc<Mutex<Mode>>, Arc<Mutex<WatcherStatus>>, Unshown),
 ) {
@@ -265,7 +276,7 @@ async fn watch(
     let interval = Duration::from_millis(config.watch_interval_ms);
     let quiet = Duration::from_millis(config.drain_quiet_ms);
     let drain_max = Duration::from_millis(config.drain_max_ms);
-    let agent = conversation.pid.map(Agent::new);
+    let mut agent = conversation.pid.map(Agent::new);
     let mut last: Signature = Vec::new();
     let mut last_change = Instant::now();
     let mut draining_since: Option<Instant> = None;
@@ -291,6 +302,13 @@ async fn watch(
         let now = signature(&files);
         let grew = now != last;
         let current = *lock(&mode);
+        let writer = *lock(&pid);
+        if writer != agent.as_ref().map(|a| a.pid) {
+            // Taken up by another process (`--resume`): the one that
+            // exited was not this conversation's end.
+            agent = writer.map(Agent::new);
+            dead = false;
+        }
         if !dead && current == Mode::Live && agent.as_ref().is_some_and(|a| !a.alive()) {
             // The agent died without SessionEnd: drain, then abandon.
             dead = true;

@@ -14,7 +14,7 @@ use logbook_core::{
 use serde::{Deserialize, Serialize};
 
 use crate::budget::{AlertFired, ContextNow, DEFAULT_WINDOW};
-use crate::usage::{Ledger, Seen, Totals, read_line};
+use crate::usage::{Ledger, Reported, Seen, Totals, read_line};
 
 /// The contents of `tokens.json` (keys per DESIGN.md §4, plus the split
 /// by chain and day, and the fold's own state).
@@ -49,6 +49,11 @@ pub struct TokensView {
     pub ledger: Ledger,
     /// The last window a reading stated.
     pub stated_window: Option<u64>,
+    /// Claude Code's own running account of the conversation, as of the
+    /// last `cost-state` record in this session (cumulative over the whole
+    /// conversation, not this session alone).
+    #[serde(default)]
+    pub claude_code_reported: Option<Reported>,
     /// The last log seq folded in.
     pub seq: u64,
 }
@@ -71,6 +76,7 @@ impl TokensView {
             last: None,
             ledger: Ledger::default(),
             stated_window: None,
+            claude_code_reported: None,
             seq: 0,
         }
     }
@@ -104,6 +110,7 @@ impl TokensView {
                 self.ledger.record(key, model, side, usage, at.as_deref());
             }
             Seen::Compaction if !subagent => self.compacted(),
+            Seen::Reported(r) if !subagent => self.claude_code_reported = Some(r),
             _ => {}
         }
     }
@@ -111,6 +118,28 @@ impl TokensView {
     fn compacted(&mut self) {
         self.context = ContextNow::new(None, self.context.window, None);
         self.armed_from = self.alerts.len();
+    }
+
+    /// This view with `extra` tokens added (per model; to the main chain,
+    /// on the day of the last response): what the reconciliation with
+    /// Claude Code's account found missing from the transcript.
+    pub fn with_extra(&self, extra: &BTreeMap<String, Totals>) -> TokensView {
+        let mut view = self.clone();
+        let day = view
+            .last
+            .as_deref()
+            .and_then(|t| t.get(..10))
+            .unwrap_or("unknown")
+            .to_owned();
+        for (model, t) in extra {
+            view.main = view.main.plus(t);
+            view.totals = view.totals.plus(t);
+            let m = view.by_model.entry(model.clone()).or_default();
+            *m = m.plus(t);
+            let d = view.by_day.entry(day.clone()).or_default();
+            *d = d.plus(t);
+        }
+        view
     }
 
     /// Recomputes the totals from the ledger.
@@ -121,6 +150,29 @@ impl TokensView {
         self.by_model = self.ledger.models();
         self.by_day = self.ledger.days();
     }
+}
+
+/// Reconciles one conversation's sessions with Claude Code's own account:
+/// the tokens its latest `cost-state` counts beyond every assistant record
+/// captured in `sessions` (compaction summaries, side calls, or turns
+/// before logbook was installed), and the session holding that report, to
+/// which they belong. `None` when nothing is missing or nothing reported.
+pub fn missing_from_transcript(
+    sessions: &[&TokensView],
+) -> Option<(SessionId, BTreeMap<String, Totals>)> {
+    let reporting = sessions
+        .iter()
+        .filter(|v| v.claude_code_reported.is_some())
+        .max_by_key(|v| v.session_id)?;
+    let mut counted: BTreeMap<String, Totals> = BTreeMap::new();
+    for v in sessions {
+        for (model, t) in &v.by_model {
+            let c = counted.entry(model.clone()).or_default();
+            *c = c.plus(t);
+        }
+    }
+    let extra = reporting.claude_code_reported.as_ref()?.beyond(&counted);
+    (!extra.is_empty()).then_some((reporting.session_id, extra))
 }
 
 /// Projects `tokens.json`.

@@ -95,6 +95,61 @@ struct Message {
     usage: Option<Usage>,
 }
 
+/// Claude Code's own running account of a conversation, from its
+/// `cost-state` records (2.1.x): cumulative per model since the
+/// conversation began, across processes (`--resume` restores it), and
+/// counting calls no assistant record carries (compaction summaries, side
+/// calls).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Reported {
+    /// Per model (`responses` is not reported and stays 0).
+    pub by_model: BTreeMap<String, Totals>,
+    /// `totalCostUSD`, as Claude Code priced it.
+    pub cost_usd: Option<f64>,
+}
+
+impl Reported {
+    /// What Claude Code counted beyond `counted` (per model, each field at
+    /// least 0): the calls missing from the transcript.
+    pub fn beyond(&self, counted: &BTreeMap<String, Totals>) -> BTreeMap<String, Totals> {
+        let mut out = BTreeMap::new();
+        for (model, reported) in &self.by_model {
+            let seen = counted.get(model).copied().unwrap_or_default();
+            let extra = Totals {
+                input: reported.input.saturating_sub(seen.input),
+                output: reported.output.saturating_sub(seen.output),
+                cache_creation: reported.cache_creation.saturating_sub(seen.cache_creation),
+                cache_read: reported.cache_read.saturating_sub(seen.cache_read),
+                responses: 0,
+            };
+            if extra.all() > 0 {
+                out.insert(model.clone(), extra);
+            }
+        }
+        out
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CostState {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    model_usage: BTreeMap<String, ModelUsage>,
+    #[serde(rename = "totalCostUSD")]
+    total_cost_usd: Option<f64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct ModelUsage {
+    input_tokens: u64,
+    output_tokens: u64,
+    cache_read_input_tokens: u64,
+    cache_creation_input_tokens: u64,
+}
+
 /// What one transcript line says about tokens.
 #[derive(Debug, PartialEq)]
 pub enum Seen {
@@ -113,6 +168,8 @@ pub enum Seen {
     },
     /// A compaction: the context size is unknown until the next response.
     Compaction,
+    /// Claude Code's running account (`cost-state`).
+    Reported(Reported),
     /// Nothing about tokens.
     Nothing,
 }
@@ -120,6 +177,28 @@ pub enum Seen {
 /// Reads one line. Cheap for lines that are not assistant responses.
 pub fn read_line(line: &[u8]) -> Seen {
     let has = |needle: &[u8]| memchr::memmem::find(line, needle).is_some();
+    if has(b"\"cost-state\"")
+        && let Ok(c) = serde_json::from_slice::<CostState>(line)
+        && c.kind == "cost-state"
+    {
+        return Seen::Reported(Reported {
+            by_model: c
+                .model_usage
+                .into_iter()
+                .map(|(model, u)| {
+                    let totals = Totals {
+                        input: u.input_tokens,
+                        output: u.output_tokens,
+                        cache_creation: u.cache_creation_input_tokens,
+                        cache_read: u.cache_read_input_tokens,
+                        responses: 0,
+                    };
+                    (model, totals)
+                })
+                .collect(),
+            cost_usd: c.total_cost_usd,
+        });
+    }
     if !has(b"\"usage\"") && !has(b"compact_boundary") {
         return Seen::Nothing;
     }
@@ -327,6 +406,34 @@ mod tests {
         assert_eq!(
             read_line(br#"{"type":"system","subtype":"compact_boundary"}"#),
             Seen::Compaction
+        );
+    }
+
+    #[test]
+    fn cost_state_is_claude_codes_account_and_the_rest_is_what_it_adds() {
+        let line = br#"{"type":"cost-state","sessionId":"s","totalCostUSD":0.0024,"modelUsage":{"claude-x":{"inputTokens":300,"outputTokens":60,"thinkingTokens":0,"cacheReadInputTokens":7,"cacheCreationInputTokens":0,"costUSD":0.0024,"newField":1}},"unknown":true}"#;
+        let Seen::Reported(r) = read_line(line) else {
+            panic!("not read as a cost-state");
+        };
+        assert_eq!(r.cost_usd, Some(0.0024));
+        assert_eq!(r.by_model["claude-x"].input, 300);
+        let counted = BTreeMap::from([(
+            "claude-x".to_owned(),
+            Totals {
+                input: 100,
+                output: 80,
+                cache_creation: 0,
+                cache_read: 7,
+                responses: 1,
+            },
+        )]);
+        let extra = r.beyond(&counted);
+        assert_eq!(extra["claude-x"].input, 200);
+        assert_eq!(extra["claude-x"].output, 0, "never below what was seen");
+        // A user line that merely mentions the type is not one.
+        assert_eq!(
+            read_line(br#"{"type":"user","message":{"content":"\"cost-state\""}}"#),
+            Seen::Nothing
         );
     }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use logbook_core::{BudgetAlert, Event, SessionId, Timestamp};
 use logbook_tokens::budget::{DEFAULT_WINDOW, due};
 use logbook_tokens::pricing::{PRICES_AS_OF, Price, cost, price_of};
-use logbook_tokens::projection::{TokensView, tokens_path};
+use logbook_tokens::projection::{TokensView, missing_from_transcript, tokens_path};
 use logbook_tokens::usage::Totals;
 use serde::Serialize;
 
@@ -141,6 +141,29 @@ impl Row {
     }
 }
 
+/// Every view, with the tokens Claude Code counted beyond a conversation's
+/// transcript added to the session that reported them: a conversation's
+/// totals then equal Claude Code's own.
+fn reconciled(views: &[Arc<TokensView>]) -> Vec<Arc<TokensView>> {
+    let mut conversations: BTreeMap<&str, Vec<&TokensView>> = BTreeMap::new();
+    for v in views {
+        if let Some(agent) = &v.agent_session_id {
+            conversations.entry(agent).or_default().push(v);
+        }
+    }
+    let extras: BTreeMap<SessionId, BTreeMap<String, Totals>> = conversations
+        .values()
+        .filter_map(|sessions| missing_from_transcript(sessions))
+        .collect();
+    views
+        .iter()
+        .map(|v| match extras.get(&v.session_id) {
+            Some(extra) => Arc::new(v.with_extra(extra)),
+            None => Arc::clone(v),
+        })
+        .collect()
+}
+
 /// Runs `tokens`.
 pub async fn tokens(
     ws: &Workspace,
@@ -155,17 +178,22 @@ pub async fn tokens(
         .transpose()
         .map_err(|e| crate::error::EngineError::usage(e.to_string()))?;
     let since_text = since.map(|t| t.to_string());
-    let ids = match &args.session {
-        Some(typed) => vec![ws.resolve(typed)?],
-        None => logbook_core::EventLog::sessions(ws.log()).await?,
-    };
+    let only = args.session.as_deref().map(|t| ws.resolve(t)).transpose()?;
+    let mut views = Vec::new();
+    for id in logbook_core::EventLog::sessions(ws.log()).await? {
+        if let Some(view) = view_of(ws, id)? {
+            views.push(view);
+        }
+    }
+    let views = reconciled(&views);
     let pricing: Vec<(String, Price)> = ws.config().pricing.clone().into_iter().collect();
     let mut rows: BTreeMap<RowKey, Row> = BTreeMap::new();
-    for id in ids {
-        let Some(view) = view_of(ws, id)? else {
+    for view in views {
+        let id = view.session_id;
+        if only.is_some_and(|o| o != id) {
             continue;
-        };
-        if view.totals.responses == 0 && args.session.is_none() {
+        }
+        if view.totals.all() == 0 && args.session.is_none() {
             continue;
         }
         let models: Vec<String> = view.by_model.keys().cloned().collect();

@@ -1,0 +1,98 @@
+//! Headless runs (`claude -p`): tools that succeed and fail, then
+//! `--continue` and `--resume`, and an unrelated run after them.
+
+use logbook_tests::claude_code::ClaudeCode;
+use logbook_tests::mock_api::{Script, Step};
+use logbook_tests::{Store, sessions_of};
+use serde_json::{Value, json};
+
+use crate::support::{
+    BRIEF_HEADING, cost_state, linked_both_ways, logbook_tokens, requests_containing, settled,
+    usage_sent_for,
+};
+
+fn paths(list: &Value) -> Vec<String> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn headless_tools_continue_and_resume() {
+    let store = Store::with_daemon();
+    let project = store.scratch().canonicalize().unwrap().join("project");
+    let notes = project.join("notes.txt").display().to_string();
+    let missing = project.join("missing.txt").display().to_string();
+    let script = Script::new()
+        .on(
+            "lb-tools",
+            vec![
+                Step::tool("Write", json!({"file_path": notes, "content": "alpha\n"})),
+                Step::tool("Read", json!({"file_path": notes})),
+                Step::tool(
+                    "Edit",
+                    json!({"file_path": notes, "old_string": "alpha", "new_string": "beta"}),
+                ),
+                Step::tool(
+                    "Bash",
+                    json!({"command": "cat notes.txt", "description": "show the notes"}),
+                ),
+                Step::tool("Read", json!({"file_path": missing})),
+                Step::tool("Bash", json!({"command": "exit 3", "description": "fail"})),
+                Step::text("all tools ran"),
+            ],
+        )
+        .on("lb-continue", vec![Step::text("continued")])
+        .on("lb-resume", vec![Step::text("resumed")])
+        .on("lb-unrelated", vec![Step::text("unrelated")]);
+    let cc = ClaudeCode::new(&store, script);
+
+    let out = cc.headless("lb-tools: do the work", &[]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "all tools ran");
+    assert_eq!(std::fs::read_to_string(&notes).unwrap(), "beta\n");
+    let agent = cc.agent_sessions().pop().unwrap();
+    settled(&cc, &agent, true);
+
+    // The tool calls as their results say: the failing Read is not a file
+    // read, the failing command is recorded with its failure.
+    let first = sessions_of(&store, &agent)[0]["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ctx: Value = serde_json::from_str(&store.ok(&["context", &first, "--json"])).unwrap();
+    assert_eq!(paths(&ctx["files_read"]), ["notes.txt"], "{ctx}");
+    assert_eq!(paths(&ctx["files_modified"]), ["notes.txt"], "{ctx}");
+    let commands: Vec<(&str, &Value)> = ctx["commands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["command"].as_str().unwrap(), &c["status"]))
+        .collect();
+    assert_eq!(commands.len(), 2, "{ctx}");
+    assert_eq!(commands[0].0, "cat notes.txt");
+    assert_eq!(commands[1].0, "exit 3");
+    assert_eq!(commands[1].1, "error", "{ctx}");
+    assert_eq!(ctx["tool_counts"]["Read"], 2, "{ctx}");
+
+    // --continue and --resume carry on the same conversation (one file).
+    let out = cc.headless("lb-continue: again", &["--continue"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "continued");
+    let out = cc.headless("lb-resume: and again", &["--resume", &agent]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "resumed");
+    assert_eq!(cc.agent_sessions(), std::slice::from_ref(&agent));
+    settled(&cc, &agent, true);
+    let chain = sessions_of(&store, &agent);
+    assert_eq!(chain.len(), 3, "{chain:?}");
+    linked_both_ways(&chain);
+
+    // Tokens to the token: what the mock sent, and what Claude Code counted.
+    let sent = usage_sent_for(&cc, &agent);
+    assert_eq!(logbook_tokens(&store, &agent), sent);
+    assert_eq!(cost_state(&cc.transcript(&agent)), Some(sent));
+
+    // A new, unrelated `claude -p` is not handed the previous run's brief.
+    cc.headless("lb-unrelated: something else", &[]);
+    assert_eq!(requests_containing(&cc, BRIEF_HEADING), 0);
+}

@@ -1,0 +1,102 @@
+//! Checks every real-client scenario makes: logbook's record against the
+//! transcript Claude Code wrote and the traffic the mock saw.
+
+use std::path::Path;
+use std::time::Duration;
+
+use logbook_tests::claude_code::ClaudeCode;
+use logbook_tests::mock_api::{Kind, Usage};
+use logbook_tests::{Store, chain_parts, sessions_of, wait_until};
+use serde_json::Value;
+
+/// What the brief logbook hands a new session starts with.
+pub const BRIEF_HEADING: &str = "# Handoff from logbook session";
+
+/// The last `cost-state` record of a transcript: Claude Code's own running
+/// total for the conversation, summed over models.
+pub fn cost_state(transcript: &Path) -> Option<Usage> {
+    let text = std::fs::read_to_string(transcript).unwrap();
+    let last = text
+        .lines()
+        .rev()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["type"] == "cost-state")?;
+    let mut total = Usage::default();
+    for usage in last["modelUsage"].as_object().unwrap().values() {
+        let n = |k: &str| usage[k].as_u64().unwrap_or(0);
+        total.input += n("inputTokens");
+        total.output += n("outputTokens");
+        total.cache_creation += n("cacheCreationInputTokens");
+        total.cache_read += n("cacheReadInputTokens");
+    }
+    Some(total)
+}
+
+/// logbook's token totals for one Claude Code conversation
+/// (`tokens --by agent-session`).
+pub fn logbook_tokens(store: &Store, agent: &str) -> Usage {
+    let rows: Value =
+        serde_json::from_str(&store.ok(&["tokens", "--by", "agent-session", "--json"])).unwrap();
+    let row = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["agent_session_id"] == agent)
+        .unwrap_or_else(|| panic!("no token row for {agent}: {rows}"));
+    let n = |k: &str| row[k].as_u64().unwrap();
+    Usage {
+        input: n("input"),
+        output: n("output"),
+        cache_creation: n("cache_creation"),
+        cache_read: n("cache_read"),
+    }
+}
+
+/// The usage of every message reply the mock sent for Claude Code session
+/// `agent` (conversation turns, subagents and compaction summaries).
+pub fn usage_sent_for(cc: &ClaudeCode<'_>, agent: &str) -> Usage {
+    let mut total = Usage::default();
+    for e in cc.mock.exchanges() {
+        if !matches!(e.kind, Kind::Turn | Kind::Compaction) {
+            continue;
+        }
+        if e.session.as_deref() == Some(agent) {
+            total.input += e.usage.input;
+            total.output += e.usage.output;
+            total.cache_creation += e.usage.cache_creation;
+            total.cache_read += e.usage.cache_read;
+        }
+    }
+    total
+}
+
+/// Waits (bounded) until logbook holds every byte of conversation `agent`'s
+/// transcript, tail included, in its sessions' parts, in chain order; with
+/// `ended`, also until every one of those sessions has ended.
+pub fn settled(cc: &ClaudeCode<'_>, agent: &str, ended: bool) {
+    let transcript = cc.transcript(agent);
+    let store = cc.store;
+    wait_until(Duration::from_secs(20), "logbook catching up", || {
+        let sessions = sessions_of(store, agent);
+        let done = !ended || sessions.iter().all(|s| s["status"] != "active");
+        done && chain_parts(store, agent) == std::fs::read(&transcript).unwrap()
+    });
+}
+
+/// Asserts the chain of sessions is linked both ways.
+pub fn linked_both_ways(sessions: &[Value]) {
+    for pair in sessions.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        assert_eq!(a["transitioned_to"], b["session_id"], "{a}\n{b}");
+        assert_eq!(b["transitioned_from"], a["session_id"], "{a}\n{b}");
+    }
+}
+
+/// The requests whose body contains `text`.
+pub fn requests_containing(cc: &ClaudeCode<'_>, text: &str) -> usize {
+    cc.mock
+        .exchanges()
+        .iter()
+        .filter(|e| e.kind == Kind::Turn && e.text().contains(text))
+        .count()
+}
