@@ -4,11 +4,12 @@
 use std::time::Duration;
 
 use logbook_tests::claude_code::ClaudeCode;
-use logbook_tests::mock_api::{Kind, Script, Step};
+use logbook_tests::mock_api::{Script, Step};
 use logbook_tests::{Store, sessions_of};
 
 use crate::support::{
-    BRIEF_HEADING, cost_state, linked_both_ways, logbook_tokens, settled, usage_sent_for,
+    BRIEF_HEADING, cost_state, linked_both_ways, logbook_tokens, request_with, settled,
+    usage_sent_for,
 };
 
 #[test]
@@ -60,19 +61,7 @@ fn prompts_clear_compact_exit() {
     assert_eq!(chain_b[1]["end_reason"], "exit");
 
     // Each brief reaches the model in the next request.
-    let turns: Vec<_> = cc
-        .mock
-        .exchanges()
-        .into_iter()
-        .filter(|e| e.kind == Kind::Turn)
-        .collect();
-    let asking = |key: &str| {
-        turns
-            .iter()
-            .find(|e| e.text().contains(key))
-            .unwrap_or_else(|| panic!("no request for {key}"))
-            .text()
-    };
+    let asking = |key: &str| request_with(&cc, key).text();
     assert!(!asking("lb-one").contains(BRIEF_HEADING));
     assert!(asking("lb-two").contains(BRIEF_HEADING));
     assert!(asking("lb-two").contains("lb-one: first request"));

@@ -5,6 +5,10 @@
 //! what the mock sent and answered.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod compaction;
+mod crash;
 mod headless;
 mod interactive;
+mod subagent;
 mod support;
+mod tabs;

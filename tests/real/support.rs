@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use logbook_tests::claude_code::ClaudeCode;
-use logbook_tests::mock_api::{Kind, Usage};
+use logbook_tests::mock_api::{Exchange, Kind, Usage};
 use logbook_tests::{Store, chain_parts, sessions_of, wait_until};
 use serde_json::Value;
 
@@ -99,4 +99,14 @@ pub fn requests_containing(cc: &ClaudeCode<'_>, text: &str) -> usize {
         .iter()
         .filter(|e| e.kind == Kind::Turn && e.text().contains(text))
         .count()
+}
+
+/// The first conversation request whose body contains `key` (the request
+/// that asked the scripted prompt).
+pub fn request_with(cc: &ClaudeCode<'_>, key: &str) -> Exchange {
+    cc.mock
+        .exchanges()
+        .into_iter()
+        .find(|e| e.kind == Kind::Turn && e.text().contains(key))
+        .unwrap_or_else(|| panic!("the mock was never asked for {key}"))
 }

@@ -264,6 +264,11 @@ impl<'a> ClaudeCode<'a> {
     /// A tmux server of its own running interactive `claude ARGS` in one
     /// window named `name`; more tabs join the same server.
     pub fn tab(&self, name: &str, args: &[&str]) -> Tab {
+        self.tab_with_env(name, args, &[])
+    }
+
+    /// [`Self::tab`] with extra environment for this window's Claude Code.
+    pub fn tab_with_env(&self, name: &str, args: &[&str], env: &[(&str, &str)]) -> Tab {
         let sockets = self.store.scratch().join("tmux");
         std::fs::create_dir_all(&sockets).unwrap();
         let tab = Tab {
@@ -296,6 +301,9 @@ impl<'a> ClaudeCode<'a> {
                 "-y",
                 "50",
             ]);
+        }
+        for (k, v) in env {
+            cmd.args(["-e", &format!("{k}={v}")]);
         }
         let mut line = vec![
             self.bin.display().to_string(),
@@ -435,6 +443,7 @@ impl Drop for Tab {
         let _ = self
             .tmux()
             .args(["kill-window", "-t", &self.target])
+            .stderr(Stdio::null())
             .status();
     }
 }

@@ -39,6 +39,9 @@ pub enum Event {
     /// The conversation of an ended session went on in another session
     /// (`claude --resume`): the link back from the one it resumed.
     SessionResumed(SessionResumed),
+    /// When the agent says the session began, where logbook recorded its
+    /// start later (the compaction boundary that opened a segment).
+    SessionDated(SessionDated),
 }
 
 impl Event {
@@ -56,6 +59,7 @@ impl Event {
             Event::HandoffCreated(_) => "handoff_created",
             Event::CaptureGap(_) => "capture_gap",
             Event::SessionResumed(_) => "session_resumed",
+            Event::SessionDated(_) => "session_dated",
         }
     }
 }
@@ -394,6 +398,13 @@ pub struct CaptureGap {
 pub struct SessionResumed {
     /// The session the conversation went on in.
     pub successor: SessionId,
+}
+
+/// Payload of [`Event::SessionDated`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionDated {
+    /// The agent's time for the start.
+    pub started_at: crate::Timestamp,
 }
 
 /// A blake3 digest.

@@ -47,7 +47,7 @@ pub use envelope::{CODEC, CodecError, ENVELOPE_FORMAT, Envelope};
 pub use event::{
     AgentInfo, BudgetAlert, Bytes, CaptureGap, CompactionDetected, CompactionTrigger, EndReason,
     EndStatus, Event, HandoffCreated, Hash, NoteKind, NoteRecorded, Origin, ResetReason,
-    SessionEnded, SessionResumed, SessionStarted, SourceKind, SourceRef, SourceReset,
+    SessionDated, SessionEnded, SessionResumed, SessionStarted, SourceKind, SourceRef, SourceReset,
     TokenUsageObserved, TranscriptCaptured, UsageSource,
 };
 pub use id::{EventId, IdError, IdPrefix, SessionId};

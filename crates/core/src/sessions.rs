@@ -148,6 +148,7 @@ impl SessionView {
                 self.transitioned_to = e.successor;
             }
             Event::SessionResumed(r) => self.transitioned_to = Some(r.successor),
+            Event::SessionDated(d) => self.started_at = Some(d.started_at),
             Event::TranscriptCaptured(c) if c.source.key == MAIN_SOURCE => {
                 self.capture.lines += c.lines;
                 self.capture.bytes += c.bytes.0.len() as u64;

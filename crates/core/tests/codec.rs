@@ -186,6 +186,12 @@ fn samples() -> Vec<(&'static str, Event)> {
             "session_resumed",
             Event::SessionResumed(SessionResumed { successor: sid(2) }),
         ),
+        (
+            "session_dated",
+            Event::SessionDated(SessionDated {
+                started_at: Timestamp::from_micros(1_790_000_000_654_321),
+            }),
+        ),
     ]
 }
 

@@ -523,6 +523,9 @@ async fn connection(daemon: &Arc<Daemon>, stream: UnixStream) -> Result<(), prot
                 daemon.spooled.fetch_add(1, Ordering::Relaxed);
                 after_hook(daemon, earlier).await;
             }
+            if let Some((agent, raised)) = executed.raised {
+                daemon.watchers.queue_alerts(&agent, raised);
+            }
             if let Some(outcome) = &executed.hook {
                 after_hook(daemon, outcome).await;
                 if let Some(agent) = &stop_of {

@@ -86,6 +86,11 @@ impl Watchers {
                 return;
             }
             if *current != Mode::Done && !entry.task.is_finished() {
+                if *lock(&entry.session) != session {
+                    // Warnings about an earlier session's window (before a
+                    // compaction or a resume) no longer hold.
+                    lock(&entry.alerts).clear();
+                }
                 *lock(&entry.session) = session;
                 if conversation.pid.is_some() {
                     *lock(&entry.pid) = conversation.pid;
@@ -165,6 +170,14 @@ impl Watchers {
             .get(agent)
             .map(|e| std::mem::take(&mut *lock(&e.alerts)))
             .unwrap_or_default()
+    }
+
+    /// Queues alerts raised outside the watcher (by the status line) for
+    /// conversation `agent`'s next `Stop` to show.
+    pub fn queue_alerts(&self, agent: &str, alerts: Vec<(u8, f64)>) {
+        if let Some(entry) = lock(&self.entries).get(agent) {
+            lock(&entry.alerts).extend(alerts);
+        }
     }
 
     /// Stops every watcher (daemon shutdown).
@@ -352,7 +365,6 @@ async fn watch(
             match result {
                 Some(Ok((got, raised))) => {
                     backoff = Duration::ZERO;
-                    lock(&alerts).extend(raised);
                     last = now;
                     last_change = Instant::now();
                     let mut st = lock(&status);
@@ -368,6 +380,7 @@ async fn watch(
                             let mut current = lock(&cell);
                             if s > *current {
                                 *current = s;
+                                lock(&alerts).clear();
                                 st.session = s.to_string();
                             }
                             st.lines_captured += n;
@@ -377,6 +390,9 @@ async fn watch(
                         None if live => *lock(&mode) = Mode::Draining,
                         None => {}
                     }
+                    // After the session moved on, so they are not cleared
+                    // with the old session's.
+                    lock(&alerts).extend(raised);
                 }
                 Some(Err(e)) => {
                     backoff =

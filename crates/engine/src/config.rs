@@ -43,6 +43,11 @@ pub struct Config {
     /// How long a `SessionStart` hook waits for its brief: the one hook whose
     /// output matters, run before the first prompt.
     pub session_start_wait_ms: u64,
+    /// How long a `Stop` hook waits for the turn's last reply to reach the
+    /// transcript (Claude Code fires `Stop` before it writes it), so that
+    /// what the turn used is counted, and warned about, on that turn; 0
+    /// does not wait.
+    pub stop_wait_ms: u64,
     /// A new conversation is handed the brief of a session that ended at
     /// most this many seconds ago (0: any age).
     pub handoff_max_age_secs: u64,
@@ -68,6 +73,7 @@ impl Default for Config {
             watch_interval_ms: 25,
             hook_wait_ms: 700,
             session_start_wait_ms: 3_000,
+            stop_wait_ms: 300,
             handoff_max_age_secs: 86_400,
             sweep_interval_secs: 3_600,
         }
@@ -153,6 +159,12 @@ impl Config {
             return Err(format!(
                 "session_start_wait_ms must be between 10 and 30000, not {}",
                 self.session_start_wait_ms
+            ));
+        }
+        if self.stop_wait_ms > 1_000 {
+            return Err(format!(
+                "stop_wait_ms must be at most 1000 (the agent waits for it), not {}",
+                self.stop_wait_ms
             ));
         }
         if !(10..=1_400).contains(&self.hook_wait_ms) {

@@ -38,6 +38,8 @@ struct Payload {
     reason: Option<String>,
     /// SubagentStop (newer versions).
     agent_transcript_path: Option<PathBuf>,
+    /// Stop: the text of the turn's last reply.
+    last_assistant_message: Option<String>,
 }
 
 /// Hook payloads are small; anything bigger is not one.
@@ -145,6 +147,12 @@ pub async fn handle(
             "refusing relative transcript_path {}",
             path.display()
         )));
+    }
+    if p.hook_event_name == "Stop"
+        && let (Some(path), Some(reply)) = (&p.transcript_path, &p.last_assistant_message)
+    {
+        let limit = std::time::Duration::from_millis(ws.config().stop_wait_ms);
+        wait_for_reply(path, reply, limit).await;
     }
     let _lane = ws.lane().await;
     let hook = Hook {
@@ -752,6 +760,58 @@ fn continues_into_startup(v: &SessionView, now: jiff::Timestamp, max_age: u64) -
     reason_continues && recent
 }
 
+/// Waits (at most `limit`) until the end of transcript `path` holds
+/// `reply`, the text `Stop` says the turn ended with: Claude Code fires
+/// `Stop` before writing that record, which carries the turn's usage.
+async fn wait_for_reply(path: &Path, reply: &str, limit: std::time::Duration) {
+    // As the transcript's JSON spells it, without the quotes; a reply
+    // escaped another way is simply not found, and the hook goes on.
+    let Ok(quoted) = serde_json::to_string(reply) else {
+        return;
+    };
+    let needle = &quoted.as_bytes()[1..quoted.len() - 1];
+    if needle.is_empty() || limit.is_zero() {
+        return;
+    }
+    let started = std::time::Instant::now();
+    loop {
+        if tail_contains(path, needle) || started.elapsed() >= limit {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+/// Whether the last 256 KiB of `path` contain `needle`.
+fn tail_contains(path: &Path, needle: &[u8]) -> bool {
+    use std::io::{Read, Seek};
+    const TAIL: u64 = 256 * 1024;
+    let Ok(mut file) = std::fs::File::open(path) else {
+        return false;
+    };
+    let len = file.metadata().map_or(0, |m| m.len());
+    let start = len.saturating_sub(TAIL.max(needle.len() as u64 * 2));
+    if file.seek(std::io::SeekFrom::Start(start)).is_err() {
+        return false;
+    }
+    let mut tail = Vec::new();
+    file.read_to_end(&mut tail).is_ok() && memchr::memmem::find(&tail, needle).is_some()
+}
+
+/// The `timestamp` of the record starting at byte `offset` of `path` (the
+/// compaction boundary a segment opens with), if it has one.
+fn line_time(path: &Path, offset: u64) -> Option<logbook_core::Timestamp> {
+    use std::io::{BufRead, Read, Seek};
+    let mut file = std::io::BufReader::new(std::fs::File::open(path).ok()?);
+    file.seek(std::io::SeekFrom::Start(offset)).ok()?;
+    let mut line = Vec::new();
+    // A boundary record is small; a cap keeps a corrupt file from being
+    // read whole.
+    file.take(64 * 1024).read_until(b'\n', &mut line).ok()?;
+    let record: serde_json::Value = serde_json::from_slice(&line).ok()?;
+    logbook_core::Timestamp::parse(record.get("timestamp")?.as_str()?).ok()
+}
+
 /// An empty capture event that puts a source's cursor into a new session.
 fn carrier(path: &Path, cursor: &Cursor) -> Event {
     Event::TranscriptCaptured(TranscriptCaptured {
@@ -823,7 +883,13 @@ impl Segments for HookSegments {
         let mut following = SessionState::new(next);
         following.absorb(&started);
         batch.extend(started);
-        batch.extend(following.follow([carrier(&self.path, cursor)]));
+        let mut opening = vec![carrier(&self.path, cursor)];
+        if let Some(started_at) = line_time(&self.path, cursor.offset) {
+            opening.push(Event::SessionDated(logbook_core::SessionDated {
+                started_at,
+            }));
+        }
+        batch.extend(following.follow(opening));
         self.split = true;
         let expected = following.version;
         self.state = following;

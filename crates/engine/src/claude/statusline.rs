@@ -93,13 +93,20 @@ pub fn store_for_input(
 /// Runs `statusline` against an open store: records the reading against
 /// the conversation's session (when it changed), raises alerts and returns
 /// the line. Never fails: problems go to `<store>/logbook.log`.
-pub async fn statusline(ws: &Workspace, raw: &[u8]) -> String {
+pub async fn statusline(ws: &Workspace, raw: &[u8]) -> StatusLine {
     let input = serde_json::from_slice::<Value>(raw).unwrap_or(Value::Null);
-    let mut text = line(&input);
+    let mut shown = StatusLine {
+        text: line(&input),
+        raised: None,
+    };
     let _lane = ws.lane().await;
     match record(ws, &input).await {
-        Ok(Some(marker)) => text.push_str(&marker),
-        Ok(None) => {}
+        Ok((marker, raised)) => {
+            if let Some(marker) = marker {
+                shown.text.push_str(&marker);
+            }
+            shown.raised = raised;
+        }
         Err(e) if input.is_null() => crate::claude::hook::log_failure(
             ws.root(),
             "statusline",
@@ -110,21 +117,35 @@ pub async fn statusline(ws: &Workspace, raw: &[u8]) -> String {
         ),
         Err(e) => crate::claude::hook::log_failure(ws.root(), "statusline", &e),
     }
-    text
+    shown
 }
 
+/// What one status-line run shows and did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusLine {
+    /// The line.
+    pub text: String,
+    /// The alerts it raised, with the conversation (Claude Code session id)
+    /// they belong to: the status line can only mark them, so the
+    /// conversation's next `Stop` says them in words.
+    pub raised: Option<(String, Vec<(u8, f64)>)>,
+}
+
+/// Alerts a status-line run raised, for conversation `.0`.
+type Raised = Option<(String, Vec<(u8, f64)>)>;
+
 /// Records the reading; returns the marker to show when the context is
-/// below a threshold.
-async fn record(ws: &Workspace, input: &Value) -> crate::Result<Option<String>> {
+/// below a threshold, and the alerts raised.
+async fn record(ws: &Workspace, input: &Value) -> crate::Result<(Option<String>, Raised)> {
     let agent = input.get("session_id").and_then(Value::as_str);
     let Some(agent) = agent.filter(|a| crate::claude::hook::valid_agent_id(a)) else {
         if input.is_null() {
             return Err(EngineError::failed("no status-line input"));
         }
-        return Ok(None);
+        return Ok((None, None));
     };
     let Some(pct) = used_percentage(input) else {
-        return Ok(None);
+        return Ok((None, None));
     };
     let Some(session) = ws
         .newest(|v| {
@@ -134,7 +155,7 @@ async fn record(ws: &Workspace, input: &Value) -> crate::Result<Option<String>> 
         .await?
         .map(|v| v.session_id)
     else {
-        return Ok(None);
+        return Ok((None, None));
     };
     let window = crate::ops::tokens::stated_window(input);
     let used = used_tokens(input)
@@ -151,13 +172,17 @@ async fn record(ws: &Workspace, input: &Value) -> crate::Result<Option<String>> 
         });
         ws.record(session, vec![reading]).await?;
     }
-    crate::ops::tokens::raise_alerts(ws, session).await?;
+    let raised = crate::ops::tokens::raise_alerts(ws, session).await?;
     ws.flush()?;
     let remaining = 100.0 - pct;
     let highest = ws.config().budget_thresholds.iter().max().copied();
-    Ok(highest
+    let marker = highest
         .filter(|t| remaining <= f64::from(*t))
-        .map(|_| " ⚠ low context".to_owned()))
+        .map(|_| " ⚠ low context".to_owned());
+    Ok((
+        marker,
+        (!raised.is_empty()).then(|| (agent.to_owned(), raised)),
+    ))
 }
 
 #[cfg(test)]

@@ -49,6 +49,7 @@ fn summary(event: &Event) -> String {
         Event::HandoffCreated(h) => format!("next={} context={}", h.next_session, h.context_ref),
         Event::CaptureGap(g) => format!("{} gap of {:?} lines", g.source.key, g.lines_missed),
         Event::SessionResumed(r) => format!("resumed in {}", r.successor),
+        Event::SessionDated(d) => format!("began at {} (by the agent's clock)", d.started_at),
     }
 }
 

@@ -84,6 +84,9 @@ pub struct Executed {
     pub hook: Option<HookOutcome>,
     /// Spooled hooks applied before it, oldest first, and what they did.
     pub spooled: Vec<HookOutcome>,
+    /// For the status line: alerts it raised, by conversation, for the
+    /// conversation's next `Stop` to say.
+    pub raised: Option<(String, Vec<(u8, f64)>)>,
 }
 
 impl Executed {
@@ -92,6 +95,7 @@ impl Executed {
             code,
             hook: None,
             spooled: Vec::new(),
+            raised: None,
         }
     }
 }
@@ -111,20 +115,26 @@ pub async fn execute(
                 crate::claude::statusline::line(&value)
             };
             let busy = matches!(store, Store::PerUse(_)) && spool::Busy::held(store.root());
-            let line = if busy {
+            let (line, raised) = if busy {
                 // A long job has the store: say what the input says, now.
-                from_input()
+                (from_input(), None)
             } else {
                 match store.open_within(hook_wait(store.root(), None)).await {
-                    Ok(ws) => crate::claude::statusline::statusline(&ws, &input).await,
+                    Ok(ws) => {
+                        let shown = crate::claude::statusline::statusline(&ws, &input).await;
+                        (shown.text, shown.raised)
+                    }
                     Err(e) => {
                         crate::claude::hook::log_failure(store.root(), "statusline", &e);
-                        from_input()
+                        (from_input(), None)
                     }
                 }
             };
             let _ = writeln!(console.out, "{line}");
-            Ok(Executed::code(0))
+            Ok(Executed {
+                raised,
+                ..Executed::code(0)
+            })
         }
         Request::Capture(args) => capture::capture(store, args, console)
             .await
@@ -263,9 +273,9 @@ async fn hook(
                     .and_then(|()| console.out.flush());
             }
             Executed {
-                code: 0,
                 hook: Some(outcome),
                 spooled,
+                ..Executed::code(0)
             }
         }
         Err(e) => {

@@ -1,0 +1,68 @@
+//! A subagent (the Agent tool) with its own transcript.
+
+use logbook_tests::claude_code::ClaudeCode;
+use logbook_tests::mock_api::{Script, Step};
+use logbook_tests::{Store, parts_of, sessions_of};
+use serde_json::{Value, json};
+
+use crate::support::{cost_state, logbook_tokens, settled, usage_sent_for};
+
+#[test]
+fn subagent_transcript_tokens_and_context() {
+    let store = Store::with_daemon();
+    let script = Script::new()
+        .on(
+            "lb-delegate",
+            vec![
+                Step::tool(
+                    "Agent",
+                    json!({"description": "look around", "prompt": "lb-subtask: list the project",
+                           "subagent_type": "general-purpose"}),
+                ),
+                Step::text("delegated"),
+            ],
+        )
+        .on(
+            "lb-subtask",
+            vec![
+                Step::tool("Bash", json!({"command": "ls -a", "description": "list"})),
+                Step::text("the project is empty"),
+            ],
+        );
+    let cc = ClaudeCode::new(&store, script);
+    let out = cc.headless("lb-delegate: ask a subagent", &[]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("delegated"));
+    let agent = cc.agent_sessions().pop().unwrap();
+    settled(&cc, &agent, true);
+    let chain = sessions_of(&store, &agent);
+    assert_eq!(chain.len(), 1);
+    let session = chain[0]["session_id"].as_str().unwrap();
+
+    // Each subagent transcript, byte for byte, under its own key.
+    let dir = cc.transcript(&agent).with_extension("").join("subagents");
+    let subs: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        .collect();
+    assert_eq!(subs.len(), 1, "{subs:?}");
+    let key = format!(
+        "subagents/{}",
+        subs[0].file_stem().unwrap().to_string_lossy()
+    );
+    logbook_tests::wait_until(
+        std::time::Duration::from_secs(20),
+        "the subagent transcript",
+        || parts_of(&store, session, &key) == std::fs::read(&subs[0]).unwrap(),
+    );
+
+    let sent = usage_sent_for(&cc, &agent);
+    assert_eq!(cost_state(&cc.transcript(&agent)), Some(sent));
+    assert_eq!(logbook_tokens(&store, &agent), sent);
+    let ctx: Value = serde_json::from_str(&store.ok(&["context", session, "--json"])).unwrap();
+    assert_eq!(
+        ctx["sidechains"]["commands"][0]["command"], "ls -a",
+        "{ctx}"
+    );
+    assert!(ctx["commands"].as_array().unwrap().is_empty(), "{ctx}");
+}
