@@ -372,6 +372,7 @@ async fn watch(
                     st.files = files.iter().map(|f| f.display().to_string()).collect();
                     st.last_write =
                         Some(logbook_core::Timestamp::from_jiff(jiff_now()).to_string());
+                    let mut ended_elsewhere = false;
                     match got {
                         Some((s, n)) => {
                             // A compaction moves the conversation on; a pass
@@ -387,8 +388,13 @@ async fn watch(
                         }
                         // Ended some other way (`logbook end`, an import):
                         // take what is left, then stop.
-                        None if live => *lock(&mode) = Mode::Draining,
-                        None => {}
+                        None => ended_elsewhere = live,
+                    }
+                    // The status lock is let go before the mode's: ensure()
+                    // takes them the other way round.
+                    drop(st);
+                    if ended_elsewhere {
+                        *lock(&mode) = Mode::Draining;
                     }
                     // After the session moved on, so they are not cleared
                     // with the old session's.
