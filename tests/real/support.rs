@@ -61,10 +61,7 @@ pub fn usage_sent_for(cc: &ClaudeCode<'_>, agent: &str) -> Usage {
             continue;
         }
         if e.session.as_deref() == Some(agent) {
-            total.input += e.usage.input;
-            total.output += e.usage.output;
-            total.cache_creation += e.usage.cache_creation;
-            total.cache_read += e.usage.cache_read;
+            total.add(&e.usage);
         }
     }
     total

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::mock_api::{MockApi, Script};
 use crate::{Store, wait_bounded};
@@ -151,21 +151,6 @@ impl<'a> ClaudeCode<'a> {
         }
     }
 
-    /// Claude Code's own settings (after `hooks install`).
-    pub fn settings(&self) -> Value {
-        serde_json::from_slice(&std::fs::read(self.config_dir.join("settings.json")).unwrap())
-            .unwrap()
-    }
-
-    /// Writes Claude Code's user settings.
-    pub fn set_settings(&self, settings: &Value) {
-        std::fs::write(
-            self.config_dir.join("settings.json"),
-            serde_json::to_string_pretty(settings).unwrap(),
-        )
-        .unwrap();
-    }
-
     /// Any program with the environment Claude Code runs in.
     pub fn env_command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let mut cmd = self.store.command(program);
@@ -212,18 +197,6 @@ impl<'a> ClaudeCode<'a> {
             String::from_utf8_lossy(&out.stderr)
         );
         out
-    }
-
-    /// `claude -p PROMPT ARGS…` started, not waited for.
-    pub fn spawn_headless(&self, prompt: &str, args: &[&str]) -> Child {
-        self.command()
-            .arg("-p")
-            .arg(prompt)
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap()
     }
 
     /// The folder Claude Code keeps this project's transcripts in.

@@ -35,12 +35,7 @@ pub struct Usage {
 }
 
 impl Usage {
-    /// The tokens the reply's request put in the context window.
-    pub fn context(&self) -> u64 {
-        self.input + self.cache_creation + self.cache_read
-    }
-
-    fn add(&mut self, other: &Usage) {
+    pub fn add(&mut self, other: &Usage) {
         self.input += other.input;
         self.output += other.output;
         self.cache_creation += other.cache_creation;
@@ -139,8 +134,6 @@ pub struct Exchange {
     pub message_id: Option<String>,
     /// The usage the reply reported (zero for non-message replies).
     pub usage: Usage,
-    /// The tool calls the reply made, `(id, name)`.
-    pub tool_calls: Vec<(String, String)>,
 }
 
 impl Exchange {
@@ -193,23 +186,9 @@ impl MockApi {
         format!("http://{}", self.addr)
     }
 
-    /// Replaces the script (between runs of one test).
-    pub fn set_script(&self, script: Script) {
-        *self.shared.script.lock().unwrap() = script;
-    }
-
     /// Every exchange so far, in arrival order.
     pub fn exchanges(&self) -> Vec<Exchange> {
         self.shared.log.lock().unwrap().clone()
-    }
-
-    /// The summed usage of every message reply (conversation and compaction).
-    pub fn usage_sent(&self) -> Usage {
-        let mut total = Usage::default();
-        for e in self.exchanges() {
-            total.add(&e.usage);
-        }
-        total
     }
 }
 
@@ -316,7 +295,7 @@ fn message_text(message: &Value) -> String {
 }
 
 /// Which step of which turn a conversation request asks for.
-fn next_step(script: &Script, messages: &[Value]) -> Option<(Step, Option<Usage>, String)> {
+fn next_step(script: &Script, messages: &[Value]) -> Option<(Step, Option<Usage>)> {
     for (at, message) in messages.iter().enumerate().rev() {
         if message["role"] != "user" {
             continue;
@@ -330,12 +309,8 @@ fn next_step(script: &Script, messages: &[Value]) -> Option<(Step, Option<Usage>
             .filter(|m| m["role"] == "assistant")
             .count();
         return Some(match turn.steps.get(done) {
-            Some(step) => (step.clone(), turn.usage[done], turn.key.clone()),
-            None => (
-                Step::Text(format!("done: {}", turn.key)),
-                None,
-                turn.key.clone(),
-            ),
+            Some(step) => (step.clone(), turn.usage[done]),
+            None => (Step::Text(format!("done: {}", turn.key)), None),
         });
     }
     None
@@ -354,7 +329,7 @@ fn default_usage(n: u64) -> Usage {
 fn respond(request: &Request, writer: &mut TcpStream, shared: &Shared) -> bool {
     let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
     let path = request.path.split('?').next().unwrap_or("").to_owned();
-    let record = |kind, message_id, usage, tool_calls| {
+    let record = |kind, message_id, usage| {
         shared.log.lock().unwrap().push(Exchange {
             path: request.path.clone(),
             session: request.session.clone(),
@@ -362,11 +337,10 @@ fn respond(request: &Request, writer: &mut TcpStream, shared: &Shared) -> bool {
             body: body.clone(),
             message_id,
             usage,
-            tool_calls,
         });
     };
     if path == "/v1/messages/count_tokens" {
-        record(Kind::CountTokens, None, Usage::default(), vec![]);
+        record(Kind::CountTokens, None, Usage::default());
         let approx = request.body.len() / 4;
         return plain(
             writer,
@@ -375,7 +349,7 @@ fn respond(request: &Request, writer: &mut TcpStream, shared: &Shared) -> bool {
         );
     }
     if path != "/v1/messages" {
-        record(Kind::Other, None, Usage::default(), vec![]);
+        record(Kind::Other, None, Usage::default());
         return plain(
             writer,
             "404 Not Found",
@@ -398,7 +372,7 @@ fn respond(request: &Request, writer: &mut TcpStream, shared: &Shared) -> bool {
     } else {
         let script = shared.script.lock().unwrap().clone();
         match next_step(&script, &messages) {
-            Some((step, usage, _)) => (Kind::Turn, step, usage),
+            Some((step, usage)) => (Kind::Turn, step, usage),
             None => (Kind::Turn, Step::Text(format!("reply {n}")), None),
         }
     };
@@ -423,17 +397,7 @@ fn respond(request: &Request, writer: &mut TcpStream, shared: &Shared) -> bool {
             "tool_use",
         ),
     };
-    let tool_calls = blocks
-        .iter()
-        .filter(|b| b["type"] == "tool_use")
-        .map(|b| {
-            (
-                b["id"].as_str().unwrap().to_owned(),
-                b["name"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
-    record(kind, Some(id.clone()), usage, tool_calls);
+    record(kind, Some(id.clone()), usage);
     let usage_json = json!({
         "input_tokens": usage.input,
         "output_tokens": usage.output,

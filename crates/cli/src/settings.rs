@@ -11,16 +11,7 @@ use serde_json::{Map, Value, json};
 
 use crate::cli::{HooksAction, HooksScope};
 use logbook_engine::UsageError;
-
-/// The hook events logbook listens to.
-pub const EVENTS: [&str; 6] = [
-    "SessionStart",
-    "SessionEnd",
-    "PreCompact",
-    "UserPromptSubmit",
-    "Stop",
-    "SubagentStop",
-];
+use logbook_engine::claude::hook::EVENTS;
 
 /// How settings.json was changed.
 #[derive(Debug, PartialEq, Eq)]

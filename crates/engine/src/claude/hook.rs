@@ -42,6 +42,17 @@ struct Payload {
     last_assistant_message: Option<String>,
 }
 
+/// The hook events logbook handles (and `hooks install` subscribes to);
+/// any other event is accepted and ignored.
+pub const EVENTS: [&str; 6] = [
+    "SessionStart",
+    "SessionEnd",
+    "PreCompact",
+    "UserPromptSubmit",
+    "Stop",
+    "SubagentStop",
+];
+
 /// Hook payloads are small; anything bigger is not one.
 pub const MAX_PAYLOAD: u64 = 4 << 20;
 
@@ -123,15 +134,7 @@ pub async fn handle(
     agent_pid: Option<u32>,
 ) -> crate::Result<HookOutcome> {
     let p: Payload = serde_json::from_slice(raw).context("the hook payload is not valid JSON")?;
-    let known = [
-        "SessionStart",
-        "SessionEnd",
-        "PreCompact",
-        "UserPromptSubmit",
-        "Stop",
-        "SubagentStop",
-    ];
-    if !known.contains(&p.hook_event_name.as_str()) {
+    if !EVENTS.contains(&p.hook_event_name.as_str()) {
         return Ok(HookOutcome::default());
     }
     if !valid_agent_id(&p.session_id) {
@@ -774,28 +777,43 @@ async fn wait_for_reply(path: &Path, reply: &str, limit: std::time::Duration) {
         return;
     }
     let started = std::time::Instant::now();
+    let mut read_to = None;
     loop {
-        if tail_contains(path, needle) || started.elapsed() >= limit {
+        if appended_contains(path, needle, &mut read_to) || started.elapsed() >= limit {
             return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
 }
 
-/// Whether the last 256 KiB of `path` contain `needle`.
-fn tail_contains(path: &Path, needle: &[u8]) -> bool {
+/// Whether `needle` is in what `path` gained since `read_to` (the end of
+/// the last look; the first look takes the last 256 KiB). A poll of a file
+/// that has not grown reads nothing.
+fn appended_contains(path: &Path, needle: &[u8], read_to: &mut Option<u64>) -> bool {
     use std::io::{Read, Seek};
     const TAIL: u64 = 256 * 1024;
     let Ok(mut file) = std::fs::File::open(path) else {
         return false;
     };
     let len = file.metadata().map_or(0, |m| m.len());
-    let start = len.saturating_sub(TAIL.max(needle.len() as u64 * 2));
+    let overlap = needle.len() as u64;
+    let start = match *read_to {
+        Some(end) if end == len => return false,
+        // Grown: the new bytes, plus enough before them for a needle
+        // written across two looks.
+        Some(end) if end < len => end.saturating_sub(overlap),
+        // The first look, or the file was rewritten shorter.
+        _ => len.saturating_sub(TAIL.max(overlap * 2)),
+    };
     if file.seek(std::io::SeekFrom::Start(start)).is_err() {
         return false;
     }
-    let mut tail = Vec::new();
-    file.read_to_end(&mut tail).is_ok() && memchr::memmem::find(&tail, needle).is_some()
+    let mut appended = Vec::new();
+    if file.read_to_end(&mut appended).is_err() {
+        return false;
+    }
+    *read_to = Some(start + appended.len() as u64);
+    memchr::memmem::find(&appended, needle).is_some()
 }
 
 /// The `timestamp` of the record starting at byte `offset` of `path` (the

@@ -128,11 +128,12 @@ pub struct StatusLine {
     /// The alerts it raised, with the conversation (Claude Code session id)
     /// they belong to: the status line can only mark them, so the
     /// conversation's next `Stop` says them in words.
-    pub raised: Option<(String, Vec<(u8, f64)>)>,
+    pub raised: Raised,
 }
 
-/// Alerts a status-line run raised, for conversation `.0`.
-type Raised = Option<(String, Vec<(u8, f64)>)>;
+/// Alerts a status-line run raised `(threshold, remaining %)`, with the
+/// conversation they belong to.
+pub type Raised = Option<(String, Vec<(u8, f64)>)>;
 
 /// Records the reading; returns the marker to show when the context is
 /// below a threshold, and the alerts raised.

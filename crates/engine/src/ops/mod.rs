@@ -86,7 +86,7 @@ pub struct Executed {
     pub spooled: Vec<HookOutcome>,
     /// For the status line: alerts it raised, by conversation, for the
     /// conversation's next `Stop` to say.
-    pub raised: Option<(String, Vec<(u8, f64)>)>,
+    pub raised: crate::claude::statusline::Raised,
 }
 
 impl Executed {
