@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use logbook_tests::claude_code::ClaudeCode;
 use logbook_tests::mock_api::{Exchange, Kind, Usage};
-use logbook_tests::{Store, chain_parts, sessions_of, wait_until};
+use logbook_tests::{Store, chain_parts, sessions_of};
 use serde_json::Value;
 
 /// What the brief logbook hands a new session starts with.
@@ -73,11 +73,28 @@ pub fn usage_sent_for(cc: &ClaudeCode<'_>, agent: &str) -> Usage {
 pub fn settled(cc: &ClaudeCode<'_>, agent: &str, ended: bool) {
     let transcript = cc.transcript(agent);
     let store = cc.store;
-    wait_until(Duration::from_secs(20), "logbook catching up", || {
+    let caught_up = || {
         let sessions = sessions_of(store, agent);
         let done = !ended || sessions.iter().all(|s| s["status"] != "active");
-        done && chain_parts(store, agent) == std::fs::read(&transcript).unwrap()
-    });
+        let (held, written) = (
+            chain_parts(store, agent),
+            std::fs::read(&transcript).unwrap(),
+        );
+        (done && held == written, sessions, held.len(), written.len())
+    };
+    let started = std::time::Instant::now();
+    loop {
+        let (ok, sessions, held, written) = caught_up();
+        if ok {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "logbook did not catch up with {agent} within 20s: {held} of {written} bytes held, sessions {sessions:?}; daemon: {}",
+            store.ok(&["daemon", "status"])
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// Asserts the chain of sessions is linked both ways.

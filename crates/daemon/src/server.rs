@@ -7,12 +7,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use logbook_core::SessionId;
 use logbook_core::sessions::SessionStatus;
 use logbook_engine::Workspace;
 use logbook_engine::claude::hook::Conversation;
 use logbook_engine::console::{Console, SharedWriter};
 use logbook_engine::ops::{Store, execute};
-use logbook_engine::request::Request;
 use tokio::io::AsyncWriteExt as _;
 use tokio::net::UnixStream;
 use tokio::sync::mpsc;
@@ -507,10 +507,6 @@ async fn connection(daemon: &Arc<Daemon>, stream: UnixStream) -> Result<(), prot
     };
     let ws = daemon.ws.clone();
     let name = request.name();
-    let stop_of = match &request {
-        Request::Hook { payload, .. } => stop_hook_agent(payload),
-        _ => None,
-    };
     let executed = blocking(move |rt| {
         let mut console = console;
         rt.block_on(execute(&Store::Shared(ws), request, &mut console))
@@ -523,22 +519,8 @@ async fn connection(daemon: &Arc<Daemon>, stream: UnixStream) -> Result<(), prot
                 daemon.spooled.fetch_add(1, Ordering::Relaxed);
                 after_hook(daemon, earlier).await;
             }
-            if let Some((agent, raised)) = executed.raised {
-                daemon.watchers.queue_alerts(&agent, raised);
-            }
             if let Some(outcome) = &executed.hook {
                 after_hook(daemon, outcome).await;
-                if let Some(agent) = &stop_of {
-                    // The watcher may have crossed a threshold before this
-                    // Stop: its alerts are shown now, unless the hook's
-                    // own (newer) one already was.
-                    let unshown = daemon.watchers.take_alerts(agent);
-                    if outcome.print.is_none()
-                        && let Some(message) = logbook_engine::ops::tokens::system_message(&unshown)
-                    {
-                        let _ = tx.send(ServerFrame::Stdout(message.into_bytes()));
-                    }
-                }
             }
             ServerFrame::Done(executed.code)
         }
@@ -561,20 +543,22 @@ async fn connection(daemon: &Arc<Daemon>, stream: UnixStream) -> Result<(), prot
     Ok(())
 }
 
-/// The conversation a `Stop` hook payload is for.
-fn stop_hook_agent(payload: &[u8]) -> Option<String> {
-    let value: serde_json::Value = serde_json::from_slice(payload).ok()?;
-    (value.get("hook_event_name")?.as_str()? == "Stop")
-        .then(|| value.get("session_id")?.as_str().map(str::to_owned))
-        .flatten()
-}
-
 /// A hook is a signal: watch the conversation it names, or drain it once
 /// it has ended.
 async fn after_hook(daemon: &Arc<Daemon>, outcome: &logbook_engine::claude::hook::HookOutcome) {
-    let Some(session) = outcome.session else {
-        return;
-    };
+    if let Some(cleared) = outcome.cleared {
+        // The cleared conversation's process has only now moved on: its
+        // last lines are still to come, however long this hook took.
+        watch_session(daemon, cleared).await;
+    }
+    if let Some(session) = outcome.session {
+        watch_session(daemon, session).await;
+    }
+}
+
+/// Makes sure a watcher follows `session`: live while it is active,
+/// draining (its quiet period started again) once it has ended.
+async fn watch_session(daemon: &Arc<Daemon>, session: SessionId) {
     let Ok(view) = daemon.ws.quick_view(session).await else {
         return;
     };

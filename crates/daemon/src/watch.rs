@@ -11,6 +11,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -32,21 +33,25 @@ pub enum Mode {
     Done,
 }
 
-/// Budget alerts a watcher raised that no hook has shown yet, as
-/// `(threshold, remaining %)` in firing order.
-pub type Unshown = Arc<Mutex<Vec<(u8, f64)>>>;
-
 struct Entry {
-    /// The conversation's current session, shared with the task: a resume
-    /// or a compaction moves it on.
+    following: Following,
+    mode: Arc<Mutex<Mode>>,
+    status: Arc<Mutex<WatcherStatus>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// What the daemon tells a running watcher about its conversation.
+#[derive(Clone)]
+struct Following {
+    /// The conversation's current session: a resume or a compaction moves
+    /// it on.
     session: Arc<Mutex<SessionId>>,
     /// The Claude Code process now writing the conversation: `--resume`
     /// and `--continue` take a conversation up in a new process.
     pid: Arc<Mutex<Option<u32>>>,
-    mode: Arc<Mutex<Mode>>,
-    alerts: Unshown,
-    status: Arc<Mutex<WatcherStatus>>,
-    task: tokio::task::JoinHandle<()>,
+    /// Set when a hook speaks for the conversation: a draining watcher's
+    /// quiet period starts again (the agent is not done with its files).
+    nudged: Arc<AtomicBool>,
 }
 
 /// Every watcher of one daemon, by Claude Code session id.
@@ -82,18 +87,14 @@ impl Watchers {
             // Hooks may finish out of order (a client that gave up waiting
             // lets the next hook in): a conversation's sessions start in id
             // order, so news of an older one never moves a watcher back.
-            if *lock(&entry.session) > session {
+            if *lock(&entry.following.session) > session {
                 return;
             }
             if *current != Mode::Done && !entry.task.is_finished() {
-                if *lock(&entry.session) != session {
-                    // Warnings about an earlier session's window (before a
-                    // compaction or a resume) no longer hold.
-                    lock(&entry.alerts).clear();
-                }
-                *lock(&entry.session) = session;
+                *lock(&entry.following.session) = session;
+                entry.following.nudged.store(true, Ordering::SeqCst);
                 if conversation.pid.is_some() {
-                    *lock(&entry.pid) = conversation.pid;
+                    *lock(&entry.following.pid) = conversation.pid;
                 }
                 let mut status = lock(&entry.status);
                 status.session = session.to_string();
@@ -113,22 +114,22 @@ impl Watchers {
             state: "watching".into(),
         }));
         let mode = Arc::new(Mutex::new(mode));
-        let alerts = Unshown::default();
-        let cell = Arc::new(Mutex::new(session));
-        let pid = Arc::new(Mutex::new(conversation.pid));
+        let following = Following {
+            session: Arc::new(Mutex::new(session)),
+            pid: Arc::new(Mutex::new(conversation.pid)),
+            nudged: Arc::new(AtomicBool::new(false)),
+        };
         let task = tokio::spawn(watch(
             ws.clone(),
-            (cell.clone(), pid.clone()),
+            following.clone(),
             conversation.clone(),
-            (mode.clone(), status.clone(), alerts.clone()),
+            (mode.clone(), status.clone()),
         ));
         entries.insert(
             conversation.agent_session,
             Entry {
-                session: cell,
-                pid,
+                following,
                 mode,
-                alerts,
                 status,
                 task,
             },
@@ -141,7 +142,9 @@ impl Watchers {
         let mut entries = lock(&self.entries);
         let matching: Vec<String> = entries
             .iter()
-            .filter(|(agent, e)| *agent == typed || lock(&e.session).to_string().starts_with(typed))
+            .filter(|(agent, e)| {
+                *agent == typed || lock(&e.following.session).to_string().starts_with(typed)
+            })
             .map(|(agent, _)| agent.clone())
             .collect();
         let key = match matching.as_slice() {
@@ -158,26 +161,9 @@ impl Watchers {
             .remove(&key)
             .ok_or_else(|| format!("no watcher for {typed}"))?;
         entry.task.abort();
-        let session = *lock(&entry.session);
+        let session = *lock(&entry.following.session);
         lock(&self.stopped).insert(session);
         Ok(session)
-    }
-
-    /// Takes the alerts the watcher of conversation `agent` raised since
-    /// the last call: the conversation's next `Stop` hook shows them.
-    pub fn take_alerts(&self, agent: &str) -> Vec<(u8, f64)> {
-        lock(&self.entries)
-            .get(agent)
-            .map(|e| std::mem::take(&mut *lock(&e.alerts)))
-            .unwrap_or_default()
-    }
-
-    /// Queues alerts raised outside the watcher (by the status line) for
-    /// conversation `agent`'s next `Stop` to show.
-    pub fn queue_alerts(&self, agent: &str, alerts: Vec<(u8, f64)>) {
-        if let Some(entry) = lock(&self.entries).get(agent) {
-            lock(&entry.alerts).extend(alerts);
-        }
     }
 
     /// Stops every watcher (daemon shutdown).
@@ -281,9 +267,13 @@ async fn blocking<T: Send + 'static>(
 
 async fn watch(
     ws: Arc<Workspace>,
-    (cell, pid): (Arc<Mutex<SessionId>>, Arc<Mutex<Option<u32>>>),
+    Following {
+        session: cell,
+        pid,
+        nudged,
+    }: Following,
     conversation: Conversation,
-    (mode, status, alerts): (Arc<Mutex<Mode>>, Arc<Mutex<WatcherStatus>>, Unshown),
+    (mode, status): (Arc<Mutex<Mode>>, Arc<Mutex<WatcherStatus>>),
 ) {
     let config = ws.config().clone();
     let interval = Duration::from_millis(config.watch_interval_ms);
@@ -336,6 +326,10 @@ async fn watch(
             draining_since = Some(Instant::now());
             last_change = Instant::now();
         }
+        if nudged.swap(false, Ordering::SeqCst) {
+            last_change = Instant::now();
+            draining_since = draining_since.map(|_| Instant::now());
+        }
         if grew {
             let (ws2, conv) = (ws.clone(), conversation.clone());
             let live = current == Mode::Live;
@@ -350,20 +344,20 @@ async fn watch(
                     }
                     if live {
                         let got = hook::capture_live(&ws2, &conv).await?;
-                        let mut raised = Vec::new();
                         if let Some((s, _)) = got {
-                            raised = logbook_engine::ops::tokens::raise_alerts(&ws2, s).await?;
+                            // Kept for the session's next Stop to say.
+                            logbook_engine::ops::tokens::raise_alerts(&ws2, s).await?;
                         }
-                        Ok::<_, logbook_engine::EngineError>((got, raised))
+                        Ok::<_, logbook_engine::EngineError>(got)
                     } else {
                         let n = hook::capture_late(&ws2, session, &conv).await?;
-                        Ok((Some((session, n)), Vec::new()))
+                        Ok(Some((session, n)))
                     }
                 })
             })
             .await;
             match result {
-                Some(Ok((got, raised))) => {
+                Some(Ok(got)) => {
                     backoff = Duration::ZERO;
                     last = now;
                     last_change = Instant::now();
@@ -381,7 +375,6 @@ async fn watch(
                             let mut current = lock(&cell);
                             if s > *current {
                                 *current = s;
-                                lock(&alerts).clear();
                                 st.session = s.to_string();
                             }
                             st.lines_captured += n;
@@ -396,9 +389,6 @@ async fn watch(
                     if ended_elsewhere {
                         *lock(&mode) = Mode::Draining;
                     }
-                    // After the session moved on, so they are not cleared
-                    // with the old session's.
-                    lock(&alerts).extend(raised);
                 }
                 Some(Err(e)) => {
                     backoff =

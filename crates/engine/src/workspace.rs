@@ -72,6 +72,11 @@ pub struct Workspace {
     /// Projected JSON files already parsed, reused while unchanged: the
     /// daemon lists hundreds of sessions per `ls` or `tokens`.
     parsed: std::sync::Mutex<HashMap<String, Parsed>>,
+    /// Budget alerts raised but not yet said in words, by session: the
+    /// status line and the daemon's watchers can only record them, so the
+    /// session's next `Stop` hook says them. A session left behind (by a
+    /// compaction or `/clear`) keeps its own, never said by its successor.
+    unsaid: std::sync::Mutex<HashMap<SessionId, Vec<(u8, f64)>>>,
 }
 
 /// A parsed file, the hash of the bytes it was parsed from, and its stamp
@@ -218,6 +223,7 @@ impl Workspace {
             lane: tokio::sync::Mutex::new(()),
             projecting: tokio::sync::Mutex::new(()),
             parsed: std::sync::Mutex::new(HashMap::new()),
+            unsaid: std::sync::Mutex::new(HashMap::new()),
         };
         workspace.catch_up().await?;
         Ok(workspace)
@@ -293,6 +299,21 @@ impl Workspace {
     /// lifecycle (capture, import) appended through the log directly.
     pub async fn project(&self) -> Result<(), WorkspaceError> {
         self.catch_up().await.map(|_| ())
+    }
+
+    /// Keeps alerts just raised for `session` until its next `Stop`.
+    pub fn keep_unsaid(&self, session: SessionId, alerts: &[(u8, f64)]) {
+        if alerts.is_empty() {
+            return;
+        }
+        let mut unsaid = self.unsaid.lock().unwrap_or_else(|e| e.into_inner());
+        unsaid.entry(session).or_default().extend_from_slice(alerts);
+    }
+
+    /// Takes `session`'s alerts not yet said, in firing order.
+    pub fn take_unsaid(&self, session: SessionId) -> Vec<(u8, f64)> {
+        let mut unsaid = self.unsaid.lock().unwrap_or_else(|e| e.into_inner());
+        unsaid.remove(&session).unwrap_or_default()
     }
 
     /// Exclusive use of the store's sessions for one short unit of work

@@ -66,6 +66,10 @@ pub struct HookOutcome {
     pub session: Option<SessionId>,
     /// The transcript the payload named.
     pub transcript: Option<PathBuf>,
+    /// For `SessionStart clear`: the session the cleared conversation
+    /// ended in. Claude Code goes on writing its transcript after this
+    /// hook (a `cost-state` line), so a watcher must still be draining it.
+    pub cleared: Option<SessionId>,
 }
 
 /// Where a hook payload's store is: `--dir`/`LOGBOOK_DIR`, else the
@@ -181,9 +185,11 @@ pub async fn handle(
         }
         ("Stop", _) => {
             let (session, _) = hook.capture().await?;
-            crate::ops::tokens::system_message(
-                &crate::ops::tokens::raise_alerts(ws, session).await?,
-            )
+            // Said here whoever raised them: this hook, or the status line
+            // or a watcher since the last Stop (under the same lane, so
+            // none falls between).
+            crate::ops::tokens::raise_alerts(ws, session).await?;
+            crate::ops::tokens::system_message(&ws.take_unsaid(session))
         }
         _ => {
             hook.capture().await?;
@@ -191,11 +197,16 @@ pub async fn handle(
         }
     };
     ws.flush()?;
-    let session = hook.latest().await?.map(|v| v.session_id);
+    let latest = hook.latest().await?;
+    let cleared = match (p.hook_event_name.as_str(), p.source.as_deref()) {
+        ("SessionStart", Some("clear")) => latest.as_ref().and_then(|v| v.transitioned_from),
+        _ => None,
+    };
     Ok(HookOutcome {
         print: printed,
-        session,
+        session: latest.map(|v| v.session_id),
         transcript: p.transcript_path.clone(),
+        cleared,
     })
 }
 

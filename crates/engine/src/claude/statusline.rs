@@ -93,20 +93,13 @@ pub fn store_for_input(
 /// Runs `statusline` against an open store: records the reading against
 /// the conversation's session (when it changed), raises alerts and returns
 /// the line. Never fails: problems go to `<store>/logbook.log`.
-pub async fn statusline(ws: &Workspace, raw: &[u8]) -> StatusLine {
+pub async fn statusline(ws: &Workspace, raw: &[u8]) -> String {
     let input = serde_json::from_slice::<Value>(raw).unwrap_or(Value::Null);
-    let mut shown = StatusLine {
-        text: line(&input),
-        raised: None,
-    };
+    let mut text = line(&input);
     let _lane = ws.lane().await;
     match record(ws, &input).await {
-        Ok((marker, raised)) => {
-            if let Some(marker) = marker {
-                shown.text.push_str(&marker);
-            }
-            shown.raised = raised;
-        }
+        Ok(Some(marker)) => text.push_str(&marker),
+        Ok(None) => {}
         Err(e) if input.is_null() => crate::claude::hook::log_failure(
             ws.root(),
             "statusline",
@@ -117,36 +110,21 @@ pub async fn statusline(ws: &Workspace, raw: &[u8]) -> StatusLine {
         ),
         Err(e) => crate::claude::hook::log_failure(ws.root(), "statusline", &e),
     }
-    shown
+    text
 }
 
-/// What one status-line run shows and did.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StatusLine {
-    /// The line.
-    pub text: String,
-    /// The alerts it raised, with the conversation (Claude Code session id)
-    /// they belong to: the status line can only mark them, so the
-    /// conversation's next `Stop` says them in words.
-    pub raised: Raised,
-}
-
-/// Alerts a status-line run raised `(threshold, remaining %)`, with the
-/// conversation they belong to.
-pub type Raised = Option<(String, Vec<(u8, f64)>)>;
-
-/// Records the reading; returns the marker to show when the context is
-/// below a threshold, and the alerts raised.
-async fn record(ws: &Workspace, input: &Value) -> crate::Result<(Option<String>, Raised)> {
+/// Records the reading and raises alerts (the session's next `Stop` says
+/// them); returns the marker to show when the context is below a threshold.
+async fn record(ws: &Workspace, input: &Value) -> crate::Result<Option<String>> {
     let agent = input.get("session_id").and_then(Value::as_str);
     let Some(agent) = agent.filter(|a| crate::claude::hook::valid_agent_id(a)) else {
         if input.is_null() {
             return Err(EngineError::failed("no status-line input"));
         }
-        return Ok((None, None));
+        return Ok(None);
     };
     let Some(pct) = used_percentage(input) else {
-        return Ok((None, None));
+        return Ok(None);
     };
     let Some(session) = ws
         .newest(|v| {
@@ -156,7 +134,7 @@ async fn record(ws: &Workspace, input: &Value) -> crate::Result<(Option<String>,
         .await?
         .map(|v| v.session_id)
     else {
-        return Ok((None, None));
+        return Ok(None);
     };
     let window = crate::ops::tokens::stated_window(input);
     let used = used_tokens(input)
@@ -173,17 +151,13 @@ async fn record(ws: &Workspace, input: &Value) -> crate::Result<(Option<String>,
         });
         ws.record(session, vec![reading]).await?;
     }
-    let raised = crate::ops::tokens::raise_alerts(ws, session).await?;
+    crate::ops::tokens::raise_alerts(ws, session).await?;
     ws.flush()?;
     let remaining = 100.0 - pct;
     let highest = ws.config().budget_thresholds.iter().max().copied();
-    let marker = highest
+    Ok(highest
         .filter(|t| remaining <= f64::from(*t))
-        .map(|_| " ⚠ low context".to_owned());
-    Ok((
-        marker,
-        (!raised.is_empty()).then(|| (agent.to_owned(), raised)),
-    ))
+        .map(|_| " ⚠ low context".to_owned()))
 }
 
 #[cfg(test)]

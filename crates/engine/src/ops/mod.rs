@@ -84,9 +84,6 @@ pub struct Executed {
     pub hook: Option<HookOutcome>,
     /// Spooled hooks applied before it, oldest first, and what they did.
     pub spooled: Vec<HookOutcome>,
-    /// For the status line: alerts it raised, by conversation, for the
-    /// conversation's next `Stop` to say.
-    pub raised: crate::claude::statusline::Raised,
 }
 
 impl Executed {
@@ -95,7 +92,6 @@ impl Executed {
             code,
             hook: None,
             spooled: Vec::new(),
-            raised: None,
         }
     }
 }
@@ -115,26 +111,20 @@ pub async fn execute(
                 crate::claude::statusline::line(&value)
             };
             let busy = matches!(store, Store::PerUse(_)) && spool::Busy::held(store.root());
-            let (line, raised) = if busy {
+            let line = if busy {
                 // A long job has the store: say what the input says, now.
-                (from_input(), None)
+                from_input()
             } else {
                 match store.open_within(hook_wait(store.root(), None)).await {
-                    Ok(ws) => {
-                        let shown = crate::claude::statusline::statusline(&ws, &input).await;
-                        (shown.text, shown.raised)
-                    }
+                    Ok(ws) => crate::claude::statusline::statusline(&ws, &input).await,
                     Err(e) => {
                         crate::claude::hook::log_failure(store.root(), "statusline", &e);
-                        (from_input(), None)
+                        from_input()
                     }
                 }
             };
             let _ = writeln!(console.out, "{line}");
-            Ok(Executed {
-                raised,
-                ..Executed::code(0)
-            })
+            Ok(Executed::code(0))
         }
         Request::Capture(args) => capture::capture(store, args, console)
             .await

@@ -21,8 +21,9 @@ pub fn view_of(ws: &Workspace, id: SessionId) -> crate::Result<Option<Arc<Tokens
 }
 
 /// Appends a `BudgetAlert` for each threshold `session` has newly crossed
-/// (once per threshold until a compaction re-arms it); returns them as
-/// `(threshold, remaining_pct)`, highest first.
+/// (once per threshold until a compaction re-arms it) and keeps them for
+/// the session's next `Stop` to say; returns them as `(threshold,
+/// remaining_pct)`, highest first.
 pub async fn raise_alerts(ws: &Workspace, session: SessionId) -> crate::Result<Vec<(u8, f64)>> {
     let Some(view) = view_of(ws, session)? else {
         return Ok(Vec::new());
@@ -44,7 +45,9 @@ pub async fn raise_alerts(ws: &Workspace, session: SessionId) -> crate::Result<V
         })
         .collect();
     ws.record(session, alerts).await?;
-    Ok(crossed.into_iter().map(|t| (t, remaining)).collect())
+    let raised: Vec<(u8, f64)> = crossed.into_iter().map(|t| (t, remaining)).collect();
+    ws.keep_unsaid(session, &raised);
+    Ok(raised)
 }
 
 /// The hook output that shows the user a newly crossed threshold.
