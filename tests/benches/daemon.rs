@@ -1,5 +1,6 @@
 //! The daemon benchmark: whole-process wall time of what an agent and a
-//! person run (`hook Stop`, `statusline`, `ls`, `tokens`) with the daemon
+//! person run (`hook Stop`, `hook PostToolUse`, `statusline`, `ls`,
+//! `tokens`) with the daemon
 //! and without it, on stores holding 0 and N MB of imported transcripts;
 //! the latency from a transcript write to its capture; the daemon's memory.
 //!
@@ -112,15 +113,26 @@ fn stop_daemon(store: &Path) {
     );
 }
 
-/// The four commands, `RUNS` times each, in the given mode.
+/// A `PostToolUse` payload as Claude Code 2.1.328 sends it (a Bash call
+/// with its output), `n` making each call distinct.
+fn post_tool_use(agent: &str, transcript: &Path, n: usize) -> Vec<u8> {
+    let extra = format!(
+        ",\"tool_name\":\"Bash\",\"tool_input\":{{\"command\":\"cargo test -p m{n}\",\"description\":\"run the tests\"}},\"tool_response\":{{\"stdout\":\"{}\",\"stderr\":\"\",\"interrupted\":false}},\"tool_use_id\":\"toolu_{n:06}\",\"duration_ms\":1200",
+        "test result: ok. 12 passed\\n".repeat(40)
+    );
+    payload("PostToolUse", agent, transcript, &extra)
+}
+
+/// The five commands, `RUNS` times each, in the given mode.
 fn commands(
     store: &Path,
     daemon: bool,
     agent: &str,
     transcript: &Path,
     turn: &mut usize,
-) -> [Duration; 4] {
+) -> [Duration; 5] {
     let mut stops = Vec::new();
+    let mut tool_calls = Vec::new();
     let mut lines = Vec::new();
     let mut lists = Vec::new();
     let mut tokens = Vec::new();
@@ -133,12 +145,24 @@ fn commands(
             &["hook"],
             &payload("Stop", agent, transcript, ""),
         ));
+        tool_calls.push(timed(
+            store,
+            daemon,
+            &["hook"],
+            &post_tool_use(agent, transcript, *turn),
+        ));
         let input = statusline_input(agent, 20_000 + 100 * (*turn as u64) + run as u64);
         lines.push(timed(store, daemon, &["statusline"], &input));
         lists.push(timed(store, daemon, &["ls"], b""));
         tokens.push(timed(store, daemon, &["tokens", "--json"], b""));
     }
-    [median(stops), median(lines), median(lists), median(tokens)]
+    [
+        median(stops),
+        median(tool_calls),
+        median(lines),
+        median(lists),
+        median(tokens),
+    ]
 }
 
 fn main() {
@@ -242,7 +266,13 @@ fn main() {
         let with = commands(&store, true, &agent, &transcript, &mut turn);
         stop_daemon(&store);
         let without = commands(&store, false, &agent, &transcript, &mut turn);
-        let names = ["`hook` Stop", "`statusline`", "`ls`", "`tokens --json`"];
+        let names = [
+            "`hook` Stop",
+            "`hook` PostToolUse",
+            "`statusline`",
+            "`ls`",
+            "`tokens --json`",
+        ];
         println!(
             "Store with {} (median of {RUNS} whole-process runs):\n",
             if mb == 0 {

@@ -508,7 +508,10 @@ fn hooks_install_twice_then_uninstall_on_a_settings_file_with_other_hooks() {
     std::fs::create_dir_all(settings.parent().unwrap()).unwrap();
     let original = json!({
         "permissions": {"allow": ["Bash(ls:*)"]},
-        "hooks": {"Stop": [{"matcher": "", "hooks": [{"type": "command", "command": "notify-send done"}]}]}
+        "hooks": {
+            "Stop": [{"matcher": "", "hooks": [{"type": "command", "command": "notify-send done"}]}],
+            "PostToolUse": [{"matcher": "Write", "hooks": [{"type": "command", "command": "cargo fmt"}]}]
+        }
     });
     std::fs::write(&settings, serde_json::to_string_pretty(&original).unwrap()).unwrap();
     let run = |args: &[&str]| {
@@ -533,26 +536,53 @@ fn hooks_install_twice_then_uninstall_on_a_settings_file_with_other_hooks() {
         "install is idempotent"
     );
     let installed = json_file(settings.clone());
-    for event in [
+    // The hooks that fire on every tool call only record: they run in the
+    // background, so the agent never waits for them. The rest print, must
+    // land before the agent goes on, or are rare enough to keep in order.
+    let awaited = [
         "SessionStart",
         "SessionEnd",
         "PreCompact",
         "UserPromptSubmit",
         "Stop",
         "SubagentStop",
-    ] {
-        let commands: Vec<&str> = installed["hooks"][event]
+        "PostCompact",
+        "SubagentStart",
+        "StopFailure",
+        "PermissionRequest",
+        "PermissionDenied",
+        "CwdChanged",
+        "TaskCreated",
+        "TaskCompleted",
+    ];
+    let background = ["PostToolUse", "PostToolUseFailure"];
+    assert_eq!(
+        installed["hooks"].as_object().unwrap().len(),
+        awaited.len() + background.len()
+    );
+    for (event, is_async) in awaited
+        .iter()
+        .map(|e| (e, false))
+        .chain(background.iter().map(|e| (e, true)))
+    {
+        let ours: Vec<&Value> = installed["hooks"][event]
             .as_array()
-            .unwrap()
+            .unwrap_or_else(|| panic!("{event} not installed: {installed}"))
             .iter()
             .flat_map(|g| g["hooks"].as_array().unwrap())
-            .map(|h| h["command"].as_str().unwrap())
+            .filter(|h| h["command"].as_str().unwrap().ends_with("logbook hook"))
             .collect();
-        assert!(
-            commands.iter().any(|c| c.ends_with("logbook hook")),
-            "{event}: {commands:?}"
+        assert_eq!(ours.len(), 1, "{event}: {installed}");
+        assert_eq!(
+            ours[0]["async"].as_bool().unwrap_or(false),
+            is_async,
+            "{event}"
         );
     }
+    assert_eq!(
+        installed["hooks"]["PostToolUse"][0]["hooks"][0]["command"],
+        "cargo fmt"
+    );
     assert_eq!(
         installed["hooks"]["Stop"][0]["hooks"][0]["command"],
         "notify-send done"
@@ -917,4 +947,140 @@ fn a_startup_is_briefed_after_an_interactive_exit_but_not_after_a_headless_run_o
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&resumed.stdout).contains("# Handoff from logbook session"));
+}
+
+/// The events `logbook log --json` shows for `session`, as `(kind, event)`.
+fn logged(store: &Store, session: &str) -> Vec<(String, Value)> {
+    store
+        .ok(&["log", "--session", session, "--json"])
+        .lines()
+        .map(|l| {
+            let env: Value = serde_json::from_str(l).unwrap();
+            let (kind, event) = env["event"].as_object().unwrap().iter().next().unwrap();
+            (kind.clone(), event.clone())
+        })
+        // The daemon's watcher captures the transcript meanwhile.
+        .filter(|(kind, _)| kind != "transcript_captured")
+        .collect()
+}
+
+/// A payload Claude Code 2.1.328 sent (or, for the three it could not be
+/// made to send here, one written from its documentation), re-addressed to
+/// this test's conversation.
+fn real_payload(name: &str, agent: &str, transcript: &Path, cwd: &Path) -> Vec<u8> {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let text = ["claude-code-2.1.328", "claude-code-docs"]
+        .iter()
+        .find_map(|dir| {
+            std::fs::read(
+                fixtures
+                    .join(dir)
+                    .join("hooks")
+                    .join(format!("{name}.json")),
+            )
+            .ok()
+        })
+        .unwrap_or_else(|| panic!("no fixture {name} in {}", fixtures.display()));
+    let mut p: Value = serde_json::from_slice(&text).unwrap();
+    p["session_id"] = agent.into();
+    p["transcript_path"] = transcript.to_str().unwrap().into();
+    p["cwd"] = cwd.to_str().unwrap().into();
+    p.to_string().into_bytes()
+}
+
+#[test]
+fn background_hooks_record_what_happened_in_the_conversations_newest_session() {
+    let store = Store::new();
+    let project = store.scratch().join("app");
+    std::fs::create_dir_all(&project).unwrap();
+    let transcript = store.scratch().join(format!("{AGENT_A}.jsonl"));
+    append(
+        &transcript,
+        &fixture_lines(&format!("{AGENT_A}.jsonl"))[..20],
+    );
+    let real = |name: &str| real_payload(name, AGENT_A, &transcript, &project);
+
+    // Installed mid-conversation: the first hook logbook sees is a tool
+    // call's, and it starts the session.
+    assert_eq!(hook(&store, &real("PostToolUse")), "");
+    let session = only_active(&store);
+    for name in [
+        "PostToolUseFailure",
+        "PostToolUseFailure-Bash",
+        "CwdChanged",
+        "SubagentStart",
+        "PermissionRequest",
+        "PermissionDenied",
+        "TaskCreated",
+        "TaskCompleted",
+        "StopFailure",
+        "PostCompact",
+    ] {
+        assert_eq!(hook(&store, &real(name)), "", "{name} printed");
+    }
+    let events = logged(&store, &session);
+    let kinds: Vec<&str> = events.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "session_started",
+            "tool_call_finished",
+            "tool_call_finished",
+            "tool_call_finished",
+            "workdir_changed",
+            "subagent_started",
+            "permission_requested",
+            "permission_denied",
+            "task_changed",
+            "task_changed",
+            "turn_failed",
+            "compaction_summarized",
+        ]
+    );
+    let (_, write) = &events[1];
+    assert_eq!(write["call"]["tool"], "Write");
+    assert_eq!(write["call"]["call_id"], "toolu_mock_0001_0");
+    assert_eq!(write["outcome"], "succeeded");
+    assert!(write["reported_at"].is_string(), "{write}");
+    let (_, bash) = &events[3];
+    assert_eq!(bash["call"]["target"], "exit 3");
+    assert_eq!(bash["outcome"]["failed"]["error"], "Exit code 3");
+    assert_eq!(events[10].1["error"], "invalid_request");
+    assert!(
+        events[11].1["summary"]
+            .as_str()
+            .unwrap()
+            .contains("<summary>mock summary")
+    );
+    let text = store.ok(&["log", "--session", &session]);
+    assert!(
+        text.contains("Read ") && text.contains("error: File does not exist."),
+        "{text}"
+    );
+
+    // A hook that runs in the background can land after SessionEnd: it is
+    // recorded in the ended session and does not reopen the conversation.
+    hook(
+        &store,
+        &payload(
+            "SessionEnd",
+            AGENT_A,
+            &transcript,
+            &project,
+            json!({"reason": "other"}),
+        ),
+    );
+    hook(&store, &real("PostToolUse"));
+    let sessions = store.sessions();
+    assert_eq!(sessions.len(), 1, "{sessions:?}");
+    assert_eq!(sessions[0]["status"], "completed");
+    let after = logged(&store, &session);
+    assert_eq!(after.last().unwrap().0, "tool_call_finished");
+
+    // What a background hook cannot read is logged, never printed.
+    let mut broken: Value = serde_json::from_slice(&real("PostToolUse")).unwrap();
+    broken["tool_name"] = json!(7);
+    assert_eq!(hook(&store, broken.to_string().as_bytes()), "");
+    assert_eq!(logged(&store, &session).len(), after.len());
+    store.ok(&["verify"]);
 }

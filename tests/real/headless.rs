@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::support::{
     BRIEF_HEADING, cost_state, linked_both_ways, logbook_tokens, requests_containing, settled,
-    usage_sent_for,
+    tool_results, usage_sent_for, wait_for_events,
 };
 
 fn paths(list: &Value) -> Vec<String> {
@@ -76,6 +76,68 @@ fn headless_tools_continue_and_resume() {
     assert_eq!(commands[1].1, "error", "{ctx}");
     assert_eq!(ctx["tool_counts"]["Read"], 2, "{ctx}");
 
+    // The tools logbook counted are the ones Claude Code's own `tools-used`
+    // record lists.
+    let text = std::fs::read_to_string(cc.transcript(&agent)).unwrap();
+    let listed = text
+        .lines()
+        .rev()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|r| r["type"] == "tools-used")
+        .expect("a tools-used record");
+    let mut listed: Vec<&str> = listed["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    listed.sort_unstable();
+    let counted: Vec<&String> = ctx["tool_counts"].as_object().unwrap().keys().collect();
+    assert_eq!(counted, listed, "{ctx}");
+
+    // Each tool call as Claude Code's PostToolUse / PostToolUseFailure hooks
+    // reported it, agreeing with the results in the transcript.
+    let results = tool_results(&cc.transcript(&agent));
+    assert_eq!(results.len(), 6, "{results:?}");
+    let mut finished = wait_for_events(&store, &agent, "tool_call_finished", results.len());
+    // They run side by side in the background and may be recorded out of
+    // order; each keeps the time its hook started.
+    finished.sort_by_key(|t| t["reported_at"].as_str().unwrap().to_owned());
+    let reported: Vec<(String, String, bool)> = finished
+        .iter()
+        .map(|t| {
+            (
+                t["call"]["call_id"].as_str().unwrap().to_owned(),
+                t["call"]["tool"].as_str().unwrap().to_owned(),
+                t["outcome"] != "succeeded",
+            )
+        })
+        .collect();
+    assert_eq!(reported, results);
+    assert_eq!(finished[3]["call"]["target"], "cat notes.txt");
+    assert_eq!(finished[5]["outcome"]["failed"]["error"], "Exit code 3");
+
+    // No status line runs under -p: the window comes from the requests
+    // Claude Code recorded (claude-opus-5-5, 1M as its status line says
+    // interactively), not the 200K default.
+    let tokens: Value = serde_json::from_slice(
+        &std::fs::read(
+            store
+                .root()
+                .join("sessions")
+                .join(&first)
+                .join("tokens.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        tokens["context"]["window"], 1_000_000,
+        "{}",
+        tokens["context"]
+    );
+    assert_eq!(tokens["stated_window"], Value::Null);
+
     // --continue and --resume carry on the same conversation (one file).
     let out = cc.headless("lb-continue: again", &["--continue"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "continued");
@@ -95,4 +157,38 @@ fn headless_tools_continue_and_resume() {
     // A new, unrelated `claude -p` is not handed the previous run's brief.
     cc.headless("lb-unrelated: something else", &[]);
     assert_eq!(requests_containing(&cc, BRIEF_HEADING), 0);
+}
+
+#[test]
+fn an_api_error_that_ends_the_turn_is_recorded() {
+    let store = Store::with_daemon();
+    let script = Script::new().on(
+        "lb-fail",
+        vec![Step::Fail("mock: prompt is too long".into())],
+    );
+    let cc = ClaudeCode::new(&store, script);
+    let out = logbook_tests::claude_code::wait_output(
+        cc.command()
+            .args(["-p", "lb-fail: go"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+        std::time::Duration::from_secs(120),
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("Prompt is too long"),
+        "{out:?}"
+    );
+    let agent = cc.agent_sessions().pop().unwrap();
+    settled(&cc, &agent, true);
+    let failed = wait_for_events(&store, &agent, "turn_failed", 1);
+    assert_eq!(failed[0]["error"], "invalid_request");
+    assert!(
+        failed[0]["details"]
+            .as_str()
+            .unwrap()
+            .contains("mock: prompt is too long"),
+        "{failed:?}"
+    );
 }

@@ -4,12 +4,12 @@
 use std::time::Duration;
 
 use logbook_tests::claude_code::ClaudeCode;
-use logbook_tests::mock_api::{Script, Step};
+use logbook_tests::mock_api::{Kind, Script, Step};
 use logbook_tests::{Store, sessions_of};
 
 use crate::support::{
     BRIEF_HEADING, cost_state, linked_both_ways, logbook_tokens, request_with, settled,
-    usage_sent_for,
+    usage_sent_for, wait_for_events,
 };
 
 #[test]
@@ -68,6 +68,27 @@ fn prompts_clear_compact_exit() {
     let after_compaction = asking("lb-three");
     assert!(after_compaction.contains(BRIEF_HEADING));
     assert!(after_compaction.contains("lb-two: after the clear"));
+
+    // Claude Code's own summary (PostCompact) is kept, once, in the chain.
+    let compaction = cc
+        .mock
+        .exchanges()
+        .into_iter()
+        .find(|e| e.kind == Kind::Compaction && e.session.as_deref() == Some(b.as_str()))
+        .expect("a compaction request");
+    let n: u64 = compaction.message_id.unwrap()["msg_mock_".len()..]
+        .parse()
+        .unwrap();
+    let summaries = wait_for_events(&store, &b, "compaction_summarized", 1);
+    assert_eq!(summaries[0]["trigger"], "manual");
+    assert!(
+        summaries[0]["summary"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("<summary>mock summary {n}:")),
+        "{summaries:?}"
+    );
+    assert_eq!(summaries.len(), 1, "{summaries:?}");
 
     // Tokens, the compaction summary included, as sent and as Claude Code
     // counted them.

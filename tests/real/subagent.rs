@@ -5,7 +5,7 @@ use logbook_tests::mock_api::{Script, Step};
 use logbook_tests::{Store, parts_of, sessions_of};
 use serde_json::{Value, json};
 
-use crate::support::{cost_state, logbook_tokens, settled, usage_sent_for};
+use crate::support::{cost_state, logbook_tokens, settled, usage_sent_for, wait_for_events};
 
 #[test]
 fn subagent_transcript_tokens_and_context() {
@@ -55,6 +55,14 @@ fn subagent_transcript_tokens_and_context() {
         "the subagent transcript",
         || parts_of(&store, session, &key) == std::fs::read(&subs[0]).unwrap(),
     );
+
+    // SubagentStart named the subagent whose transcript that is.
+    let started = wait_for_events(&store, &agent, "subagent_started", 1);
+    assert_eq!(
+        format!("agent-{}", started[0]["agent_id"].as_str().unwrap()),
+        subs[0].file_stem().unwrap().to_string_lossy()
+    );
+    assert_eq!(started[0]["agent_type"], "general-purpose");
 
     let sent = usage_sent_for(&cc, &agent);
     assert_eq!(cost_state(&cc.transcript(&agent)), Some(sent));

@@ -124,3 +124,70 @@ pub fn request_with(cc: &ClaudeCode<'_>, key: &str) -> Exchange {
         .find(|e| e.kind == Kind::Turn && e.text().contains(key))
         .unwrap_or_else(|| panic!("the mock was never asked for {key}"))
 }
+
+/// The `kind` events (`tool_call_finished`, …) recorded in conversation
+/// `agent`'s sessions, in log order.
+pub fn events_of(store: &Store, agent: &str, kind: &str) -> Vec<Value> {
+    sessions_of(store, agent)
+        .iter()
+        .flat_map(|s| {
+            let id = s["session_id"].as_str().unwrap();
+            store
+                .ok(&["log", "--session", id, "--json"])
+                .lines()
+                .filter_map(|l| {
+                    let env: Value = serde_json::from_str(l).unwrap();
+                    env["event"].get(kind).cloned()
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// Waits (bounded) until `n` `kind` events are recorded for `agent`: hooks
+/// installed to run in the background may land after the run ends.
+pub fn wait_for_events(store: &Store, agent: &str, kind: &str, n: usize) -> Vec<Value> {
+    let started = std::time::Instant::now();
+    loop {
+        let events = events_of(store, agent, kind);
+        if events.len() >= n {
+            return events;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{} of {n} {kind} events recorded for {agent} within 20s: {events:?}",
+            events.len()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Every main-chain tool call in a transcript as its result says it ended:
+/// `(tool_use_id, tool, is_error)`, in order.
+pub fn tool_results(transcript: &Path) -> Vec<(String, String, bool)> {
+    let text = std::fs::read_to_string(transcript).unwrap();
+    let records: Vec<Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .filter(|r: &Value| r["isSidechain"] != true)
+        .collect();
+    let mut names = std::collections::BTreeMap::new();
+    let mut results = Vec::new();
+    for r in &records {
+        for block in r["message"]["content"].as_array().into_iter().flatten() {
+            let id = block["id"].as_str().or(block["tool_use_id"].as_str());
+            match (block["type"].as_str(), id) {
+                (Some("tool_use"), Some(id)) => {
+                    names.insert(id.to_owned(), block["name"].as_str().unwrap().to_owned());
+                }
+                (Some("tool_result"), Some(id)) => results.push((
+                    id.to_owned(),
+                    names.get(id).cloned().unwrap_or_default(),
+                    block["is_error"] == true,
+                )),
+                _ => {}
+            }
+        }
+    }
+    results
+}

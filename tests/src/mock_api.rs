@@ -52,6 +52,8 @@ pub enum Step {
     Tools(Vec<(String, Value)>),
     /// Starts streaming and never finishes (the turn is in flight).
     Hang,
+    /// An API error that is not retried: HTTP 400 with this message.
+    Fail(String),
 }
 
 impl Step {
@@ -376,12 +378,17 @@ fn respond(request: &Request, writer: &mut TcpStream, shared: &Shared) -> bool {
             None => (Kind::Turn, Step::Text(format!("reply {n}")), None),
         }
     };
+    if let Step::Fail(message) = &step {
+        record(kind, None, Usage::default());
+        let error = json!({"type": "error", "error": {"type": "invalid_request_error", "message": message}});
+        return plain(writer, "400 Bad Request", error.to_string().as_bytes());
+    }
     let usage = usage.unwrap_or_else(|| default_usage(n));
     let model = body["model"].as_str().unwrap_or("claude-mock").to_owned();
     let id = format!("msg_mock_{n:04}");
     let (blocks, stop_reason) = match &step {
         Step::Text(text) => (vec![json!({"type": "text", "text": text})], "end_turn"),
-        Step::Hang => (
+        Step::Hang | Step::Fail(_) => (
             vec![json!({"type": "text", "text": "working on it"})],
             "end_turn",
         ),

@@ -140,13 +140,13 @@ pub fn agent_facing(root: &Path, request: Request) -> ExitCode {
     });
     match (served, request) {
         (Ok(Served::Exit(_) | Served::Failed(..)), _) => {}
-        (Ok(Served::NotAccepted(id)), Request::Hook { payload, agent_pid }) => {
-            logbook_engine::ops::spool_hook_as(root, &id, &payload, agent_pid);
+        (Ok(Served::NotAccepted(id)), Request::Hook { payload, caller }) => {
+            logbook_engine::ops::spool_hook_as(root, &id, &payload, caller);
             replace_in_background(root);
         }
-        (Err(e), Request::Hook { payload, agent_pid }) => {
+        (Err(e), Request::Hook { payload, caller }) => {
             tracing::info!("spooling the hook: {e}");
-            logbook_engine::ops::spool_hook(root, &payload, agent_pid);
+            logbook_engine::ops::spool_hook(root, &payload, caller);
             replace_in_background(root);
         }
         (Err(_) | Ok(Served::NotAccepted(_)), Request::Statusline { input }) => {

@@ -72,6 +72,9 @@ fn main() -> ExitCode {
         }
         Command::Demo { keep } => return dispatch::demo(keep),
         Command::Hook => {
+            // Stamped first: for a hook run in the background this is the
+            // time of what it reports.
+            let mut caller = logbook_engine::claude::hook::HookCaller::now(None);
             let payload = read_stdin(logbook_engine::claude::hook::MAX_PAYLOAD);
             // With no store to record into there is nowhere to say so
             // either; a hook never fails the agent.
@@ -80,8 +83,8 @@ fn main() -> ExitCode {
             else {
                 return ExitCode::SUCCESS;
             };
-            let agent_pid = logbook_engine::claude::hook::agent_pid();
-            return dispatch::agent_facing(&root, Request::Hook { payload, agent_pid });
+            caller.agent_pid = logbook_engine::claude::hook::agent_pid();
+            return dispatch::agent_facing(&root, Request::Hook { payload, caller });
         }
         Command::Statusline => {
             let input = read_stdin(1 << 20);

@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 
 use crate::cli::{HooksAction, HooksScope};
 use logbook_engine::UsageError;
-use logbook_engine::claude::hook::EVENTS;
+use logbook_engine::claude::hook::{Delivery, EVENTS, HookEvent};
 
 /// How settings.json was changed.
 #[derive(Debug, PartialEq, Eq)]
@@ -73,17 +73,23 @@ pub fn merge(settings: &mut Map<String, Value>, program: &str) -> anyhow::Result
     let hooks = hooks
         .as_object_mut()
         .context("settings.json: \"hooks\" is not an object")?;
-    for event in EVENTS {
+    for HookEvent {
+        name: event,
+        delivery,
+        ..
+    } in EVENTS
+    {
         let groups = hooks
             .entry(event)
             .or_insert_with(|| Value::Array(Vec::new()))
             .as_array_mut()
             .with_context(|| format!("settings.json: hooks.{event} is not a list"))?;
         if !groups.iter().any(|g| group_has_ours(g, "hook")) {
-            groups.push(json!({
-                "matcher": "",
-                "hooks": [{"type": "command", "command": command_line(program, "hook")}]
-            }));
+            let mut hook = json!({"type": "command", "command": command_line(program, "hook")});
+            if delivery == Delivery::Background {
+                hook["async"] = Value::Bool(true);
+            }
+            groups.push(json!({"matcher": "", "hooks": [hook]}));
             changed = true;
         }
     }
@@ -102,7 +108,7 @@ pub fn merge(settings: &mut Map<String, Value>, program: &str) -> anyhow::Result
 pub fn remove(settings: &mut Map<String, Value>) -> bool {
     let mut changed = false;
     if let Some(hooks) = settings.get_mut("hooks").and_then(Value::as_object_mut) {
-        for event in EVENTS {
+        for HookEvent { name: event, .. } in EVENTS {
             let Some(groups) = hooks.get_mut(event).and_then(Value::as_array_mut) else {
                 continue;
             };

@@ -42,6 +42,23 @@ pub enum Event {
     /// When the agent says the session began, where logbook recorded its
     /// start later (the compaction boundary that opened a segment).
     SessionDated(SessionDated),
+    /// A tool call finished, as the agent reported it when it happened (the
+    /// transcript may say so later): its outcome and how long it took.
+    ToolCallFinished(ToolCallFinished),
+    /// The agent's own summary of the conversation a compaction replaced.
+    CompactionSummarized(CompactionSummarized),
+    /// The agent started a subagent.
+    SubagentStarted(SubagentStarted),
+    /// An API error ended the agent's turn.
+    TurnFailed(TurnFailed),
+    /// The agent asked the user for permission to make a tool call.
+    PermissionRequested(PermissionRequested),
+    /// A tool call was refused permission (a rule, a classifier, a hook).
+    PermissionDenied(PermissionDenied),
+    /// The agent's working directory changed.
+    WorkdirChanged(WorkdirChanged),
+    /// A task on the agent's own task list was created or completed.
+    TaskChanged(TaskChanged),
 }
 
 impl Event {
@@ -60,6 +77,14 @@ impl Event {
             Event::CaptureGap(_) => "capture_gap",
             Event::SessionResumed(_) => "session_resumed",
             Event::SessionDated(_) => "session_dated",
+            Event::ToolCallFinished(_) => "tool_call_finished",
+            Event::CompactionSummarized(_) => "compaction_summarized",
+            Event::SubagentStarted(_) => "subagent_started",
+            Event::TurnFailed(_) => "turn_failed",
+            Event::PermissionRequested(_) => "permission_requested",
+            Event::PermissionDenied(_) => "permission_denied",
+            Event::WorkdirChanged(_) => "workdir_changed",
+            Event::TaskChanged(_) => "task_changed",
         }
     }
 }
@@ -405,6 +430,123 @@ pub struct SessionResumed {
 pub struct SessionDated {
     /// The agent's time for the start.
     pub started_at: crate::Timestamp,
+}
+
+/// A tool call as an auditor names it: the agent's call id, the tool and
+/// its target (a path, command, URL or pattern, as the agent gave it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolCall {
+    /// The agent's id of the call (`tool_use_id`), to match the transcript.
+    pub call_id: Option<String>,
+    /// The tool's name.
+    pub tool: String,
+    /// What the call acted on, when the tool has one.
+    pub target: Option<String>,
+}
+
+/// Payload of [`Event::ToolCallFinished`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolCallFinished {
+    /// The call.
+    pub call: ToolCall,
+    /// How it ended.
+    pub outcome: ToolOutcome,
+    /// How long it ran, by the agent's clock.
+    pub duration_ms: Option<u64>,
+    /// When the agent reported it (its hook started), where that is known:
+    /// such reports can be recorded out of order, or late.
+    pub reported_at: Option<crate::Timestamp>,
+}
+
+/// How a tool call ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolOutcome {
+    /// It did what was asked.
+    Succeeded,
+    /// It failed; the agent's error text (bounded).
+    Failed {
+        /// The error.
+        error: String,
+    },
+    /// The user interrupted it.
+    Interrupted {
+        /// The agent's text for it (bounded).
+        error: String,
+    },
+}
+
+/// Payload of [`Event::CompactionSummarized`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompactionSummarized {
+    /// What set the compaction off.
+    pub trigger: CompactionTrigger,
+    /// The summary the agent carries on with, as it wrote it.
+    pub summary: String,
+}
+
+/// Payload of [`Event::SubagentStarted`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubagentStarted {
+    /// The agent's id for the subagent (its transcript is named after it).
+    pub agent_id: String,
+    /// The kind of subagent (`general-purpose`, a custom agent's name).
+    pub agent_type: String,
+}
+
+/// Payload of [`Event::TurnFailed`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TurnFailed {
+    /// The agent's class of error (`invalid_request`, `rate_limit`, …).
+    pub error: String,
+    /// The error as the API gave it (bounded).
+    pub details: Option<String>,
+}
+
+/// Payload of [`Event::PermissionRequested`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PermissionRequested {
+    /// The call waiting for the user.
+    pub call: ToolCall,
+}
+
+/// Payload of [`Event::PermissionDenied`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PermissionDenied {
+    /// The call refused.
+    pub call: ToolCall,
+    /// Why, as the agent said (bounded).
+    pub reason: Option<String>,
+}
+
+/// Payload of [`Event::WorkdirChanged`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkdirChanged {
+    /// The directory before.
+    pub from: String,
+    /// The directory now.
+    pub to: String,
+}
+
+/// Payload of [`Event::TaskChanged`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskChanged {
+    /// The agent's task id.
+    pub task_id: String,
+    /// The task's subject line.
+    pub subject: String,
+    /// What happened to it.
+    pub change: TaskChange,
+}
+
+/// What happened to a task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskChange {
+    /// Added to the list.
+    Created,
+    /// Marked done.
+    Completed,
 }
 
 /// A blake3 digest.

@@ -45,10 +45,12 @@ pub mod time;
 
 pub use envelope::{CODEC, CodecError, ENVELOPE_FORMAT, Envelope};
 pub use event::{
-    AgentInfo, BudgetAlert, Bytes, CaptureGap, CompactionDetected, CompactionTrigger, EndReason,
-    EndStatus, Event, HandoffCreated, Hash, NoteKind, NoteRecorded, Origin, ResetReason,
-    SessionDated, SessionEnded, SessionResumed, SessionStarted, SourceKind, SourceRef, SourceReset,
-    TokenUsageObserved, TranscriptCaptured, UsageSource,
+    AgentInfo, BudgetAlert, Bytes, CaptureGap, CompactionDetected, CompactionSummarized,
+    CompactionTrigger, EndReason, EndStatus, Event, HandoffCreated, Hash, NoteKind, NoteRecorded,
+    Origin, PermissionDenied, PermissionRequested, ResetReason, SessionDated, SessionEnded,
+    SessionResumed, SessionStarted, SourceKind, SourceRef, SourceReset, SubagentStarted,
+    TaskChange, TaskChanged, TokenUsageObserved, ToolCall, ToolCallFinished, ToolOutcome,
+    TranscriptCaptured, TurnFailed, UsageSource, WorkdirChanged,
 };
 pub use id::{EventId, IdError, IdPrefix, SessionId};
 pub use log::{EventLog, Head, LogError, NewEvent};

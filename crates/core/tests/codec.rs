@@ -22,6 +22,14 @@ fn source() -> SourceRef {
     }
 }
 
+fn call() -> ToolCall {
+    ToolCall {
+        call_id: Some("toolu_01".into()),
+        tool: "Read".into(),
+        target: Some("/w/src/lib.rs".into()),
+    }
+}
+
 /// One sample of every variant (and every sub-variant that changes shape).
 fn samples() -> Vec<(&'static str, Event)> {
     let agent = AgentInfo {
@@ -190,6 +198,96 @@ fn samples() -> Vec<(&'static str, Event)> {
             "session_dated",
             Event::SessionDated(SessionDated {
                 started_at: Timestamp::from_micros(1_790_000_000_654_321),
+            }),
+        ),
+        (
+            "tool_call_succeeded",
+            Event::ToolCallFinished(ToolCallFinished {
+                call: call(),
+                outcome: ToolOutcome::Succeeded,
+                duration_ms: Some(15),
+                reported_at: Some(Timestamp::from_micros(1_790_000_000_111_111)),
+            }),
+        ),
+        (
+            "tool_call_failed",
+            Event::ToolCallFinished(ToolCallFinished {
+                call: call(),
+                outcome: ToolOutcome::Failed {
+                    error: "File does not exist.".into(),
+                },
+                duration_ms: None,
+                reported_at: None,
+            }),
+        ),
+        (
+            "tool_call_interrupted",
+            Event::ToolCallFinished(ToolCallFinished {
+                call: ToolCall {
+                    call_id: None,
+                    tool: "Bash".into(),
+                    target: None,
+                },
+                outcome: ToolOutcome::Interrupted {
+                    error: "Interrupted by user".into(),
+                },
+                duration_ms: Some(2),
+                reported_at: None,
+            }),
+        ),
+        (
+            "compaction_summarized",
+            Event::CompactionSummarized(CompactionSummarized {
+                trigger: CompactionTrigger::Manual,
+                summary: "<summary>the plan</summary>".into(),
+            }),
+        ),
+        (
+            "subagent_started",
+            Event::SubagentStarted(SubagentStarted {
+                agent_id: "a2db0e7c49880717e".into(),
+                agent_type: "general-purpose".into(),
+            }),
+        ),
+        (
+            "turn_failed",
+            Event::TurnFailed(TurnFailed {
+                error: "invalid_request".into(),
+                details: Some("400 prompt is too long".into()),
+            }),
+        ),
+        (
+            "permission_requested",
+            Event::PermissionRequested(PermissionRequested { call: call() }),
+        ),
+        (
+            "permission_denied",
+            Event::PermissionDenied(PermissionDenied {
+                call: call(),
+                reason: Some("rule Bash(rm:*)".into()),
+            }),
+        ),
+        (
+            "workdir_changed",
+            Event::WorkdirChanged(WorkdirChanged {
+                from: "/w".into(),
+                to: "/w/sub".into(),
+            }),
+        ),
+        (
+            "task_created",
+            Event::TaskChanged(TaskChanged {
+                task_id: "1".into(),
+                subject: "write tests".into(),
+                change: TaskChange::Created,
+            }),
+        ),
+        (
+            "task_completed",
+            Event::TaskChanged(TaskChanged {
+                task_id: "1".into(),
+                subject: "write tests".into(),
+                change: TaskChange::Completed,
             }),
         ),
     ]

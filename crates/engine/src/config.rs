@@ -21,6 +21,9 @@ pub struct Config {
     /// The context window in tokens, when the default detection (200K,
     /// 1M once usage or the status line says so) is not right.
     pub context_window: Option<u64>,
+    /// Context windows by model-id substring, over the built-in table, for
+    /// sessions no status line reports on (`claude -p`, the SDK).
+    pub context_windows: std::collections::BTreeMap<String, u64>,
     /// Alert thresholds, percent of the window remaining.
     pub budget_thresholds: Vec<u8>,
     /// USD per million tokens by model-id substring, over the built-in table.
@@ -64,6 +67,7 @@ impl Default for Config {
             compaction_ratio: 0.5,
             follow_interval_ms: 200,
             context_window: None,
+            context_windows: std::collections::BTreeMap::new(),
             budget_thresholds: logbook_tokens::budget::DEFAULT_THRESHOLDS.to_vec(),
             pricing: std::collections::BTreeMap::new(),
             daemon: true,
@@ -127,6 +131,9 @@ impl Config {
         }
         if self.context_window == Some(0) {
             return Err("context_window must be positive".into());
+        }
+        if let Some((model, _)) = self.context_windows.iter().find(|(_, w)| **w == 0) {
+            return Err(format!("context_windows.{model:?} must be positive"));
         }
         if !self.lock_wait_secs.is_finite() || !(0.0..=3600.0).contains(&self.lock_wait_secs) {
             return Err(format!(

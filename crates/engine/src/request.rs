@@ -313,8 +313,8 @@ pub enum Request {
     Hook {
         /// The payload as received on stdin.
         payload: Vec<u8>,
-        /// The agent's pid.
-        agent_pid: Option<u32>,
+        /// Who ran the hook, and when.
+        caller: crate::claude::hook::HookCaller,
     },
     /// The status-line input as received on stdin.
     Statusline {

@@ -32,6 +32,10 @@ pub struct Spooled {
     pub kind: String,
     /// The Claude Code process above the hook.
     pub agent_pid: Option<u32>,
+    /// When the hook read its payload (absent in spools written before
+    /// it was kept).
+    #[serde(default)]
+    pub received_at: Option<logbook_core::Timestamp>,
     /// The payload, as received.
     pub payload: String,
 }
@@ -118,8 +122,11 @@ pub async fn ingest(ws: &Workspace) -> Vec<crate::claude::hook::HookOutcome> {
             .and_then(|bytes| serde_json::from_slice::<Spooled>(&bytes).map_err(EngineError::from));
         match item {
             Ok(item) => {
-                match crate::claude::hook::handle(ws, item.payload.as_bytes(), item.agent_pid).await
-                {
+                let caller = crate::claude::hook::HookCaller {
+                    agent_pid: item.agent_pid,
+                    received_at: item.received_at,
+                };
+                match crate::claude::hook::handle(ws, item.payload.as_bytes(), caller).await {
                     Ok(outcome) => applied.push(outcome),
                     Err(e) => crate::claude::hook::log_failure(ws.root(), "spooled hook", &e),
                 }

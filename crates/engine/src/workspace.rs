@@ -250,7 +250,12 @@ impl Workspace {
                 root_display.display().to_string(),
                 self.config().rotate_lines,
             )),
-            Box::new(TokensProjection::new(self.config().context_window)),
+            Box::new(TokensProjection::new(logbook_tokens::projection::Windows {
+                fixed: self.config().context_window,
+                models: logbook_tokens::budget::ModelWindows::new(
+                    self.config().context_windows.clone(),
+                ),
+            })),
         ]
     }
 

@@ -12,6 +12,50 @@ pub const EXTENDED_WINDOW: u64 = 1_000_000;
 /// Default alert thresholds, in percent of the window remaining.
 pub const DEFAULT_THRESHOLDS: [u8; 4] = [18, 16, 14, 12];
 
+/// When the built-in model windows were taken.
+pub const WINDOWS_AS_OF: &str = "2026-11-21";
+
+/// Windows Claude Code's status line stated for a model (2.1.328 said
+/// 1,000,000 for `claude-opus-5-5`); the first entry whose key the model
+/// id contains wins. A model not listed has [`DEFAULT_WINDOW`].
+pub const BUILT_IN_WINDOWS: [(&str, u64); 1] = [("claude-opus-5", EXTENDED_WINDOW)];
+
+/// The beta flag of a request for the extended window
+/// (`context-1m-2025-08-07`).
+const EXTENDED_BETA: &str = "context-1m";
+
+/// The context window of each model, for sessions with no status line to
+/// state it (Claude Code's `-p` and SDK runs): `config.toml`'s
+/// `context_windows` (by model-id substring) over [`BUILT_IN_WINDOWS`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ModelWindows {
+    configured: Vec<(String, u64)>,
+}
+
+impl ModelWindows {
+    /// The built-in table with `configured` entries over it.
+    pub fn new(configured: impl IntoIterator<Item = (String, u64)>) -> Self {
+        Self {
+            configured: configured.into_iter().collect(),
+        }
+    }
+
+    /// The window of `model`, asked for with `betas`: the extended window
+    /// when a beta asks for it or the id says `[1m]` (Claude Code's alias
+    /// form), else the tables; `None` when neither knows the model.
+    pub fn window(&self, model: &str, betas: &[String]) -> Option<u64> {
+        if betas.iter().any(|b| b.starts_with(EXTENDED_BETA)) || model.ends_with("[1m]") {
+            return Some(EXTENDED_WINDOW);
+        }
+        self.configured
+            .iter()
+            .map(|(k, w)| (k.as_str(), *w))
+            .chain(BUILT_IN_WINDOWS)
+            .find(|(key, _)| model.contains(key))
+            .map(|(_, window)| window)
+    }
+}
+
 /// The context now.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ContextNow {
@@ -74,6 +118,29 @@ pub fn due(remaining_pct: f64, thresholds: &[u8], armed: &[AlertFired]) -> Vec<u
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_models_window_from_its_betas_its_id_or_the_tables() {
+        let windows = ModelWindows::new([("sonnet-9".to_owned(), 500_000)]);
+        let none: &[String] = &[];
+        assert_eq!(
+            windows.window("claude-opus-5-5", none),
+            Some(EXTENDED_WINDOW)
+        );
+        assert_eq!(windows.window("claude-sonnet-9-1", none), Some(500_000));
+        assert_eq!(windows.window("claude-sonnet-4-5", none), None);
+        assert_eq!(
+            windows.window("claude-sonnet-4-5", &["context-1m-2025-08-07".to_owned()]),
+            Some(EXTENDED_WINDOW)
+        );
+        assert_eq!(
+            windows.window("claude-sonnet-4-5[1m]", none),
+            Some(EXTENDED_WINDOW)
+        );
+        // What the user configured wins over the built-in table.
+        let mine = ModelWindows::new([("opus-5".to_owned(), 300_000)]);
+        assert_eq!(mine.window("claude-opus-5-5", none), Some(300_000));
+    }
 
     #[test]
     fn the_window_widens_past_200k_unless_fixed() {

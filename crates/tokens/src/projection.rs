@@ -13,7 +13,7 @@ use logbook_core::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::budget::{AlertFired, ContextNow, DEFAULT_WINDOW};
+use crate::budget::{AlertFired, ContextNow, DEFAULT_WINDOW, ModelWindows};
 use crate::usage::{Ledger, Reported, Seen, Totals, read_line};
 
 /// The contents of `tokens.json` (keys per DESIGN.md §4, plus the split
@@ -49,6 +49,13 @@ pub struct TokensView {
     pub ledger: Ledger,
     /// The last window a reading stated.
     pub stated_window: Option<u64>,
+    /// The window the last main-chain API request implies (its model and
+    /// beta flags), for sessions with no status line.
+    #[serde(default)]
+    pub request_window: Option<u64>,
+    /// The window the last main-chain response's model implies.
+    #[serde(default)]
+    pub model_window: Option<u64>,
     /// Claude Code's own running account of the conversation, as of the
     /// last `cost-state` record in this session (cumulative over the whole
     /// conversation, not this session alone).
@@ -76,6 +83,8 @@ impl TokensView {
             last: None,
             ledger: Ledger::default(),
             stated_window: None,
+            request_window: None,
+            model_window: None,
             claude_code_reported: None,
             seq: 0,
         }
@@ -86,8 +95,18 @@ impl TokensView {
         self.alerts.get(self.armed_from..).unwrap_or_default()
     }
 
-    /// Folds one transcript line of source `key`.
-    pub fn apply_line(&mut self, line: &[u8], subagent: bool, fixed_window: Option<u64>) {
+    /// The window as best known: what a status line stated, else what the
+    /// requests or the model imply, else Claude Code's default.
+    fn window(&self) -> u64 {
+        self.stated_window
+            .or(self.request_window)
+            .or(self.model_window)
+            .unwrap_or(DEFAULT_WINDOW)
+    }
+
+    /// Folds one transcript line; `subagent` for a subagent's own
+    /// transcript.
+    pub fn apply_line(&mut self, line: &[u8], subagent: bool, windows: &Windows) {
         match read_line(line) {
             Seen::Response {
                 key,
@@ -98,8 +117,9 @@ impl TokensView {
             } => {
                 let side = subagent || sidechain;
                 if !side {
-                    let window = self.stated_window.unwrap_or(DEFAULT_WINDOW);
-                    self.context = ContextNow::new(Some(usage.context()), window, fixed_window);
+                    self.model_window = windows.models.window(&model, &[]);
+                    self.context =
+                        ContextNow::new(Some(usage.context()), self.window(), windows.fixed);
                 }
                 if at.is_some() {
                     if self.first.is_none() {
@@ -111,6 +131,18 @@ impl TokensView {
             }
             Seen::Compaction if !subagent => self.compacted(),
             Seen::Reported(r) if !subagent => self.claude_code_reported = Some(r),
+            Seen::Request {
+                model,
+                betas,
+                sidechain: false,
+            } if !subagent => {
+                self.request_window = Some(
+                    windows
+                        .models
+                        .window(&model, &betas)
+                        .unwrap_or(DEFAULT_WINDOW),
+                );
+            }
             _ => {}
         }
     }
@@ -175,16 +207,25 @@ pub fn missing_from_transcript(
     (!extra.is_empty()).then_some((reporting.session_id, extra))
 }
 
+/// How a session's context window is known, beyond what it states.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Windows {
+    /// The window configured for every session (`context_window`), if any.
+    pub fixed: Option<u64>,
+    /// Windows by model.
+    pub models: ModelWindows,
+}
+
 /// Projects `tokens.json`.
 #[derive(Clone, Debug, Default)]
 pub struct TokensProjection {
-    fixed_window: Option<u64>,
+    windows: Windows,
 }
 
 impl TokensProjection {
-    /// `fixed_window` is the configured window, if any.
-    pub fn new(fixed_window: Option<u64>) -> Self {
-        Self { fixed_window }
+    /// Windows as `windows` says.
+    pub fn new(windows: Windows) -> Self {
+        Self { windows }
     }
 
     /// Folds one envelope into its session's view.
@@ -196,7 +237,7 @@ impl TokensProjection {
             Event::TranscriptCaptured(c) if c.source.kind == SourceKind::ClaudeCode => {
                 let subagent = c.source.key != logbook_core::sessions::MAIN_SOURCE;
                 for line in c.bytes.0.split_inclusive(|b| *b == b'\n') {
-                    view.apply_line(line, subagent, self.fixed_window);
+                    view.apply_line(line, subagent, &self.windows);
                 }
             }
             Event::TokenUsageObserved(t) => {
@@ -204,7 +245,7 @@ impl TokensProjection {
                     view.stated_window = Some(t.window);
                 }
                 let window = view.stated_window.unwrap_or(view.context.window);
-                view.context = ContextNow::new(Some(t.used), window, self.fixed_window);
+                view.context = ContextNow::new(Some(t.used), window, self.windows.fixed);
             }
             Event::CompactionDetected(_) => view.compacted(),
             Event::BudgetAlert(a) => view.alerts.push(AlertFired {
@@ -282,5 +323,87 @@ impl Projection for TokensProjection {
             files.write(&path, &json_file(&path, &view)?)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn response(model: &str, sidechain: bool) -> String {
+        format!(
+            r#"{{"type":"assistant","isSidechain":{sidechain},"requestId":"r","message":{{"id":"m","model":"{model}","usage":{{"input_tokens":10,"output_tokens":5,"cache_creation_input_tokens":0,"cache_read_input_tokens":90}}}}}}"#
+        )
+    }
+
+    fn request(model: &str, betas: &str, source: &str) -> String {
+        format!(
+            r#"{{"type":"api-request","querySource":"{source}","params":{{"model":"{model}","betas":[{betas}],"max_tokens":128000}},"unknown":1}}"#
+        )
+    }
+
+    #[test]
+    fn without_a_status_line_the_window_follows_the_requests_then_the_model() {
+        let windows = Windows::default();
+        let mut v = TokensView::new(SessionId::new_v7());
+        v.apply_line(
+            response("claude-sonnet-4-5", false).as_bytes(),
+            false,
+            &windows,
+        );
+        assert_eq!(v.context.window, DEFAULT_WINDOW);
+        // The model Claude Code 2.1.328 stated 1M for.
+        v.apply_line(
+            response("claude-opus-5-5", false).as_bytes(),
+            false,
+            &windows,
+        );
+        assert_eq!(v.context.window, 1_000_000);
+
+        // A request with the 1M beta says so for a model the table does not
+        // know; a subagent's request does not speak for the main chain.
+        let mut v = TokensView::new(SessionId::new_v7());
+        let mut turn = |betas: &str, source: &str| {
+            for line in [
+                request("claude-sonnet-4-5", betas, source),
+                response("claude-sonnet-4-5", false),
+            ] {
+                v.apply_line(line.as_bytes(), false, &windows);
+            }
+            v.context.window
+        };
+        let beta = r#""claude-code-20250219","context-1m-2025-08-07""#;
+        assert_eq!(turn(beta, "sdk"), 1_000_000);
+        assert_eq!(turn("", "agent:builtin:general-purpose"), 1_000_000);
+        assert_eq!(turn("", "repl_main_thread"), DEFAULT_WINDOW);
+    }
+
+    #[test]
+    fn a_stated_or_configured_window_wins() {
+        let mut v = TokensView::new(SessionId::new_v7());
+        v.stated_window = Some(400_000);
+        v.apply_line(
+            response("claude-opus-5-5", false).as_bytes(),
+            false,
+            &Windows::default(),
+        );
+        assert_eq!(v.context.window, 400_000);
+        let configured = Windows {
+            fixed: None,
+            models: ModelWindows::new([("sonnet-4-5".to_owned(), 500_000)]),
+        };
+        let mut v = TokensView::new(SessionId::new_v7());
+        v.apply_line(
+            response("claude-sonnet-4-5", false).as_bytes(),
+            false,
+            &configured,
+        );
+        assert_eq!(v.context.window, 500_000);
+        let fixed = Windows {
+            fixed: Some(300_000),
+            models: ModelWindows::default(),
+        };
+        v.apply_line(response("claude-opus-5-5", false).as_bytes(), false, &fixed);
+        assert_eq!(v.context.window, 300_000);
     }
 }

@@ -150,6 +150,23 @@ struct ModelUsage {
     cache_creation_input_tokens: u64,
 }
 
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ApiRequest {
+    #[serde(rename = "type")]
+    kind: String,
+    query_source: Option<String>,
+    #[serde(default)]
+    params: RequestParams,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RequestParams {
+    model: Option<String>,
+    betas: Vec<String>,
+}
+
 /// What one transcript line says about tokens.
 #[derive(Debug, PartialEq)]
 pub enum Seen {
@@ -170,6 +187,16 @@ pub enum Seen {
     Compaction,
     /// Claude Code's running account (`cost-state`).
     Reported(Reported),
+    /// Claude Code's record of a request it made (`api-request`, 2.1.x):
+    /// the model and beta flags, which say the window.
+    Request {
+        /// The model asked for.
+        model: String,
+        /// The beta flags sent.
+        betas: Vec<String>,
+        /// A subagent's (`querySource` `agent:…`).
+        sidechain: bool,
+    },
     /// Nothing about tokens.
     Nothing,
 }
@@ -198,6 +225,17 @@ pub fn read_line(line: &[u8]) -> Seen {
                 .collect(),
             cost_usd: c.total_cost_usd,
         });
+    }
+    if has(b"\"api-request\"")
+        && let Ok(r) = serde_json::from_slice::<ApiRequest>(line)
+        && r.kind == "api-request"
+        && let Some(model) = r.params.model
+    {
+        return Seen::Request {
+            model,
+            betas: r.params.betas,
+            sidechain: r.query_source.is_some_and(|q| q.starts_with("agent:")),
+        };
     }
     if !has(b"\"usage\"") && !has(b"compact_boundary") {
         return Seen::Nothing;

@@ -19,7 +19,7 @@ use logbook_core::{
     AgentInfo, Bytes, CompactionDetected, EndReason, Event, EventLog as _, NewEvent, Origin,
     SessionId, SourceKind, SourceRef, TranscriptCaptured,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{EngineError, ResultExt as _};
 use crate::workspace::{Workspace, discover_store};
@@ -42,16 +42,94 @@ struct Payload {
     last_assistant_message: Option<String>,
 }
 
-/// The hook events logbook handles (and `hooks install` subscribes to);
-/// any other event is accepted and ignored.
-pub const EVENTS: [&str; 6] = [
-    "SessionStart",
-    "SessionEnd",
-    "PreCompact",
-    "UserPromptSubmit",
-    "Stop",
-    "SubagentStop",
+/// How Claude Code is asked to run logbook's hook for an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Claude Code waits for the hook: it prints (a brief, an alert), its
+    /// record must land before the agent moves on (a session's end, the
+    /// snapshot before a compaction), or it is rare enough that waiting
+    /// costs nothing and keeps it in order. (A `claude -p` that ends right
+    /// after a hook run in the background can take the hook with it: seen
+    /// with `StopFailure`.)
+    Awaited,
+    /// In the background (`"async": true`): a hook that only records and
+    /// fires on every tool call, so the agent never waits for it.
+    Background,
+}
+
+/// What logbook does with a hook event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Captures the transcript and moves the session chain (start, end,
+    /// compaction, handoffs, alerts).
+    Chain,
+    /// Records one event of what happened ([`super::observed`]).
+    Observe,
+}
+
+/// A hook event logbook subscribes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HookEvent {
+    /// Claude Code's name for it.
+    pub name: &'static str,
+    /// What logbook does with it.
+    pub role: Role,
+    /// How Claude Code runs it.
+    pub delivery: Delivery,
+}
+
+const fn event(name: &'static str, role: Role, delivery: Delivery) -> HookEvent {
+    HookEvent {
+        name,
+        role,
+        delivery,
+    }
+}
+
+/// The hook events logbook handles, the one list `hooks install` and
+/// `uninstall` use; any other event is accepted and ignored.
+pub const EVENTS: [HookEvent; 16] = [
+    event("SessionStart", Role::Chain, Delivery::Awaited),
+    event("SessionEnd", Role::Chain, Delivery::Awaited),
+    event("PreCompact", Role::Chain, Delivery::Awaited),
+    event("UserPromptSubmit", Role::Chain, Delivery::Awaited),
+    event("Stop", Role::Chain, Delivery::Awaited),
+    event("SubagentStop", Role::Chain, Delivery::Awaited),
+    event("PostToolUse", Role::Observe, Delivery::Background),
+    event("PostToolUseFailure", Role::Observe, Delivery::Background),
+    event("PostCompact", Role::Observe, Delivery::Awaited),
+    event("SubagentStart", Role::Observe, Delivery::Awaited),
+    event("StopFailure", Role::Observe, Delivery::Awaited),
+    event("PermissionRequest", Role::Observe, Delivery::Awaited),
+    event("PermissionDenied", Role::Observe, Delivery::Awaited),
+    event("CwdChanged", Role::Observe, Delivery::Awaited),
+    event("TaskCreated", Role::Observe, Delivery::Awaited),
+    event("TaskCompleted", Role::Observe, Delivery::Awaited),
 ];
+
+/// What the hook process knew that its payload does not say; it travels
+/// with the payload to the daemon and through the spool.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HookCaller {
+    /// The Claude Code process above the hook ([`agent_pid`]).
+    pub agent_pid: Option<u32>,
+    /// When the hook process read its payload: for a hook Claude Code runs
+    /// in the background, the time of what it reports (such hooks run
+    /// side by side and may be applied out of order, or late from the
+    /// spool).
+    #[serde(default)]
+    pub received_at: Option<logbook_core::Timestamp>,
+}
+
+impl HookCaller {
+    /// The hook running now, under Claude Code process `agent_pid`.
+    pub fn now(agent_pid: Option<u32>) -> Self {
+        Self {
+            agent_pid,
+            received_at: Some(logbook_core::Timestamp::from_jiff(jiff::Timestamp::now())),
+        }
+    }
+}
 
 /// Hook payloads are small; anything bigger is not one.
 pub const MAX_PAYLOAD: u64 = 4 << 20;
@@ -132,15 +210,12 @@ pub(crate) fn valid_agent_id(id: &str) -> bool {
 /// Handles one hook payload against an open store: the session chain,
 /// captures and handoffs that follow from `hook_event_name`. `agent_pid` is
 /// the Claude Code process above the hook.
-pub async fn handle(
-    ws: &Workspace,
-    raw: &[u8],
-    agent_pid: Option<u32>,
-) -> crate::Result<HookOutcome> {
+pub async fn handle(ws: &Workspace, raw: &[u8], caller: HookCaller) -> crate::Result<HookOutcome> {
+    let agent_pid = caller.agent_pid;
     let p: Payload = serde_json::from_slice(raw).context("the hook payload is not valid JSON")?;
-    if !EVENTS.contains(&p.hook_event_name.as_str()) {
+    let Some(known) = EVENTS.iter().find(|e| e.name == p.hook_event_name) else {
         return Ok(HookOutcome::default());
-    }
+    };
     if !valid_agent_id(&p.session_id) {
         return Err(EngineError::failed(format!(
             "refusing hook payload with session_id {:?}",
@@ -154,6 +229,9 @@ pub async fn handle(
             "refusing relative transcript_path {}",
             path.display()
         )));
+    }
+    if known.role == Role::Observe {
+        return observe(ws, &p, raw, caller).await;
     }
     if p.hook_event_name == "Stop"
         && let (Some(path), Some(reply)) = (&p.transcript_path, &p.last_assistant_message)
@@ -207,6 +285,48 @@ pub async fn handle(
         session: latest.map(|v| v.session_id),
         transcript: p.transcript_path.clone(),
         cleared,
+    })
+}
+
+/// Records what an observing hook reports ([`super::observed`]) in the
+/// conversation's newest session, whatever its state: `PostToolUse` runs
+/// in the background and may land after `SessionEnd`, and such a
+/// straggler must not reopen the conversation. Only a conversation logbook has never
+/// seen gets a session (logbook installed mid-conversation). Captures
+/// nothing: these fire per tool call, and the transcript is the
+/// watcher's (or the next awaited hook's) job. So `PostCompact`'s summary
+/// lands in the segment the compaction closed when Claude Code has not yet
+/// written the boundary (2.1.328 writes it after the hook), else in the
+/// one it opened; either way in the conversation's chain.
+async fn observe(
+    ws: &Workspace,
+    p: &Payload,
+    raw: &[u8],
+    caller: HookCaller,
+) -> crate::Result<HookOutcome> {
+    let value: serde_json::Value =
+        serde_json::from_slice(raw).context("the hook payload is not valid JSON")?;
+    let Some(event) = super::observed::observed(&value, caller.received_at) else {
+        return Ok(HookOutcome::default());
+    };
+    let _lane = ws.lane().await;
+    let hook = Hook {
+        ws,
+        pid: caller.agent_pid,
+        p,
+    };
+    let session = match hook.latest().await? {
+        Some(latest) => latest.session_id,
+        None => hook.session().await?,
+    };
+    let mut state = ws.quick_state(session).await?;
+    ws.commit(state.follow([event])).await?;
+    ws.flush()?;
+    Ok(HookOutcome {
+        print: None,
+        session: Some(session),
+        transcript: p.transcript_path.clone(),
+        cleared: None,
     })
 }
 

@@ -2,4 +2,5 @@
 //! session-chain policy that follows from them (DESIGN.md §6).
 
 pub mod hook;
+pub mod observed;
 pub mod statusline;

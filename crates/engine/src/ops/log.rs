@@ -1,6 +1,8 @@
 //! `logbook log`: the audit trail, oldest first.
 
-use logbook_core::{Envelope, Event, EventLog as _, Timestamp};
+use logbook_core::{
+    CompactionTrigger, Envelope, Event, EventLog as _, TaskChange, Timestamp, ToolCall, ToolOutcome,
+};
 
 use super::Out;
 use crate::error::UsageError;
@@ -50,7 +52,66 @@ fn summary(event: &Event) -> String {
         Event::CaptureGap(g) => format!("{} gap of {:?} lines", g.source.key, g.lines_missed),
         Event::SessionResumed(r) => format!("resumed in {}", r.successor),
         Event::SessionDated(d) => format!("began at {} (by the agent's clock)", d.started_at),
+        Event::ToolCallFinished(t) => {
+            let outcome = match &t.outcome {
+                ToolOutcome::Succeeded => "ok".to_owned(),
+                ToolOutcome::Failed { error } => format!("error: {}", first_line(error)),
+                ToolOutcome::Interrupted { error } => format!("interrupted: {}", first_line(error)),
+            };
+            let took = t
+                .duration_ms
+                .map(|ms| format!(" in {ms} ms"))
+                .unwrap_or_default();
+            format!("{} {outcome}{took}", call(&t.call))
+        }
+        Event::CompactionSummarized(c) => format!(
+            "{} compaction summary, {} chars: {}",
+            trigger_name(c.trigger),
+            c.summary.chars().count(),
+            first_line(&c.summary)
+        ),
+        Event::SubagentStarted(s) => format!("{} ({})", s.agent_id, s.agent_type),
+        Event::TurnFailed(f) => match &f.details {
+            Some(details) => format!("{}: {}", f.error, first_line(details)),
+            None => f.error.clone(),
+        },
+        Event::PermissionRequested(p) => call(&p.call),
+        Event::PermissionDenied(p) => match &p.reason {
+            Some(reason) => format!("{}: {}", call(&p.call), first_line(reason)),
+            None => call(&p.call),
+        },
+        Event::WorkdirChanged(w) => format!("{} -> {}", w.from, w.to),
+        Event::TaskChanged(t) => {
+            let change = match t.change {
+                TaskChange::Created => "created",
+                TaskChange::Completed => "completed",
+            };
+            format!("#{} {change}: {}", t.task_id, t.subject)
+        }
     }
+}
+
+/// `Tool target` (or the tool alone).
+fn call(call: &ToolCall) -> String {
+    match &call.target {
+        Some(target) => format!("{} {}", call.tool, first_line(target)),
+        None => call.tool.clone(),
+    }
+}
+
+fn trigger_name(trigger: CompactionTrigger) -> &'static str {
+    match trigger {
+        CompactionTrigger::Manual => "manual",
+        CompactionTrigger::Auto => "auto",
+        CompactionTrigger::Heuristic { .. } => "heuristic",
+    }
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim()
 }
 
 pub(crate) async fn log(ws: &Workspace, args: LogArgs, out: &mut Out<'_>) -> crate::Result<u8> {

@@ -26,6 +26,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::claude::hook::HookCaller;
 use crate::claude::hook::HookOutcome;
 use crate::console::Console;
 use crate::error::EngineError;
@@ -104,7 +105,7 @@ pub async fn execute(
     console: &mut Console,
 ) -> Result<Executed, EngineError> {
     match request {
-        Request::Hook { payload, agent_pid } => Ok(hook(store, payload, agent_pid, console).await),
+        Request::Hook { payload, caller } => Ok(hook(store, payload, caller, console).await),
         Request::Statusline { input } => {
             let from_input = || {
                 let value = serde_json::from_slice(&input).unwrap_or_default();
@@ -234,26 +235,26 @@ pub fn hook_wait(root: &Path, payload: Option<&[u8]>) -> Duration {
 async fn hook(
     store: &Store,
     payload: Vec<u8>,
-    agent_pid: Option<u32>,
+    caller: HookCaller,
     console: &mut Console,
 ) -> Executed {
     let root = store.root().to_owned();
     if matches!(store, Store::PerUse(_)) && spool::Busy::held(&root) {
         // A long job has the store: waiting would only end in the spool.
-        spool_hook(&root, &payload, agent_pid);
+        spool_hook(&root, &payload, caller);
         return Executed::code(0);
     }
     let ws = match store.open_within(hook_wait(&root, Some(&payload))).await {
         Ok(ws) => ws,
         Err(e) => {
             tracing::info!("store unavailable, spooling the hook: {e}");
-            spool_hook(&root, &payload, agent_pid);
+            spool_hook(&root, &payload, caller);
             return Executed::code(0);
         }
     };
     // Older payloads first: the spool keeps the hooks' order.
     let spooled = spool::ingest(&ws).await;
-    match crate::claude::hook::handle(&ws, &payload, agent_pid).await {
+    match crate::claude::hook::handle(&ws, &payload, caller).await {
         Ok(outcome) => {
             if let Some(text) = &outcome.print {
                 // A closed stdout is Claude Code's business, not a failure.
@@ -280,16 +281,17 @@ async fn hook(
 
 /// Writes a hook to the spool; a failure is logged, and the hook is lost
 /// only if the store's own disk cannot take a small file.
-pub fn spool_hook(root: &Path, payload: &[u8], agent_pid: Option<u32>) {
-    spool_hook_as(root, &uuid::Uuid::now_v7().to_string(), payload, agent_pid);
+pub fn spool_hook(root: &Path, payload: &[u8], caller: HookCaller) {
+    spool_hook_as(root, &uuid::Uuid::now_v7().to_string(), payload, caller);
 }
 
 /// [`spool_hook`] under a request id already claimed.
-pub fn spool_hook_as(root: &Path, id: &str, payload: &[u8], agent_pid: Option<u32>) {
+pub fn spool_hook_as(root: &Path, id: &str, payload: &[u8], caller: HookCaller) {
     let item = Spooled {
         id: id.to_owned(),
         kind: "hook".into(),
-        agent_pid,
+        agent_pid: caller.agent_pid,
+        received_at: caller.received_at,
         payload: String::from_utf8_lossy(payload).into_owned(),
     };
     if let Err(e) = spool::write(root, &item) {
