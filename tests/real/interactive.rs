@@ -38,6 +38,9 @@ fn prompts_clear_compact_exit() {
         });
         found.unwrap()
     };
+    // No reading yet after /clear (Claude Code sends `current_usage: null`):
+    // the status line says so instead of claiming 0% used.
+    tab.wait_for("context unknown", Duration::from_secs(20));
     tab.prompt("lb-two: after the clear", "answer two");
     // /clear ended the first conversation; its tail (written after
     // SessionEnd) is captured too.
