@@ -6,6 +6,7 @@ mod capture;
 mod concurrency;
 mod crash;
 mod daemon;
+mod disk;
 mod hooks;
 mod import;
 mod lifecycle;

@@ -57,6 +57,23 @@ pub enum LogError {
     /// The storage underneath failed.
     #[error("event log storage: {0}")]
     Storage(String),
+    /// Writing would leave less free disk than the store's margin: refused
+    /// before anything is written, so a full disk never lands mid-write.
+    #[error(
+        "refusing to write: {} MB free on the store's disk, {} MB needed with the margin (min_free_mb in config.toml)",
+        free / 1_000_000,
+        needed.div_ceil(1_000_000)
+    )]
+    DiskFull {
+        /// Bytes free for this user.
+        free: u64,
+        /// Bytes the write and the margin need.
+        needed: u64,
+    },
+    /// An earlier write was taken but never reached the disk; this handle
+    /// takes no more, and reopening the store resumes from what is durable.
+    #[error("an earlier write to the event log failed ({0}); reopen the store")]
+    Poisoned(String),
 }
 
 /// The append-only event log. Implementations must make each

@@ -54,6 +54,9 @@ pub struct Config {
     /// A new conversation is handed the brief of a session that ended at
     /// most this many seconds ago (0: any age).
     pub handoff_max_age_secs: u64,
+    /// Free disk (MiB) the store keeps: a write that would leave less is
+    /// refused before anything is written (0: no margin).
+    pub min_free_mb: u64,
     /// Seconds between the daemon's sweeps of Claude Code's projects
     /// folder for transcripts no hook saw; 0 turns the sweep off.
     pub sweep_interval_secs: u64,
@@ -80,6 +83,7 @@ impl Default for Config {
             stop_wait_ms: 300,
             handoff_max_age_secs: 86_400,
             sweep_interval_secs: 3_600,
+            min_free_mb: logbook_store::DEFAULT_MIN_FREE >> 20,
         }
     }
 }

@@ -71,6 +71,30 @@ impl From<logbook_core::IdError> for EngineError {
 }
 
 impl EngineError {
+    /// The log error underneath, if this is one.
+    fn log_error(&self) -> Option<&logbook_core::LogError> {
+        match self {
+            Self::Workspace(WorkspaceError::Log(e))
+            | Self::Workspace(WorkspaceError::Store(logbook_store::StoreError::Log(e)))
+            | Self::Workspace(WorkspaceError::Capture(logbook_capture::CaptureError::Log(e)))
+            | Self::Workspace(WorkspaceError::Projection(logbook_core::ProjectionError::Log(e))) => {
+                Some(e)
+            }
+            Self::Context { source, .. } => source.log_error(),
+            _ => None,
+        }
+    }
+
+    /// Whether the store refused to write for want of disk (or after a
+    /// write that never reached it): a hook's payload is worth keeping in
+    /// the spool until there is room again.
+    pub fn is_out_of_space(&self) -> bool {
+        matches!(
+            self.log_error(),
+            Some(logbook_core::LogError::DiskFull { .. } | logbook_core::LogError::Poisoned(_))
+        )
+    }
+
     /// A failure described by `message`.
     pub fn failed(message: impl Into<String>) -> Self {
         Self::Failed(message.into())

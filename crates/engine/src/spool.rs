@@ -128,6 +128,12 @@ pub async fn ingest(ws: &Workspace) -> Vec<crate::claude::hook::HookOutcome> {
                 };
                 match crate::claude::hook::handle(ws, item.payload.as_bytes(), caller).await {
                     Ok(outcome) => applied.push(outcome),
+                    Err(e) if e.is_out_of_space() => {
+                        // Still no room: this one and the ones behind it
+                        // wait, in order, for the next try.
+                        release(ws.root(), &item.id);
+                        break;
+                    }
                     Err(e) => crate::claude::hook::log_failure(ws.root(), "spooled hook", &e),
                 }
                 release(ws.root(), &item.id);

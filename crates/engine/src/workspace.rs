@@ -212,6 +212,7 @@ impl Workspace {
         let config = Config::load(&root.join("config.toml"))?;
         let options = StoreOptions {
             lock_wait: lock_wait.unwrap_or_else(|| config.lock_wait()),
+            min_free_bytes: config.min_free_mb.saturating_mul(1 << 20),
             ..StoreOptions::default()
         };
         let log = SledLog::open(&root, &options)?;

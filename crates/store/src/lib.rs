@@ -62,6 +62,10 @@ use logbook_core::{
 pub use lock::StoreLock;
 pub use verify::{ChainProblem, ChainReport, Verification};
 
+/// The default free-disk margin: 64 MiB, room for sled's segments and
+/// snapshots beyond the write itself.
+pub const DEFAULT_MIN_FREE: u64 = 64 << 20;
+
 /// How to open a store.
 #[derive(Clone, Debug)]
 pub struct StoreOptions {
@@ -70,6 +74,10 @@ pub struct StoreOptions {
     /// sled's page cache. sled's default (1 GiB) would hold everything ever
     /// written in memory.
     pub cache_capacity: u64,
+    /// Free disk an append must leave: below it the append is refused
+    /// before sled writes anything. sled 0.34 that runs out of space
+    /// mid-write can lose earlier acknowledged writes.
+    pub min_free_bytes: u64,
 }
 
 impl Default for StoreOptions {
@@ -77,6 +85,7 @@ impl Default for StoreOptions {
         Self {
             lock_wait: Duration::from_secs(10),
             cache_capacity: 64 * 1024 * 1024,
+            min_free_bytes: DEFAULT_MIN_FREE,
         }
     }
 }
@@ -139,6 +148,12 @@ pub struct SledLog {
     /// The head as last committed. Appends serialise on this mutex, so the
     /// sequence and hash chain are computed by one writer at a time.
     head: Mutex<HeadState>,
+    /// The sled directory, whose file system the free-space margin watches.
+    path: PathBuf,
+    min_free: u64,
+    /// Set when a flush failed after a batch was taken: sled may hold it
+    /// only in memory, so nothing more is built on it.
+    poisoned: Mutex<Option<String>>,
     _lock: StoreLock,
 }
 
@@ -231,6 +246,9 @@ impl SledLog {
             meta,
             head: Mutex::new(head),
             db,
+            path,
+            min_free: options.min_free_bytes,
+            poisoned: Mutex::new(None),
             _lock: lock,
         };
         log.repair_indexes()?;
@@ -292,6 +310,32 @@ impl SledLog {
     /// Makes everything written so far durable.
     pub fn flush(&self) -> Result<(), LogError> {
         self.db.flush().map(|_| ()).map_err(storage)
+    }
+
+    /// Refuses a write of about `bytes` that would leave less than the
+    /// margin free. sled writes a value to its log and may rewrite it
+    /// once when it compacts a segment, hence twice the bytes.
+    fn check_space(&self, bytes: u64) -> Result<(), LogError> {
+        if self.min_free == 0 {
+            return Ok(());
+        }
+        // A file system that cannot say is not refused: the margin guards
+        // against a known shortage, never invents one.
+        let Ok(stat) = rustix::fs::statvfs(&self.path) else {
+            return Ok(());
+        };
+        let free = stat.f_bavail.saturating_mul(stat.f_frsize);
+        let needed = self.min_free.saturating_add(bytes.saturating_mul(2));
+        if free < needed {
+            return Err(LogError::DiskFull { free, needed });
+        }
+        Ok(())
+    }
+
+    /// The free disk under the store and the margin it keeps, in bytes.
+    pub fn free_space(&self) -> Option<(u64, u64)> {
+        let stat = rustix::fs::statvfs(&self.path).ok()?;
+        Some((stat.f_bavail.saturating_mul(stat.f_frsize), self.min_free))
     }
 
     /// Every session id, newest first (ids are UUIDv7: their order is their
@@ -514,6 +558,14 @@ impl EventLog for SledLog {
         if batch.is_empty() {
             return Err(LogError::EmptyBatch);
         }
+        if let Some(why) = self
+            .poisoned
+            .lock()
+            .map_err(|_| LogError::Storage("poison lock poisoned".into()))?
+            .clone()
+        {
+            return Err(LogError::Poisoned(why));
+        }
         let mut head = self
             .head
             .lock()
@@ -557,6 +609,7 @@ impl EventLog for SledLog {
             rows.push((env.seq, env.session, env.session_seq, bytes));
             stored.push(env);
         }
+        self.check_space(rows.iter().map(|r| r.3.len() as u64).sum())?;
         let mut events = sled::Batch::default();
         let mut by_session = sled::Batch::default();
         let mut sessions = sled::Batch::default();
@@ -587,7 +640,12 @@ impl EventLog for SledLog {
         // flush returns: acknowledged means durable.
         *head = next;
         drop(head);
-        self.flush()?;
+        if let Err(e) = self.flush() {
+            if let Ok(mut poisoned) = self.poisoned.lock() {
+                *poisoned = Some(e.to_string());
+            }
+            return Err(e);
+        }
         Ok(stored)
     }
 

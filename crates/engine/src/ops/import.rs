@@ -22,6 +22,7 @@ use logbook_core::{
 use serde::Serialize;
 
 use crate::console::{ClientEnv, Console};
+use crate::error::ResultExt as _;
 use crate::files::list_files_and_links;
 use crate::request::ImportArgs;
 use crate::workspace::Workspace;
@@ -326,6 +327,13 @@ pub async fn import_files(
                     let latest = touched.entry(session).or_insert(modified);
                     *latest = (*latest).max(modified);
                 }
+            }
+            // The store refusing (a full disk) stops the import: going on
+            // would only be refused again. What it took so far is kept.
+            Err(logbook_capture::CaptureError::Log(e)) => {
+                bar.finish_and_clear();
+                return Err::<ImportSummary, _>(e)
+                    .context(format!("importing {}", t.path.display()));
             }
             // A file that vanished between listing and reading is reported
             // and skipped; the rest of the import goes on.

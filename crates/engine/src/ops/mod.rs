@@ -271,6 +271,11 @@ async fn hook(
         }
         Err(e) => {
             crate::claude::hook::log_failure(&root, "hook", &e);
+            if e.is_out_of_space() {
+                // Kept until there is room: the spool is applied, in order,
+                // by whoever next writes to the store.
+                spool_hook(&root, &payload, caller);
+            }
             Executed {
                 spooled,
                 ..Executed::code(0)

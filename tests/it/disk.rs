@@ -1,0 +1,173 @@
+//! A full disk: the store on a small tmpfs (the suite runs as root, as CI
+//! does), filled for real. Writes are refused before sled writes anything,
+//! hooks wait in the spool, nothing acknowledged is lost, and once space is
+//! freed the spooled hooks land and `verify` passes.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use logbook_tests::{Store, hook_payload, wait_until};
+use serde_json::{Value, json};
+
+/// A tmpfs mounted on a directory for the length of a test.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(at: &Path, size_mb: u64) -> Self {
+        std::fs::create_dir_all(at).unwrap();
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size_mb}m,mode=0700")])
+            .arg("tmpfs")
+            .arg(at)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "mounting a tmpfs needs root (CI runs as root): {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+        Self(at.to_owned())
+    }
+
+    fn free(&self) -> u64 {
+        let out = Command::new("df")
+            .args(["--output=avail", "-B1"])
+            .arg(&self.0)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .nth(1)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        // Lazily: a daemon may still be letting go of the store.
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// Fills the file system at `dir` until `left` bytes stay free.
+fn fill_until(disk: &Tmpfs, dir: &Path, left: u64) -> PathBuf {
+    let filler = dir.join("filler");
+    let size = disk.free().saturating_sub(left);
+    std::fs::write(&filler, vec![0u8; usize::try_from(size).unwrap()]).unwrap();
+    filler
+}
+
+#[test]
+fn a_full_disk_refuses_writes_loses_nothing_and_recovers_when_space_returns() {
+    let store = Store::new();
+    let disk = Tmpfs::mount(&store.root(), 128);
+    store.configure("min_free_mb = 16\n");
+    let acknowledged: Vec<String> = (0..5).map(|i| store.start(&format!("job-{i}"))).collect();
+    store.ok(&["end", &acknowledged[0]]);
+    let exported_before = store.ok(&["export"]);
+
+    // Leave less than the margin: 10 MB free of the 16 the store keeps.
+    let filler = fill_until(&disk, &store.scratch().join("store"), 10 << 20);
+    let refused = store.fails(&["start", "--command", "refused"], 1);
+    assert!(
+        refused.contains("refusing to write") && refused.contains("min_free_mb"),
+        "{refused}"
+    );
+    // An import is refused at once, with one line, instead of hanging.
+    let transcript = store.scratch().join("big.jsonl");
+    let line = json!({"type": "user", "sessionId": "a", "message": {"content": "x".repeat(1000)}});
+    std::fs::write(&transcript, format!("{line}\n").repeat(2_000)).unwrap();
+    let refused = store.fails(&["import", transcript.to_str().unwrap()], 1);
+    assert!(refused.contains("refusing to write"), "{refused}");
+
+    // A hook exits 0, prints nothing, and keeps its payload in the spool.
+    let agent = "0b8f8c52-6a2e-4a8e-9d3c-2f1e5d7c9a10";
+    let cwd = store.scratch().join("project");
+    let agent_transcript = store.scratch().join(format!("{agent}.jsonl"));
+    std::fs::write(&agent_transcript, "").unwrap();
+    let start = hook_payload(
+        "SessionStart",
+        agent,
+        &agent_transcript,
+        &cwd,
+        json!({"source": "startup"}),
+    );
+    let out = store.piped(&["hook"], &start);
+    assert!(out.status.success() && out.stdout.is_empty(), "{out:?}");
+    let spool = store.root().join("spool");
+    let spooled = || {
+        std::fs::read_dir(&spool)
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    wait_until(Duration::from_secs(10), "the hook in the spool", || {
+        spooled() == 1
+    });
+    let log = std::fs::read_to_string(store.root().join("logbook.log")).unwrap();
+    assert!(log.contains("refusing to write"), "{log}");
+
+    // Reading still works, and everything acknowledged is there.
+    let listed = store.sessions();
+    assert_eq!(listed.len(), acknowledged.len(), "{listed:?}");
+    assert_eq!(store.ok(&["export"]), exported_before);
+
+    // Space again: the next command applies the spool, then does its own.
+    std::fs::remove_file(filler).unwrap();
+    store.start("after");
+    wait_until(Duration::from_secs(10), "the spooled hook applied", || {
+        spooled() == 0
+    });
+    let sessions = store.sessions();
+    assert!(
+        sessions
+            .iter()
+            .any(|s: &Value| s["agent"]["session_id"] == agent),
+        "{sessions:?}"
+    );
+    assert_eq!(sessions.len(), acknowledged.len() + 2);
+    assert!(store.ok(&["export"]).starts_with(&exported_before));
+    store.ok(&["verify"]);
+
+    // An import that runs into the margin part way: what it acknowledged
+    // stays (the projected files may wait for room), and once there is room
+    // the store verifies and the same import completes, idempotently.
+    let filler = fill_until(&disk, &store.root(), 22 << 20);
+    let big = store.scratch().join("projects").join("big.jsonl");
+    std::fs::create_dir_all(big.parent().unwrap()).unwrap();
+    let record = |n: usize| {
+        json!({"type": "user", "sessionId": "big", "uuid": format!("u{n}"),
+               "message": {"content": format!("{n} {}", "y".repeat(2000))}})
+    };
+    let text: String = (0..6_000).map(|n| format!("{}\n", record(n))).collect();
+    std::fs::write(&big, &text).unwrap();
+    let refused = store.fails(&["import", big.to_str().unwrap()], 1);
+    assert!(refused.contains("refusing to write"), "{refused}");
+    assert!(store.ok(&["export"]).starts_with(&exported_before));
+    std::fs::remove_file(filler).unwrap();
+    store.ok(&["verify"]);
+    store.ok(&["import", big.to_str().unwrap()]);
+    store.ok(&["verify"]);
+    let imported = store
+        .sessions()
+        .into_iter()
+        .find(|s| {
+            s["agent"]["transcript_path"]
+                .as_str()
+                .is_some_and(|p| p.ends_with("big.jsonl"))
+        })
+        .unwrap();
+    let id = imported["session_id"].as_str().unwrap();
+    assert_eq!(
+        logbook_tests::parts_of(&store, id, "main"),
+        text.as_bytes(),
+        "the import after the refusal took every line once"
+    );
+}
