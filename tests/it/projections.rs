@@ -93,12 +93,8 @@ fn replay_out_at_a_seq_or_time_rebuilds_the_past_elsewhere() {
     .unwrap();
     assert_eq!(then["status"], "active");
     assert!(then["transitioned_to"].is_null());
-    assert!(
-        then["dir"]
-            .as_str()
-            .unwrap()
-            .starts_with(past.canonicalize().unwrap().to_str().unwrap())
-    );
+    // Paths in projected files are relative to the store, wherever it is.
+    assert_eq!(then["dir"], format!("sessions/{a}"));
 
     let by_time = store.scratch().join("by-time");
     store.ok(&[
@@ -283,4 +279,85 @@ fn deleted_or_stale_projection_files_are_folded_again_from_the_log() {
         "the next command repaired every file"
     );
     store.ok(&["verify"]);
+}
+
+#[test]
+fn a_moved_or_restored_store_verifies_and_names_where_it_is_now() {
+    let store = Store::new();
+    let project = store.scratch().join("project");
+    std::fs::create_dir_all(&project).unwrap();
+    let agent = "5f1c8a4e-0d3b-4c1e-9a7f-2b6d8e0c4a11";
+    let transcript = store.scratch().join(format!("{agent}.jsonl"));
+    let line = serde_json::json!({"type": "user", "sessionId": agent, "message": {"role": "user", "content": "fix the parser"}});
+    std::fs::write(&transcript, format!("{line}\n")).unwrap();
+    let hook = |event: &str, extra: Value| {
+        let payload = logbook_tests::hook_payload(event, agent, &transcript, &project, extra);
+        assert!(store.piped(&["hook"], &payload).status.success());
+    };
+    hook("SessionStart", serde_json::json!({"source": "startup"}));
+    hook(
+        "SessionEnd",
+        serde_json::json!({"reason": "prompt_input_exit"}),
+    );
+    let id = store.sessions()[0]["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    store.ok(&["handoff", &id]);
+    store.stop_daemon();
+
+    // A backup restored somewhere else.
+    let moved = store.scratch().join("restored").join("store");
+    std::fs::create_dir_all(moved.parent().unwrap()).unwrap();
+    let copied = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(store.root())
+        .arg(&moved)
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    let _ = std::fs::remove_file(moved.join("daemon.sock"));
+    let at = |args: &[&str]| {
+        let out = store
+            .cmd()
+            .env("LOGBOOK_DIR", &moved)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    at(&["verify"]);
+    let moved = moved.canonicalize().unwrap();
+    let shown: Value = serde_json::from_str(&at(&["show", &id, "--json"])).unwrap();
+    assert_eq!(
+        shown["dir"].as_str().unwrap(),
+        moved.join("sessions").join(&id).to_str().unwrap()
+    );
+    let handoff: Value = serde_json::from_str(&at(&["handoff", &id, "--json"])).unwrap();
+    assert!(
+        handoff["context_file"]
+            .as_str()
+            .unwrap()
+            .starts_with(moved.to_str().unwrap()),
+        "{handoff}"
+    );
+    let brief = at(&["handoff", &id]);
+    assert!(
+        brief.contains(&format!("in the logbook store at `{}`", moved.display())),
+        "{brief}"
+    );
+    // The original still verifies too, and its files name no store path.
+    store.ok(&["verify"]);
+    let root = store.root().canonicalize().unwrap();
+    for (path, bytes) in store.projected_files() {
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(root.to_str().unwrap()),
+            "{path} names the store's path"
+        );
+    }
 }

@@ -101,8 +101,10 @@ fn headless_tools_continue_and_resume() {
     assert_eq!(results.len(), 6, "{results:?}");
     let mut finished = wait_for_events(&store, &agent, "tool_call_finished", results.len());
     // They run side by side in the background and may be recorded out of
-    // order; each keeps the time its hook started.
-    finished.sort_by_key(|t| t["reported_at"].as_str().unwrap().to_owned());
+    // order (even their start times can cross under load): compared by
+    // call, each with the time its hook started.
+    assert!(finished.iter().all(|t| t["reported_at"].is_string()));
+    finished.sort_by_key(|t| t["call"]["call_id"].as_str().unwrap().to_owned());
     let reported: Vec<(String, String, bool)> = finished
         .iter()
         .map(|t| {

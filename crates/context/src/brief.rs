@@ -25,10 +25,25 @@ pub struct Links {
     pub end_reason: Option<String>,
     /// The session before it in its chain.
     pub previous: Option<String>,
-    /// Absolute path of its `context.json`.
+    /// Its `context.json`, relative to the store.
     pub context_file: String,
-    /// Absolute paths of its transcript parts.
+    /// Its transcript parts, relative to the store.
     pub transcript: Vec<String>,
+}
+
+/// How the brief's header names the store its paths are relative to;
+/// [`locate`] says where that store is when the brief is handed over.
+const IN_THE_STORE: &str = "in the logbook store.";
+
+/// `brief` with the store its paths are relative to placed at `root`.
+/// Only the header's own phrase is touched: it comes before any text the
+/// session wrote.
+pub fn locate(brief: &str, root: &str) -> String {
+    brief.replacen(
+        IN_THE_STORE,
+        &format!("in the logbook store at `{root}`."),
+        1,
+    )
 }
 
 struct Section {
@@ -85,7 +100,7 @@ pub fn render(view: &ContextView, links: &Links, limit: usize) -> String {
     let mut header = format!("# Handoff from logbook session {}\n\n", links.session);
     let _ = writeln!(
         header,
-        "The previous session {} ended{}. Its full context is in `{}`{}.",
+        "The previous session {} ended{}. Its full context is in `{}`{}, {IN_THE_STORE}",
         links.session,
         links
             .end_reason

@@ -29,18 +29,35 @@ pub struct Handoff {
     pub previous_session_id: Option<SessionId>,
     /// The project: the agent's working directory when the session started.
     pub cwd: Option<String>,
-    /// Absolute path of the session's `context.json`.
+    /// The session's `context.json`, relative to the store.
     pub context_file: String,
-    /// Absolute paths of its main transcript parts.
+    /// Its main transcript parts, relative to the store.
     pub transcript: Vec<String>,
     /// The Markdown brief (also in `handoff.md`).
     pub brief: String,
 }
 
+impl Handoff {
+    /// The brief to hand over, its paths placed in the store at `root`
+    /// (the projected files name them relative to the store, so a moved or
+    /// restored store still verifies).
+    pub fn brief_in(&self, root: &std::path::Path) -> String {
+        crate::brief::locate(&self.brief, &root.display().to_string())
+    }
+
+    /// This handoff with its paths made absolute under the store at `root`.
+    pub fn located(mut self, root: &std::path::Path) -> Self {
+        let join = |p: &str| root.join(p).display().to_string();
+        self.context_file = join(&self.context_file);
+        self.transcript = self.transcript.iter().map(|t| join(t)).collect();
+        self.brief = crate::brief::locate(&self.brief, &root.display().to_string());
+        self
+    }
+}
+
 /// Projects `context.json`, `handoff.json` and `handoff.md`.
 #[derive(Clone, Debug)]
 pub struct ContextProjection {
-    root_display: String,
     rotate_lines: u64,
 }
 
@@ -74,17 +91,11 @@ impl State {
 }
 
 impl ContextProjection {
-    /// `root_display` is the absolute store path written into links;
     /// `rotate_lines` names the transcript parts.
-    pub fn new(root_display: impl Into<String>, rotate_lines: u64) -> Self {
+    pub fn new(rotate_lines: u64) -> Self {
         Self {
-            root_display: root_display.into(),
             rotate_lines: rotate_lines.max(1),
         }
-    }
-
-    fn absolute(&self, relative: &str) -> String {
-        format!("{}/{relative}", self.root_display)
     }
 
     fn load(
@@ -137,7 +148,7 @@ impl ContextProjection {
         });
         let parts = state.main_lines.div_ceil(self.rotate_lines);
         let transcript: Vec<String> = (1..=parts)
-            .map(|n| self.absolute(&part_path(id, MAIN_SOURCE, state.main_kind, n)))
+            .map(|n| part_path(id, MAIN_SOURCE, state.main_kind, n))
             .collect();
         let links = Links {
             session: id.to_string(),
@@ -145,7 +156,7 @@ impl ContextProjection {
             // it ends at the compaction.
             end_reason: Some(end_reason.clone().unwrap_or_else(|| "compaction".into())),
             previous: previous.map(|p| p.to_string()),
-            context_file: self.absolute(&context_path(id)),
+            context_file: context_path(id),
             transcript: transcript.clone(),
         };
         let brief = render(&state.view, &links, BRIEF_LIMIT);

@@ -89,7 +89,9 @@ pub struct SessionView {
     pub transitioned_to: Option<SessionId>,
     /// The agent behind it.
     pub agent: Option<AgentInfo>,
-    /// Absolute path of the session directory.
+    /// The session directory: relative to the store in `session.json`
+    /// (`sessions/<id>`, so a moved or restored store still verifies),
+    /// absolute wherever it is shown.
     pub dir: String,
     /// Capture counts of the main source.
     pub capture: CaptureCounts,
@@ -213,17 +215,13 @@ pub fn part_path(id: SessionId, key: &str, kind: Option<SourceKind>, part: u64) 
 /// Projects `sessions/<id>/session.json`.
 #[derive(Debug, Clone)]
 pub struct SessionFileProjection {
-    root_display: String,
     rotate_lines: u64,
 }
 
 impl SessionFileProjection {
-    /// `root_display` is the absolute store path written into `dir`.
-    pub fn new(root_display: impl Into<String>, rotate_lines: u64) -> Self {
-        Self {
-            root_display: root_display.into(),
-            rotate_lines,
-        }
+    /// Parts rotate every `rotate_lines` lines.
+    pub fn new(rotate_lines: u64) -> Self {
+        Self { rotate_lines }
     }
 
     fn path(id: SessionId) -> String {
@@ -255,7 +253,7 @@ impl Projection for SessionFileProjection {
         touched.dedup();
         for id in touched {
             let path = Self::path(id);
-            let dir = format!("{}/{}", self.root_display, session_dir(id));
+            let dir = session_dir(id);
             // Go on from the file when it is sound; otherwise (first
             // event, replay, a damaged file) fold the session's history.
             let stored = files

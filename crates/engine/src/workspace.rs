@@ -240,17 +240,11 @@ impl Workspace {
         &self.log
     }
 
-    fn projections(&self, root_display: &Path) -> Vec<Box<dyn Projection>> {
+    fn projections(&self) -> Vec<Box<dyn Projection>> {
         vec![
-            Box::new(SessionFileProjection::new(
-                root_display.display().to_string(),
-                self.config().rotate_lines,
-            )),
+            Box::new(SessionFileProjection::new(self.config().rotate_lines)),
             Box::new(TranscriptProjection::new(self.config().rotate_lines)),
-            Box::new(ContextProjection::new(
-                root_display.display().to_string(),
-                self.config().rotate_lines,
-            )),
+            Box::new(ContextProjection::new(self.config().rotate_lines)),
             Box::new(TokensProjection::new(logbook_tokens::projection::Windows {
                 fixed: self.config().context_window,
                 models: logbook_tokens::budget::ModelWindows::new(
@@ -331,7 +325,7 @@ impl Workspace {
     /// Applies everything past the cursors, then makes the cursors durable.
     pub async fn catch_up(&self) -> Result<u64, WorkspaceError> {
         let _one_writer = self.projecting.lock().await;
-        let projections = self.projections(&self.root);
+        let projections = self.projections();
         let read = catch_up(&self.log, &self.log, &self.files, &projections, None).await?;
         if read > 0 {
             self.log.flush()?;
@@ -405,13 +399,20 @@ impl Workspace {
         Ok(self.fold(id, &history))
     }
 
+    /// `view` with its directory where this store is (session.json names
+    /// it relative to the store).
+    fn located(&self, mut view: SessionView) -> SessionView {
+        view.dir = self.root.join(&view.dir).display().to_string();
+        view
+    }
+
     fn fold(&self, id: SessionId, history: &[Envelope]) -> SessionView {
-        SessionView::fold(
+        self.located(SessionView::fold(
             id,
             history,
-            self.root.join(session_dir(id)).display().to_string(),
+            session_dir(id),
             self.config().rotate_lines,
-        )
+        ))
     }
 
     /// A session's view as `session.json` holds it (cheap: one small file),
@@ -422,7 +423,7 @@ impl Workspace {
             .read_json::<SessionView>(&path)?
             .filter(|v| v.session_id == id);
         match stored {
-            Some(view) => Ok(SessionView::clone(&view)),
+            Some(view) => Ok(self.located(SessionView::clone(&view))),
             None => self.view(id).await,
         }
     }
@@ -577,7 +578,7 @@ impl Workspace {
     /// the cursors and rebuilds from seq 1.
     pub async fn replay_live(&self) -> Result<usize, WorkspaceError> {
         let _lane = self.lane().await;
-        let projections = self.projections(&self.root);
+        let projections = self.projections();
         let owned = self.owned_files(&self.root, &projections)?;
         for path in &owned {
             logbook_core::ProjectionFiles::remove(&self.files, path)?;
@@ -588,19 +589,13 @@ impl Workspace {
     }
 
     /// Rebuilds into `out` as of `until` without touching the live store.
-    /// `display_root` is written into paths inside the files.
-    pub async fn rebuild_into(
-        &self,
-        out: &Path,
-        display_root: &Path,
-        until: Option<u64>,
-    ) -> Result<(), WorkspaceError> {
+    pub async fn rebuild_into(&self, out: &Path, until: Option<u64>) -> Result<(), WorkspaceError> {
         create_private_dir(out).map_err(|source| WorkspaceError::Dir {
             path: out.to_owned(),
             source,
         })?;
         let files = FsFiles::new(out.to_owned());
-        let projections = self.projections(display_root);
+        let projections = self.projections();
         catch_up(
             &self.log,
             &MemoryCursors::default(),
@@ -630,13 +625,13 @@ impl Workspace {
 
     /// Owned files of the live store, for `verify`.
     pub fn live_owned_files(&self) -> Result<Vec<String>, WorkspaceError> {
-        let projections = self.projections(&self.root);
+        let projections = self.projections();
         self.owned_files(&self.root, &projections)
     }
 
     /// Owned files of a rebuild directory.
     pub fn rebuilt_owned_files(&self, dir: &Path) -> Result<Vec<String>, WorkspaceError> {
-        let projections = self.projections(&self.root);
+        let projections = self.projections();
         self.owned_files(dir, &projections)
     }
 

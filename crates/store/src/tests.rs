@@ -180,8 +180,7 @@ fn start(s: SessionId) -> NewEvent {
 fn catch_up_is_incremental_idempotent_and_equals_a_rebuild() {
     let dir = tempfile::tempdir().unwrap();
     let log = open(dir.path());
-    let projections: Vec<Box<dyn Projection>> =
-        vec![Box::new(SessionFileProjection::new("/store", 60_000))];
+    let projections: Vec<Box<dyn Projection>> = vec![Box::new(SessionFileProjection::new(60_000))];
     let live = MemoryFiles::default();
     let mut sessions = vec![];
     for round in 0..600u64 {

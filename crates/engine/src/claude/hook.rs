@@ -749,7 +749,7 @@ impl Hook<'_> {
             Some((from, handoff)) => {
                 self.start(handoff.next_session_id, origin(from), Vec::new())
                     .await?;
-                Some(handoff.brief)
+                Some(handoff.brief_in(self.ws.root()))
             }
             None => {
                 self.start(SessionId::new_v7(), Origin::Fresh, Vec::new())
@@ -845,7 +845,7 @@ impl Hook<'_> {
             Some(session)
         };
         Ok(match source {
-            Some(id) => self.handoff_of(id)?.map(|h| h.brief),
+            Some(id) => self.handoff_of(id)?.map(|h| h.brief_in(self.ws.root())),
             None => None,
         })
     }

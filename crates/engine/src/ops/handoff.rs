@@ -9,14 +9,17 @@ use crate::error::EngineError;
 use crate::request::HandoffArgs;
 use crate::workspace::Workspace;
 
+/// Prints a handoff, its paths placed in the store at `root`.
 pub(super) fn print_handoff(
     handoff: &Handoff,
-    bytes: &[u8],
+    root: &std::path::Path,
     json: bool,
     out: &mut dyn Write,
 ) -> crate::Result<()> {
+    let handoff = handoff.clone().located(root);
     if json {
-        out.write_all(bytes)?;
+        serde_json::to_writer_pretty(&mut *out, &handoff)?;
+        writeln!(out)?;
     } else {
         out.write_all(handoff.brief.as_bytes())?;
     }
@@ -49,7 +52,7 @@ pub async fn handoff(ws: &Workspace, args: HandoffArgs, out: &mut dyn Write) -> 
         Some(typed) => read_json::<Handoff>(ws, &handoff_path(ws.resolve(typed)?))?,
         None => latest_handoff(ws, |_| true).await?,
     };
-    let Some((handoff, bytes)) = found else {
+    let Some((handoff, _)) = found else {
         return Err(EngineError::failed(format!(
             "no handoff recorded{}",
             args.session
@@ -57,6 +60,6 @@ pub async fn handoff(ws: &Workspace, args: HandoffArgs, out: &mut dyn Write) -> 
                 .unwrap_or_default()
         )));
     };
-    print_handoff(&handoff, &bytes, args.json.json, out)?;
+    print_handoff(&handoff, ws.root(), args.json.json, out)?;
     Ok(0)
 }

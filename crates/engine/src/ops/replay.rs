@@ -47,7 +47,7 @@ pub(crate) async fn replay(
     }
     create_private_dir(&out_dir)?;
     let out_dir = out_dir.canonicalize()?;
-    ws.rebuild_into(&out_dir, &out_dir, until).await?;
+    ws.rebuild_into(&out_dir, until).await?;
     let head = ws.log().head().await?.seq;
     console.say(format_args!(
         "logbook: rebuilt {} as of seq {}",

@@ -20,12 +20,12 @@ pub async fn resume(
             .is_some_and(|project| cwd.starts_with(project))
     })
     .await?;
-    let Some((handoff, bytes)) = found else {
+    let Some((handoff, _)) = found else {
         return Err(EngineError::failed(format!(
             "no handoff recorded for {}",
             cwd.display()
         )));
     };
-    super::handoff::print_handoff(&handoff, &bytes, args.json, out)?;
+    super::handoff::print_handoff(&handoff, ws.root(), args.json, out)?;
     Ok(0)
 }

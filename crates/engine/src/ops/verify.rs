@@ -45,7 +45,7 @@ pub async fn verify(ws: &Workspace, json: bool, console: &mut Console) -> crate:
         let scratch = tempfile::Builder::new()
             .prefix(".verify-")
             .tempdir_in(ws.root())?;
-        ws.rebuild_into(scratch.path(), ws.root(), None).await?;
+        ws.rebuild_into(scratch.path(), None).await?;
         let rebuilt: BTreeSet<String> = ws
             .rebuilt_owned_files(scratch.path())?
             .into_iter()
