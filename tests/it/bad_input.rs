@@ -182,3 +182,89 @@ fn an_existing_store_others_can_read_is_made_private() {
         .mode();
     assert_eq!(mode & 0o777, 0o700);
 }
+
+/// Runs `logbook ARGS` bounded in time: a read that would wait forever (a
+/// FIFO) or never end (a device) fails the test instead of hanging it.
+fn bounded(store: &Store, args: &[&str]) -> std::process::Output {
+    let child = store
+        .cmd()
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    logbook_tests::claude_code::wait_output(child, std::time::Duration::from_secs(20))
+}
+
+#[test]
+fn fifos_and_devices_are_refused_instead_of_read_forever() {
+    let store = Store::new();
+    let id = store.start("keep");
+    let fifo = store.scratch().join("pipe.jsonl");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    for args in [
+        vec!["import", fifo.to_str().unwrap()],
+        vec!["import", "/dev/zero"],
+        vec!["capture", &id, "--file", fifo.to_str().unwrap()],
+        vec!["capture", &id, "--file", "/dev/zero"],
+    ] {
+        let out = bounded(&store, &args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.contains("not a regular file"), "{args:?}: {stderr}");
+    }
+    nothing_lost(&store, &[&id]);
+    // A FIFO inside a folder being imported is passed over, the rest
+    // imported.
+    let dir = store.scratch().join("projects");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::rename(&fifo, dir.join("pipe.jsonl")).unwrap();
+    let line =
+        serde_json::json!({"type": "user", "sessionId": "s-1", "message": {"content": "hi"}});
+    std::fs::write(dir.join("s-1.jsonl"), format!("{line}\n")).unwrap();
+    let out = bounded(&store, &["import", dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        store
+            .sessions()
+            .iter()
+            .any(|s| s["agent"]["session_id"] == "s-1")
+    );
+    store.ok(&["verify"]);
+}
+
+#[test]
+fn a_long_line_without_its_end_waits_whole_and_is_captured_once_when_it_ends() {
+    let store = Store::new();
+    let id = store.start("long");
+    let file = store.scratch().join("t.jsonl");
+    let first = "{\"n\":1}\n";
+    // 8 MB of one line still being written.
+    let long = format!("{{\"blob\":\"{}", "z".repeat(8 << 20));
+    std::fs::write(&file, format!("{first}{long}")).unwrap();
+    let capture = || store.ok(&["capture", &id, "--file", file.to_str().unwrap()]);
+    for _ in 0..3 {
+        capture();
+        assert_eq!(
+            logbook_tests::parts_of(&store, &id, "main"),
+            first.as_bytes()
+        );
+    }
+    logbook_tests::append_text(&file, "zz");
+    capture();
+    logbook_tests::append_text(&file, "\"}\n{\"n\":3}\n");
+    capture();
+    capture();
+    assert_eq!(
+        logbook_tests::parts_of(&store, &id, "main"),
+        std::fs::read(&file).unwrap()
+    );
+    store.ok(&["verify"]);
+}

@@ -41,6 +41,7 @@ pub mod run;
 pub mod scan;
 pub mod source;
 pub mod tmux;
+pub mod unterminated;
 
 /// Why a capture failed.
 #[derive(Debug, thiserror::Error)]
@@ -54,7 +55,7 @@ pub enum CaptureError {
         source: std::io::Error,
     },
     /// The path is a directory, not a file.
-    #[error("{0} is a directory, not a file")]
+    #[error("{0} is not a regular file (a directory, FIFO, socket or device)")]
     NotAFile(String),
     /// There is no `tmux` binary on `PATH`.
     #[error("tmux is not installed (no `tmux` on PATH)")]

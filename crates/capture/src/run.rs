@@ -137,7 +137,9 @@ pub async fn capture_file_split(
 ) -> Result<(CaptureReport, SessionId), CaptureError> {
     let err = io_err(path);
     let meta = std::fs::metadata(path).map_err(&err)?;
-    if meta.is_dir() {
+    // A directory, a FIFO (opening it waits for a writer) or a device (no
+    // end) is not a transcript.
+    if !meta.is_file() {
         return Err(CaptureError::NotAFile(path.display().to_string()));
     }
     let mut file = File::open(path).map_err(&err)?;
@@ -145,7 +147,18 @@ pub async fn capture_file_split(
         .await?
         .unwrap_or_default();
     let mut prelude = Vec::new();
+    let id = crate::unterminated::FileId::of(&meta);
+    let tails = crate::unterminated::tails();
     let (start, window) = match check_cursor(&mut file, meta.len(), &cursor).map_err(&err)? {
+        Ok(_)
+            if tails
+                .check(id, cursor.offset, meta.len(), &mut file)
+                .map_err(&err)?
+                == crate::unterminated::Known::NoNewLine =>
+        {
+            // Only a line still without its end since the last look.
+            return Ok((CaptureReport::default(), session));
+        }
         Ok(window) => (cursor, window),
         Err(reason) => {
             prelude.push(Event::SourceReset(SourceReset {
@@ -169,6 +182,7 @@ pub async fn capture_file_split(
         }
     };
     file.seek(SeekFrom::Start(start.offset)).map_err(&err)?;
+    let start_offset = start.offset;
     let mut options = config.scan;
     options.jsonl = source.kind == SourceKind::ClaudeCode;
     let scanner = Scanner::new(source, start, options).with_tail(window);
@@ -182,6 +196,9 @@ pub async fn capture_file_split(
     state
         .go(log, scanner, &mut file, false, prelude, progress, path)
         .await?;
+    // The scanner read to the end and took every complete line: what is
+    // left past the new cursor is one line without its end.
+    tails.after_capture(id, start_offset + state.report.bytes, meta.len());
     Ok((state.report, state.session))
 }
 

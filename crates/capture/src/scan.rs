@@ -46,6 +46,10 @@ pub struct Scanner {
     tail: Vec<u8>,
     /// Bytes read past the cursor that are not yet in an event.
     pending: Vec<u8>,
+    /// How much of `pending` is known to hold no newline: each read is
+    /// searched once, so a long unterminated line costs its length, not
+    /// its square.
+    searched: usize,
     eof: bool,
     malformed: u64,
 }
@@ -59,6 +63,7 @@ impl Scanner {
             options,
             tail: Vec::new(),
             pending: Vec::new(),
+            searched: 0,
             eof: false,
             malformed: 0,
         }
@@ -122,10 +127,12 @@ impl Scanner {
 
     /// Moves complete lines from `pending` into events, up to the batch size.
     fn drain(&mut self, out: &mut Vec<Event>, out_bytes: &mut usize) {
-        let Some(last_newline) = memchr::memrchr(b'\n', &self.pending) else {
+        let from = self.searched.min(self.pending.len());
+        let Some(last_newline) = memchr::memrchr(b'\n', &self.pending[from..]) else {
+            self.searched = self.pending.len();
             return;
         };
-        let region = last_newline + 1;
+        let region = from + last_newline + 1;
         let (mut start, mut pos, mut lines) = (0usize, 0usize, 0u64);
         while pos < region {
             let end =
@@ -162,6 +169,8 @@ impl Scanner {
             self.emit(bytes, lines, out, out_bytes);
         }
         self.pending.drain(..pos);
+        // What is left may still hold newlines (a full batch stopped early).
+        self.searched = 0;
     }
 
     fn check_line(&mut self, line: &[u8]) {

@@ -29,28 +29,35 @@ pub struct Totals {
     pub responses: u64,
 }
 
+// Usage figures come from files anyone can write: sums saturate at
+// u64::MAX instead of wrapping (or panicking) on a hostile value.
 impl Totals {
     fn add(&mut self, u: &Usage) {
-        self.input += u.input_tokens;
-        self.output += u.output_tokens;
-        self.cache_creation += u.cache_creation_input_tokens;
-        self.cache_read += u.cache_read_input_tokens;
-        self.responses += 1;
+        *self = self.plus(&Totals {
+            input: u.input_tokens,
+            output: u.output_tokens,
+            cache_creation: u.cache_creation_input_tokens,
+            cache_read: u.cache_read_input_tokens,
+            responses: 1,
+        });
     }
 
     /// `self + other`.
     pub fn plus(mut self, other: &Totals) -> Totals {
-        self.input += other.input;
-        self.output += other.output;
-        self.cache_creation += other.cache_creation;
-        self.cache_read += other.cache_read;
-        self.responses += other.responses;
+        self.input = self.input.saturating_add(other.input);
+        self.output = self.output.saturating_add(other.output);
+        self.cache_creation = self.cache_creation.saturating_add(other.cache_creation);
+        self.cache_read = self.cache_read.saturating_add(other.cache_read);
+        self.responses = self.responses.saturating_add(other.responses);
         self
     }
 
     /// All tokens.
     pub fn all(&self) -> u64 {
-        self.input + self.output + self.cache_creation + self.cache_read
+        self.input
+            .saturating_add(self.output)
+            .saturating_add(self.cache_creation)
+            .saturating_add(self.cache_read)
     }
 }
 
@@ -71,7 +78,9 @@ pub struct Usage {
 impl Usage {
     /// What the model had in its context for this response.
     pub fn context(&self) -> u64 {
-        self.input_tokens + self.cache_creation_input_tokens + self.cache_read_input_tokens
+        self.input_tokens
+            .saturating_add(self.cache_creation_input_tokens)
+            .saturating_add(self.cache_read_input_tokens)
     }
 }
 
@@ -389,6 +398,28 @@ impl Ledger {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn usage_near_the_top_of_u64_saturates_instead_of_wrapping() {
+        let near = u64::MAX - 5;
+        let text = format!(
+            r#"{{"type":"assistant","requestId":"r","message":{{"id":"m","model":"claude-x","usage":{{"input_tokens":{near},"output_tokens":{near},"cache_creation_input_tokens":{near},"cache_read_input_tokens":{near}}}}}}}"#
+        );
+        let Seen::Response { usage, .. } = read_line(text.as_bytes()) else {
+            panic!("not a response");
+        };
+        assert_eq!(usage.context(), u64::MAX);
+        let once = Totals {
+            input: near,
+            output: near,
+            cache_creation: near,
+            cache_read: near,
+            responses: 1,
+        };
+        let twice = once.plus(&once);
+        assert_eq!(twice.input, u64::MAX);
+        assert_eq!(twice.all(), u64::MAX);
+    }
 
     fn line(id: &str, out: u64, side: bool) -> String {
         format!(

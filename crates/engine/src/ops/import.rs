@@ -8,7 +8,7 @@
 //! second import adds nothing and a grown file adds only its new lines.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read as _};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -59,9 +59,14 @@ pub struct ImportSummary {
     pub skipped: Vec<(String, String)>,
 }
 
+/// How much of a transcript's opening is read for its identity: the
+/// opening records are small, and a file of one endless line (or
+/// `/dev/zero`) must not be read into memory whole.
+const IDENTITY_BYTES: u64 = 4 << 20;
+
 /// The first `sessionId` and `cwd` found in a transcript's opening records.
 fn identity(path: &Path) -> std::io::Result<(Option<String>, Option<String>)> {
-    let reader = BufReader::new(std::fs::File::open(path)?);
+    let reader = BufReader::new(std::fs::File::open(path)?.take(IDENTITY_BYTES));
     let (mut session, mut cwd) = (None, None);
     for line in reader.split(b'\n').take(200) {
         let Ok(record) = serde_json::from_slice::<serde_json::Value>(&line?) else {
@@ -94,6 +99,13 @@ fn stem(path: &Path) -> String {
 
 /// Classifies one `.jsonl` file.
 fn classify(path: &Path) -> std::io::Result<Transcript> {
+    // Opening a FIFO waits for a writer, and a device has no end.
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file (a FIFO, socket or device), refused",
+        ));
+    }
     let (session, cwd) = identity(path)?;
     let name = stem(path);
     let parent_dir = path.parent();
@@ -131,8 +143,13 @@ fn gather(paths: &[PathBuf], env: &ClientEnv) -> crate::Result<Vec<PathBuf>> {
                     out.push(path.join(rel.trim_start_matches("./")));
                 }
             }
-        } else if path.exists() {
+        } else if path.is_file() {
             out.push(path);
+        } else if path.exists() {
+            return Err(crate::error::EngineError::usage(format!(
+                "{} is not a regular file (a FIFO, socket or device); import reads transcript files",
+                path.display()
+            )));
         } else {
             return Err(crate::error::EngineError::usage(format!(
                 "{} does not exist",

@@ -127,11 +127,11 @@ fn row(
 
 impl Row {
     fn add(&mut self, t: &Totals) {
-        self.input += t.input;
-        self.output += t.output;
-        self.cache_creation += t.cache_creation;
-        self.cache_read += t.cache_read;
-        self.responses += t.responses;
+        self.input = self.input.saturating_add(t.input);
+        self.output = self.output.saturating_add(t.output);
+        self.cache_creation = self.cache_creation.saturating_add(t.cache_creation);
+        self.cache_read = self.cache_read.saturating_add(t.cache_read);
+        self.responses = self.responses.saturating_add(t.responses);
     }
 
     fn span(&mut self, first: &Option<String>, last: &Option<String>) {
