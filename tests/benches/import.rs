@@ -34,21 +34,29 @@ fn run_measured(cmd: &mut Command) -> (Duration, u64) {
     }
 }
 
+/// Bytes on disk under `path`, each file once however many names it has
+/// (a one-part session's combined transcript is its part, hard-linked).
 fn dir_size(path: &Path) -> u64 {
-    let mut total = 0;
-    let Ok(entries) = std::fs::read_dir(path) else {
-        return 0;
-    };
-    for entry in entries {
-        let entry = entry.unwrap();
-        let meta = entry.metadata().unwrap();
-        total += if meta.is_dir() {
-            dir_size(&entry.path())
-        } else {
-            meta.len()
+    fn walk(path: &Path, seen: &mut std::collections::HashSet<(u64, u64)>) -> u64 {
+        use std::os::unix::fs::MetadataExt as _;
+        let mut total = 0;
+        let Ok(entries) = std::fs::read_dir(path) else {
+            return 0;
         };
+        for entry in entries {
+            let entry = entry.unwrap();
+            let meta = entry.metadata().unwrap();
+            total += if meta.is_dir() {
+                walk(&entry.path(), seen)
+            } else if seen.insert((meta.dev(), meta.ino())) {
+                meta.len()
+            } else {
+                0
+            };
+        }
+        total
     }
-    total
+    walk(path, &mut std::collections::HashSet::new())
 }
 
 fn main() {
@@ -62,13 +70,25 @@ fn main() {
         let corpus = scratch.path().join("corpus");
         let bytes = logbook_tests::corpus::generate(&corpus, mb * 1_000_000);
         let store = scratch.path().join("store");
+        // In this process, so its peak RSS is the import's (through the
+        // daemon it would be the daemon's).
         let mut import = Command::new(logbook_tests::logbook_bin());
-        import.arg("--dir").arg(&store).arg("import").arg(&corpus);
+        import
+            .env("LOGBOOK_DAEMON", "off")
+            .arg("--dir")
+            .arg(&store)
+            .arg("import")
+            .arg(&corpus);
         let (took, peak) = run_measured(&mut import);
         let log = dir_size(&store.join("log"));
         let projected = dir_size(&store.join("sessions"));
         let mut again = Command::new(logbook_tests::logbook_bin());
-        again.arg("--dir").arg(&store).arg("import").arg(&corpus);
+        again
+            .env("LOGBOOK_DAEMON", "off")
+            .arg("--dir")
+            .arg(&store)
+            .arg("import")
+            .arg(&corpus);
         let (reimport, _) = run_measured(&mut again);
         println!(
             "| {:.0} MB | {:.1} s | {:.0} | {:.0} MB | {:.2} | {:.2} | {:.2} s |",

@@ -353,3 +353,53 @@ fn progress_goes_to_stderr_only_when_someone_can_see_it() {
     assert!(stderr.contains("MiB/"), "no progress bar: {stderr:?}");
     assert!(String::from_utf8_lossy(&shown.stdout).starts_with("captured 200000 lines"));
 }
+
+#[test]
+fn an_ended_session_of_one_part_stores_its_bytes_once_and_a_second_part_parts_them() {
+    use std::os::unix::fs::MetadataExt as _;
+    let store = Store::new();
+    store.configure("rotate_lines = 4\n");
+    let id = store.start("one-part");
+    let file = store.scratch().join("t.txt");
+    std::fs::write(&file, "a\nb\nc\n").unwrap();
+    store.ok(&["capture", &id, "--file", file.to_str().unwrap()]);
+    store.ok(&["end", &id]);
+    let dir = store.root().join("sessions").join(&id);
+    let part = dir.join("transcript/part-0001.txt");
+    let combined = dir.join("transcript.txt");
+    let (p, c) = (
+        std::fs::metadata(&part).unwrap(),
+        std::fs::metadata(&combined).unwrap(),
+    );
+    assert_eq!(
+        (p.dev(), p.ino()),
+        (c.dev(), c.ino()),
+        "one file, two names"
+    );
+    assert_eq!(std::fs::read(&combined).unwrap(), b"a\nb\nc\n");
+    store.ok(&["verify"]);
+
+    // Lines written after the end (an agent's last records) land in the
+    // ended session: past the fourth line a second part opens, and the
+    // combined transcript becomes a file of its own; the first part keeps
+    // exactly its own lines.
+    logbook_tests::append_text(&file, "d\ne\nf\n");
+    store.ok(&["capture", &id, "--file", file.to_str().unwrap()]);
+    assert_eq!(std::fs::read(&part).unwrap(), b"a\nb\nc\nd\n");
+    assert_eq!(
+        std::fs::read(dir.join("transcript/part-0002.txt")).unwrap(),
+        b"e\nf\n"
+    );
+    assert_eq!(
+        std::fs::read(&combined).unwrap(),
+        std::fs::read(&file).unwrap()
+    );
+    assert_ne!(
+        std::fs::metadata(&combined).unwrap().ino(),
+        std::fs::metadata(&part).unwrap().ino()
+    );
+    store.ok(&["verify"]);
+    let live = store.projected_files();
+    store.ok(&["replay"]);
+    assert_eq!(store.projected_files(), live);
+}

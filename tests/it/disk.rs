@@ -142,9 +142,17 @@ fn a_full_disk_refuses_writes_loses_nothing_and_recovers_when_space_returns() {
     let filler = fill_until(&disk, &store.root(), 22 << 20);
     let big = store.scratch().join("projects").join("big.jsonl");
     std::fs::create_dir_all(big.parent().unwrap()).unwrap();
-    let record = |n: usize| {
+    // Text that does not compress: the log stores transcripts compressed.
+    let mut rng = logbook_tests::Lcg(42);
+    let alphabet: Vec<char> = ('a'..='z').chain('A'..='Z').chain('0'..='9').collect();
+    let mut noise = |n: usize| -> String {
+        (0..n)
+            .map(|_| alphabet[rng.next(alphabet.len() as u64) as usize])
+            .collect()
+    };
+    let mut record = |n: usize| {
         json!({"type": "user", "sessionId": "big", "uuid": format!("u{n}"),
-               "message": {"content": format!("{n} {}", "y".repeat(2000))}})
+               "message": {"content": format!("{n} {}", noise(2000))}})
     };
     let text: String = (0..6_000).map(|n| format!("{}\n", record(n))).collect();
     std::fs::write(&big, &text).unwrap();

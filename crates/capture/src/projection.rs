@@ -233,6 +233,17 @@ impl TranscriptProjection {
                 session_dir(marker.session_id),
                 extension(main.kind)
             );
+            if main.part == 1 {
+                // One part: the combined transcript is that part, the
+                // bytes stored once.
+                let part_path = part_path(marker.session_id, MAIN_SOURCE, main.kind, 1);
+                files.link(&part_path, &combined)?;
+                return files.write(&path, &bytes);
+            }
+            // Parted from any part it was linked to before a later capture
+            // opened a second part: writing into a link would write into
+            // the part.
+            files.remove(&combined)?;
             let mut offset = 0;
             for part in 1..=main.part {
                 let part_path = part_path(marker.session_id, MAIN_SOURCE, main.kind, part);

@@ -43,7 +43,7 @@ pub mod projection;
 pub mod sessions;
 pub mod time;
 
-pub use envelope::{CODEC, CodecError, ENVELOPE_FORMAT, Envelope};
+pub use envelope::{CODEC, COMPRESSED_FORMAT, CodecError, ENVELOPE_FORMAT, Envelope};
 pub use event::{
     AgentInfo, BudgetAlert, Bytes, CaptureGap, CompactionDetected, CompactionSummarized,
     CompactionTrigger, EndReason, EndStatus, Event, HandoffCreated, Hash, NoteKind, NoteRecorded,

@@ -75,6 +75,17 @@ pub trait ProjectionFiles: Send + Sync {
     fn write_at(&self, path: &str, offset: u64, bytes: &[u8]) -> Result<(), ProjectionError>;
     /// Deletes the file if it exists.
     fn remove(&self, path: &str) -> Result<(), ProjectionError>;
+    /// Makes `to` hold what `from` holds, replacing it atomically: on disk
+    /// the same file under a second name (a hard link: the bytes once),
+    /// elsewhere a copy. A later [`Self::write_at`] on either name then
+    /// changes both: remove `to` first to part them.
+    fn link(&self, from: &str, to: &str) -> Result<(), ProjectionError> {
+        let bytes = self.read(from)?.ok_or_else(|| ProjectionError::File {
+            path: from.to_owned(),
+            message: "missing".into(),
+        })?;
+        self.write(to, &bytes)
+    }
 }
 
 /// Where projection cursors (last applied seq) are kept.

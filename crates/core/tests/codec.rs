@@ -392,3 +392,68 @@ fn corrupt_bytes_are_typed_errors_not_panics() {
     huge.extend_from_slice(&[0xff; 40]);
     assert!(Envelope::decode(&huge).is_err());
 }
+
+const GOLDEN_V2: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/envelopes-v2.txt");
+
+/// A turn of a real transcript (the shape Claude Code writes), big enough
+/// to be stored compressed.
+fn big_capture() -> Event {
+    let line = r#"{"parentUuid":"5b9dbb26-5ec3-423d-8db5-b3688952f9d3","isSidechain":false,"type":"assistant","message":{"id":"msg_01","role":"assistant","model":"claude-opus-5-5","content":[{"type":"tool_use","id":"toolu_01","name":"Read","input":{"file_path":"/home/dev/demo/src/parser.rs"}}],"usage":{"input_tokens":3,"output_tokens":40,"cache_creation_input_tokens":500,"cache_read_input_tokens":1000}},"uuid":"53c6d6be-170d-492a-8526-d62d6d8614c4","timestamp":"2026-11-21T19:27:01.829Z","cwd":"/home/dev/demo","sessionId":"c6aa3d7d-8b0d-46c6-b5f8-639955ceba17","version":"2.1.328"}"#;
+    let bytes = format!("{line}\n").repeat(8).into_bytes();
+    Event::TranscriptCaptured(TranscriptCaptured {
+        source: source(),
+        byte_start: 4096,
+        line_start: 12,
+        lines: 8,
+        fingerprint: Hash([7; 32]),
+        bytes: Bytes(bytes),
+    })
+}
+
+#[test]
+fn a_big_event_is_stored_compressed_and_its_golden_bytes_decode() {
+    let env = envelope(big_capture());
+    let stored = env.encode().unwrap();
+    assert_eq!(stored[0], COMPRESSED_FORMAT);
+    assert!(
+        stored.len() * 3 < big_capture_len(),
+        "{} bytes",
+        stored.len()
+    );
+    let rendered = format!("transcript_captured_compressed {}\n", hex(&stored));
+    if std::env::var_os("LOGBOOK_BLESS").is_some() {
+        std::fs::write(GOLDEN_V2, &rendered).unwrap();
+    }
+    let golden = std::fs::read_to_string(GOLDEN_V2).expect("golden file is committed");
+    assert_eq!(rendered, golden, "the stored compressed format changed");
+    let (_, bytes) = golden.trim_end().split_once(' ').unwrap();
+    let decoded = Envelope::decode(&unhex(bytes)).unwrap();
+    assert_eq!(
+        decoded,
+        Envelope {
+            format: COMPRESSED_FORMAT,
+            ..envelope(big_capture())
+        }
+    );
+}
+
+fn big_capture_len() -> usize {
+    match big_capture() {
+        Event::TranscriptCaptured(c) => c.bytes.0.len(),
+        _ => 0,
+    }
+}
+
+#[test]
+fn a_corrupt_compressed_record_is_a_typed_error() {
+    let mut stored = envelope(big_capture()).encode().unwrap();
+    stored.truncate(stored.len() / 2);
+    assert!(matches!(
+        Envelope::decode(&stored),
+        Err(CodecError::Decompress(_))
+    ));
+    assert!(matches!(
+        Envelope::decode(&[COMPRESSED_FORMAT, 1, 2, 3]),
+        Err(CodecError::Decompress(_))
+    ));
+}

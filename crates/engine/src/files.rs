@@ -72,6 +72,29 @@ impl ProjectionFiles for FsFiles {
         Ok(())
     }
 
+    fn link(&self, from: &str, to: &str) -> Result<(), ProjectionError> {
+        let source = self.full(from)?;
+        let full = self.full(to)?;
+        self.parent_dir(&full, to)?;
+        let dir = full.parent().unwrap_or(&self.root);
+        // Linked under a temporary name, then renamed over `to`: readers
+        // see the old file or the new, never none.
+        let tmp = tempfile::Builder::new()
+            .prefix(".tmp-")
+            .make_in(dir, |p| fs::hard_link(&source, p));
+        match tmp {
+            Ok(tmp) => tmp
+                .persist(&full)
+                .map(|_| ())
+                .map_err(|e| err(to, &e.error)),
+            // A file system without hard links still gets the bytes.
+            Err(_) => {
+                let bytes = fs::read(&source).map_err(|e| err(from, &e))?;
+                self.write(to, &bytes)
+            }
+        }
+    }
+
     fn write_at(&self, path: &str, offset: u64, bytes: &[u8]) -> Result<(), ProjectionError> {
         let full = self.full(path)?;
         self.parent_dir(&full, path)?;

@@ -589,7 +589,7 @@ impl EventLog for SledLog {
                     actual: current,
                 });
             }
-            let env = Envelope {
+            let mut env = Envelope {
                 format: ENVELOPE_FORMAT,
                 seq: next.head.seq + 1,
                 id: EventId::new_v7(),
@@ -600,6 +600,8 @@ impl EventLog for SledLog {
                 event: new.event,
             };
             let bytes = env.encode().map_err(|e| LogError::Storage(e.to_string()))?;
+            // The codec picks the format (compressed or not) by size.
+            env.format = bytes.first().copied().unwrap_or(ENVELOPE_FORMAT);
             next.head = Head {
                 seq: env.seq,
                 hash: Hash(*blake3::hash(&bytes).as_bytes()),
