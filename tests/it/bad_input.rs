@@ -54,6 +54,19 @@ fn a_store_path_that_is_a_file() {
 }
 
 #[test]
+fn a_store_path_that_is_a_dangling_symbolic_link() {
+    let store = Store::new();
+    let link = store.scratch().join("store-link");
+    std::os::unix::fs::symlink(store.scratch().join("gone"), &link).unwrap();
+    let line = store.fails(&["--dir", link.to_str().unwrap(), "ls"], 1);
+    assert!(
+        line.contains("is a symbolic link to") && line.contains("does not exist"),
+        "{line}"
+    );
+    assert!(!store.scratch().join("gone").exists());
+}
+
+#[test]
 fn an_unreadable_event_database() {
     let store = Store::new();
     let a = store.start("a");
@@ -63,6 +76,10 @@ fn an_unreadable_event_database() {
     std::fs::write(&conf, b"\xff\xfenot a sled config").unwrap();
     let line = store.fails(&["ls"], 1);
     assert!(line.contains("event log database"), "{line}");
+    assert!(
+        !line.contains("Some(") && !line.contains("backtrace"),
+        "{line}"
+    );
     store.fails(&["start"], 1);
     // Put it back: everything recorded is still there.
     std::fs::write(&conf, saved).unwrap();

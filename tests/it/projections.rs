@@ -361,3 +361,32 @@ fn a_moved_or_restored_store_verifies_and_names_where_it_is_now() {
         );
     }
 }
+
+#[test]
+fn export_goes_on_past_an_unreadable_event_and_names_it() {
+    let store = Store::new();
+    three_sessions(&store);
+    let whole = store.ok(&["export"]);
+    store.stop_daemon();
+    {
+        let log = logbook_store::SledLog::open(&store.root(), &Default::default()).unwrap();
+        log.tamper_with(3, b"\x01garbage").unwrap();
+    }
+    let out = store.run(&["export"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("could not read event 3"), "{stderr}");
+    let expected: Vec<&str> = whole
+        .lines()
+        .enumerate()
+        .filter(|(i, _)| *i != 2)
+        .map(|(_, l)| l)
+        .collect();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .collect::<Vec<_>>(),
+        expected
+    );
+}

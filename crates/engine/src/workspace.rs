@@ -28,6 +28,14 @@ pub enum WorkspaceError {
     /// The store path cannot be a store.
     #[error("the store path {} is not a directory", .0.display())]
     NotADirectory(PathBuf),
+    /// The store path is a symbolic link to nothing.
+    #[error("the store path {} is a symbolic link to {}, which does not exist", path.display(), target.display())]
+    DanglingLink {
+        /// The link.
+        path: PathBuf,
+        /// Where it points.
+        target: PathBuf,
+    },
     /// Creating or reading the store directory failed.
     #[error("cannot use the store directory {}: {source}", path.display())]
     Dir {
@@ -203,6 +211,14 @@ impl Workspace {
         if root.exists() && !root.is_dir() {
             return Err(WorkspaceError::NotADirectory(root.to_owned()));
         }
+        if !root.exists()
+            && let Ok(target) = std::fs::read_link(root)
+        {
+            return Err(WorkspaceError::DanglingLink {
+                path: root.to_owned(),
+                target,
+            });
+        }
         create_private_dir(root).map_err(dir_err)?;
         let root = root.canonicalize().map_err(dir_err)?;
         tighten_mode(&root).map_err(dir_err)?;
@@ -258,6 +274,14 @@ impl Workspace {
     pub fn open_config(root: &Path) -> Result<Config, WorkspaceError> {
         if root.exists() && !root.is_dir() {
             return Err(WorkspaceError::NotADirectory(root.to_owned()));
+        }
+        if !root.exists()
+            && let Ok(target) = std::fs::read_link(root)
+        {
+            return Err(WorkspaceError::DanglingLink {
+                path: root.to_owned(),
+                target,
+            });
         }
         Ok(Config::load(&root.join("config.toml"))?)
     }

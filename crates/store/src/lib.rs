@@ -112,7 +112,7 @@ pub enum StoreError {
         source: std::io::Error,
     },
     /// sled failed (a corrupt or unreadable database, a full disk).
-    #[error("event log database at {}: {source}", path.display())]
+    #[error("event log database at {}: {}", path.display(), sled_words(source))]
     Database {
         /// The sled directory.
         path: PathBuf,
@@ -134,7 +134,24 @@ impl StoreError {
 }
 
 fn storage(e: sled::Error) -> LogError {
-    LogError::Storage(e.to_string())
+    LogError::Storage(sled_words(&e))
+}
+
+/// sled's error in words: its own text for damaged data is debug output
+/// (`Read corrupted data at file offset Some(Inline(4718612)) backtrace
+/// ()`).
+fn sled_words(e: &sled::Error) -> String {
+    match e {
+        sled::Error::Io(io) => io.to_string(),
+        sled::Error::Corruption { .. } => {
+            "its files are damaged (sled found data it cannot read back); \
+             `logbook export` keeps what can still be read"
+                .into()
+        }
+        sled::Error::CollectionNotFound(_) => "one of its trees is missing".into(),
+        sled::Error::Unsupported(what) => format!("unsupported: {what}"),
+        sled::Error::ReportableBug(what) => format!("sled failed: {what}"),
+    }
 }
 
 /// The sled-backed [`EventLog`]. Holds the store lock for its lifetime.

@@ -358,3 +358,21 @@ fn an_unfinished_snapshot_left_by_a_kill_does_not_brick_the_store() {
     assert_eq!(all.len(), 1);
     assert!(!log_dir.join(&unfinished).exists());
 }
+
+#[test]
+fn sled_errors_are_told_in_words_not_debug_text() {
+    let damaged = sled_words(&sled::Error::Corruption { at: None, bt: () });
+    assert!(damaged.contains("damaged"), "{damaged}");
+    assert!(!damaged.contains("None") && !damaged.contains("backtrace"));
+    let io = sled_words(&sled::Error::Io(std::io::Error::from_raw_os_error(28)));
+    assert_eq!(io, "No space left on device (os error 28)");
+    let shown = StoreError::Database {
+        path: PathBuf::from("/s/log"),
+        source: sled::Error::Corruption { at: None, bt: () },
+    }
+    .to_string();
+    assert!(
+        shown.starts_with("event log database at /s/log: its files are damaged"),
+        "{shown}"
+    );
+}
