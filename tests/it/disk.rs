@@ -113,6 +113,16 @@ fn a_full_disk_refuses_writes_loses_nothing_and_recovers_when_space_returns() {
     });
     let log = std::fs::read_to_string(store.root().join("logbook.log")).unwrap();
     assert!(log.contains("refusing to write"), "{log}");
+    // The status line says so where the user looks.
+    let input = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/claude-code-2.1.328/hooks/statusline-reading.json"),
+    )
+    .unwrap();
+    let shown = store.piped(&["statusline"], &input);
+    assert!(shown.status.success());
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(shown.contains("disk full, not recording"), "{shown}");
 
     // Reading still works, and everything acknowledged is there.
     let listed = store.sessions();

@@ -110,6 +110,13 @@ pub async fn statusline(ws: &Workspace, raw: &[u8]) -> String {
         ),
         Err(e) => crate::claude::hook::log_failure(ws.root(), "statusline", &e),
     }
+    // Said where the user looks: below the margin nothing is recorded, and
+    // hooks wait in the spool.
+    if let Some((free, margin)) = ws.log().free_space()
+        && free < margin
+    {
+        text.push_str(" · ⚠ logbook: disk full, not recording");
+    }
     text
 }
 
