@@ -190,14 +190,19 @@ fn with_no_home_there_is_no_user_store_and_nothing_lands_in_the_project() {
 #[test]
 fn an_existing_store_others_can_read_is_made_private() {
     let store = Store::new();
-    std::fs::create_dir_all(store.root()).unwrap();
+    let id = store.start("secret");
+    store.stop_daemon();
+    // A store restored from a backup with loose modes.
+    let sessions = store.root().join("sessions");
+    let session_json = store.session_json(&id);
     std::fs::set_permissions(store.root(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&sessions, std::fs::Permissions::from_mode(0o777)).unwrap();
+    std::fs::set_permissions(&session_json, std::fs::Permissions::from_mode(0o644)).unwrap();
     store.ok(&["ls"]);
-    let mode = std::fs::metadata(store.root())
-        .unwrap()
-        .permissions()
-        .mode();
-    assert_eq!(mode & 0o777, 0o700);
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&store.root()), 0o700);
+    assert_eq!(mode(&sessions), 0o700);
+    assert_eq!(mode(&session_json), 0o600);
 }
 
 /// Runs `logbook ARGS` bounded in time: a read that would wait forever (a

@@ -138,6 +138,29 @@ fn tighten_mode(root: &Path) -> std::io::Result<()> {
             mode & 0o777
         );
         std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o700))?;
+        // A store others could enter may hold files others can read
+        // (copied in, restored from a backup): transcripts hold secrets.
+        tighten_tree(root)?;
+    }
+    Ok(())
+}
+
+/// Makes every directory under `dir` 0700 and every file 0600 where group
+/// or others had any access; symbolic links are left as they are.
+fn tighten_tree(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let meta = entry.path().symlink_metadata()?;
+        let mode = meta.permissions().mode();
+        if meta.is_dir() {
+            if mode & 0o077 != 0 {
+                std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(0o700))?;
+            }
+            tighten_tree(&entry.path())?;
+        } else if meta.is_file() && mode & 0o077 != 0 {
+            std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(0o600))?;
+        }
     }
     Ok(())
 }
