@@ -253,8 +253,12 @@ async fn housekeeping(daemon: Arc<Daemon>) {
         let quiet = lock(&daemon.last_request).elapsed() >= idle
             && daemon.watchers.running() == 0
             && daemon.connections.load(Ordering::Relaxed) == 0;
-        if gone || quiet {
-            tracing::info!(gone, quiet, "stopping");
+        // A write that never reached the disk: this handle takes no more,
+        // and the next client's daemon reopens the store from what is
+        // durable (hooks wait in the spool meanwhile).
+        let poisoned = daemon.ws.log().is_poisoned();
+        if gone || quiet || poisoned {
+            tracing::info!(gone, quiet, poisoned, "stopping");
             let _ = daemon.shutdown.send(true);
             return;
         }

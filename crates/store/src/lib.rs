@@ -349,6 +349,12 @@ impl SledLog {
         Ok(())
     }
 
+    /// Whether a flush failed after a batch was taken (see
+    /// [`LogError::Poisoned`]): the handle must be reopened.
+    pub fn is_poisoned(&self) -> bool {
+        self.poisoned.lock().map_or(true, |p| p.is_some())
+    }
+
     /// The free disk under the store and the margin it keeps, in bytes.
     pub fn free_space(&self) -> Option<(u64, u64)> {
         let stat = rustix::fs::statvfs(&self.path).ok()?;

@@ -376,3 +376,22 @@ fn sled_errors_are_told_in_words_not_debug_text() {
         "{shown}"
     );
 }
+
+#[test]
+fn a_poisoned_handle_refuses_appends_until_the_store_is_reopened() {
+    let dir = tempfile::tempdir().unwrap();
+    let session = SessionId::new_v7();
+    {
+        let log = open(dir.path());
+        block_on(log.append(vec![new(session, 0, note("kept"))])).unwrap();
+        // What a failed flush leaves (a full disk, an I/O error).
+        *log.poisoned.lock().unwrap() = Some("No space left on device".into());
+        assert!(log.is_poisoned());
+        let refused = block_on(log.append(vec![new(session, 1, note("refused"))]));
+        assert!(matches!(refused, Err(LogError::Poisoned(_))), "{refused:?}");
+    }
+    let log = open(dir.path());
+    assert!(!log.is_poisoned());
+    block_on(log.append(vec![new(session, 1, note("after reopening"))])).unwrap();
+    assert_eq!(block_on(log.read_from(1, 10)).unwrap().len(), 2);
+}
