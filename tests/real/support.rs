@@ -155,8 +155,13 @@ pub fn wait_for_events(store: &Store, agent: &str, kind: &str, n: usize) -> Vec<
         }
         assert!(
             started.elapsed() < Duration::from_secs(20),
-            "{} of {n} {kind} events recorded for {agent} within 20s: {events:?}",
-            events.len()
+            "{} of {n} {kind} events recorded for {agent} within 20s: {events:?}; sessions {:?}; logbook.log: {}; spool: {:?}",
+            events.len(),
+            sessions_of(store, agent),
+            std::fs::read_to_string(store.root().join("logbook.log")).unwrap_or_default(),
+            std::fs::read_dir(store.root().join("spool"))
+                .map(|d| d.flatten().map(|e| e.file_name()).collect::<Vec<_>>())
+                .unwrap_or_default()
         );
         std::thread::sleep(Duration::from_millis(100));
     }

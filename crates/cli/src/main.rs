@@ -84,6 +84,10 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             };
             caller.agent_pid = logbook_engine::claude::hook::agent_pid();
+            if logbook_engine::claude::hook::is_observation(&payload) {
+                logbook_engine::ops::spool_hook(&root, &payload, caller);
+                return ExitCode::SUCCESS;
+            }
             return dispatch::agent_facing(&root, Request::Hook { payload, caller });
         }
         Command::Statusline => {

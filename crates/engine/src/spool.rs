@@ -115,6 +115,7 @@ pub fn pending(root: &Path) -> Vec<PathBuf> {
 /// fail again, and it must not block the ones behind it. Returns what each
 /// applied hook did (the daemon watches the sessions they name).
 pub async fn ingest(ws: &Workspace) -> Vec<crate::claude::hook::HookOutcome> {
+    let _turn = ws.spool_turn().await;
     let mut applied = Vec::new();
     for path in pending(ws.root()) {
         let item = std::fs::read(&path)

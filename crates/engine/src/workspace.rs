@@ -77,6 +77,8 @@ pub struct Workspace {
     lane: tokio::sync::Mutex<()>,
     /// Projections move their cursors one writer at a time.
     projecting: tokio::sync::Mutex<()>,
+    /// Held while the spool is applied (see [`Self::spool_turn`]).
+    spool_turn: tokio::sync::Mutex<()>,
     /// Projected JSON files already parsed, reused while unchanged: the
     /// daemon lists hundreds of sessions per `ls` or `tokens`.
     parsed: std::sync::Mutex<HashMap<String, Parsed>>,
@@ -262,6 +264,7 @@ impl Workspace {
             log,
             lane: tokio::sync::Mutex::new(()),
             projecting: tokio::sync::Mutex::new(()),
+            spool_turn: tokio::sync::Mutex::new(()),
             parsed: std::sync::Mutex::new(HashMap::new()),
             unsaid: std::sync::Mutex::new(HashMap::new()),
         };
@@ -367,6 +370,12 @@ impl Workspace {
     /// (see the field's doc).
     pub async fn lane(&self) -> tokio::sync::MutexGuard<'_, ()> {
         self.lane.lock().await
+    }
+
+    /// The one applier of the spool at a time: two would both see, and
+    /// apply, the same spooled hook.
+    pub async fn spool_turn(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.spool_turn.lock().await
     }
 
     /// Applies everything past the cursors, then makes the cursors durable.

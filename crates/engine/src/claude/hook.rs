@@ -181,6 +181,26 @@ pub fn is_session_start(payload: &[u8]) -> bool {
         .is_ok_and(|e| e.hook_event_name == Some("SessionStart"))
 }
 
+/// Whether a hook payload only reports what happened ([`Role::Observe`]):
+/// its hook spools it and exits at once, and the store's owner applies it
+/// in order (the daemon within 100 ms and before its next request, or the
+/// next process that opens the store). Claude Code does not wait for all
+/// of these (it exits right after `StopFailure`, taking a hook still
+/// talking to the daemon with it), so the hook does the least it can:
+/// read, write one file, exit.
+pub fn is_observation(payload: &[u8]) -> bool {
+    #[derive(Deserialize)]
+    struct Event<'a> {
+        #[serde(borrow)]
+        hook_event_name: Option<&'a str>,
+    }
+    serde_json::from_slice::<Event<'_>>(payload).is_ok_and(|e| {
+        EVENTS
+            .iter()
+            .any(|known| Some(known.name) == e.hook_event_name && known.role == Role::Observe)
+    })
+}
+
 /// Appends one line to `<store>/logbook.log`; if even that fails there is
 /// nowhere left to say it.
 pub fn log_failure(root: &Path, what: &str, err: &EngineError) {

@@ -132,14 +132,22 @@ pub async fn execute(
             .map(Executed::code),
         request => {
             let ws = store.open().await?;
-            let _busy = match store {
-                Store::PerUse(_) => {
-                    spool::ingest(&ws).await;
-                    is_long(&request).then(|| spool::Busy::mark(ws.root()))
+            // Hooks that only report spool themselves: what is read next
+            // includes them.
+            let spooled = match store {
+                Store::PerUse(_) => spool::ingest(&ws).await,
+                Store::Shared(_) if !spool::pending(ws.root()).is_empty() => {
+                    spool::ingest(&ws).await
                 }
-                Store::Shared(_) => None,
+                Store::Shared(_) => Vec::new(),
             };
-            run(&ws, request, console).await.map(Executed::code)
+            let _busy = (matches!(store, Store::PerUse(_)) && is_long(&request))
+                .then(|| spool::Busy::mark(ws.root()));
+            let code = run(&ws, request, console).await?;
+            Ok(Executed {
+                spooled,
+                ..Executed::code(code)
+            })
         }
     }
 }
