@@ -161,8 +161,14 @@ fn headless_tools_continue_and_resume() {
     assert_eq!(requests_containing(&cc, BRIEF_HEADING), 0);
 }
 
+/// Claude Code does not wait for its `StopFailure` hook: it exits right
+/// after, and under load the hook did not always get to write even its
+/// spool file (2 runs in 5 of the whole suite on 2 cores). So what this
+/// asserts is what logbook can promise: the failed turn's record (the
+/// same facts: error class, details) is captured whole. The hook's event
+/// is checked against the real payload in the integration suite.
 #[test]
-fn an_api_error_that_ends_the_turn_is_recorded() {
+fn a_turn_an_api_error_ended_is_captured_whole() {
     let store = Store::with_daemon();
     let script = Script::new().on(
         "lb-fail",
@@ -184,13 +190,18 @@ fn an_api_error_that_ends_the_turn_is_recorded() {
     );
     let agent = cc.agent_sessions().pop().unwrap();
     settled(&cc, &agent, true);
-    let failed = wait_for_events(&store, &agent, "turn_failed", 1);
-    assert_eq!(failed[0]["error"], "invalid_request");
+    let held = logbook_tests::chain_parts(&store, &agent);
+    let failed = String::from_utf8_lossy(&held)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|r| r["isApiErrorMessage"] == true)
+        .expect("the API error's record is captured");
+    assert_eq!(failed["error"], "invalid_request");
     assert!(
-        failed[0]["details"]
+        failed["errorDetails"]
             .as_str()
             .unwrap()
             .contains("mock: prompt is too long"),
-        "{failed:?}"
+        "{failed}"
     );
 }
