@@ -45,12 +45,12 @@ struct Payload {
 /// How Claude Code is asked to run logbook's hook for an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Delivery {
-    /// Claude Code waits for the hook: it prints (a brief, an alert), its
-    /// record must land before the agent moves on (a session's end, the
-    /// snapshot before a compaction), or it is rare enough that waiting
-    /// costs nothing and keeps it in order. (A `claude -p` that ends right
-    /// after a hook run in the background can take the hook with it: seen
-    /// with `StopFailure`.)
+    /// Claude Code is asked to wait for the hook: it prints (a brief, an
+    /// alert), its record must land before the agent moves on (a
+    /// session's end, the snapshot before a compaction), or it is rare
+    /// enough that waiting costs nothing. (2.1.328 does not wait for
+    /// `StopFailure` all the same, which is why observing hooks only spool:
+    /// see [`is_observation`].)
     Awaited,
     /// In the background (`"async": true`): a hook that only records and
     /// fires on every tool call, so the agent never waits for it.
