@@ -338,10 +338,9 @@ impl SledLog {
         }
         // A file system that cannot say is not refused: the margin guards
         // against a known shortage, never invents one.
-        let Ok(stat) = rustix::fs::statvfs(&self.path) else {
+        let Some((free, _)) = self.free_space() else {
             return Ok(());
         };
-        let free = stat.f_bavail.saturating_mul(stat.f_frsize);
         let needed = self.min_free.saturating_add(bytes.saturating_mul(2));
         if free < needed {
             return Err(LogError::DiskFull { free, needed });

@@ -169,16 +169,22 @@ pub fn store_for_payload(
     discover_store(explicit, stated.as_deref().unwrap_or(cwd))
 }
 
-/// Whether a hook payload is `SessionStart`: the one hook whose output
-/// (the brief) matters, so it may wait longer for it.
-pub fn is_session_start(payload: &[u8]) -> bool {
+/// A payload's `hook_event_name`, read without the rest of the payload.
+fn event_name(payload: &[u8]) -> Option<&str> {
     #[derive(Deserialize)]
     struct Event<'a> {
         #[serde(borrow)]
         hook_event_name: Option<&'a str>,
     }
     serde_json::from_slice::<Event<'_>>(payload)
-        .is_ok_and(|e| e.hook_event_name == Some("SessionStart"))
+        .ok()?
+        .hook_event_name
+}
+
+/// Whether a hook payload is `SessionStart`: the one hook whose output
+/// (the brief) matters, so it may wait longer for it.
+pub fn is_session_start(payload: &[u8]) -> bool {
+    event_name(payload) == Some("SessionStart")
 }
 
 /// Whether a hook payload only reports what happened ([`Role::Observe`]):
@@ -189,16 +195,10 @@ pub fn is_session_start(payload: &[u8]) -> bool {
 /// talking to the daemon with it), so the hook does the least it can:
 /// read, write one file, exit.
 pub fn is_observation(payload: &[u8]) -> bool {
-    #[derive(Deserialize)]
-    struct Event<'a> {
-        #[serde(borrow)]
-        hook_event_name: Option<&'a str>,
-    }
-    serde_json::from_slice::<Event<'_>>(payload).is_ok_and(|e| {
-        EVENTS
-            .iter()
-            .any(|known| Some(known.name) == e.hook_event_name && known.role == Role::Observe)
-    })
+    let name = event_name(payload);
+    EVENTS
+        .iter()
+        .any(|known| Some(known.name) == name && known.role == Role::Observe)
 }
 
 /// Appends one line to `<store>/logbook.log`; if even that fails there is
