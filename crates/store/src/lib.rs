@@ -45,10 +45,10 @@
 //! ```
 
 mod lock;
+mod salvage;
 mod verify;
 
 use std::collections::HashMap;
-use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -60,6 +60,7 @@ use logbook_core::{
 };
 
 pub use lock::StoreLock;
+pub use salvage::{Finding, Salvaged, salvage};
 pub use verify::{ChainProblem, ChainReport, Verification};
 
 /// The default free-disk margin: 64 MiB, room for sled's segments and
@@ -205,41 +206,57 @@ fn remove_unfinished_snapshots(log: &Path) {
     }
 }
 
+/// Opens the sled database at `path` (the store lock already held),
+/// after removing what a killed process leaves that sled cannot open.
+fn open_db(path: &Path, options: &StoreOptions) -> Result<sled::Db, StoreError> {
+    let started = std::time::Instant::now();
+    remove_unfinished_snapshots(path);
+    loop {
+        match sled::Config::new()
+            .path(path)
+            .cache_capacity(options.cache_capacity)
+            .open()
+        {
+            Ok(db) => return Ok(db),
+            // Holding our lock, sled's own can still be held for a moment
+            // by the previous holder: its flusher thread outlives the
+            // handle, and at exit the kernel closes both locks' files in
+            // no set order. Wait for it within the same budget.
+            Err(sled::Error::Io(e))
+                if is_sled_lock_busy(&e) && started.elapsed() < options.lock_wait =>
+            {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            Err(source) => {
+                return Err(StoreError::Database {
+                    path: path.to_owned(),
+                    source,
+                });
+            }
+        }
+    }
+}
+
 impl SledLog {
     /// Opens (creating if needed, mode 0700) the store in `dir`: takes
     /// `dir/lock`, then opens `dir/log`.
     pub fn open(dir: &Path, options: &StoreOptions) -> Result<Self, StoreError> {
-        let started = std::time::Instant::now();
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(|e| StoreError::io(dir, e))?;
-        let lock = StoreLock::acquire(&dir.join("lock"), options.lock_wait)?;
+        let lock = StoreLock::take(dir, options.lock_wait)?;
+        Self::open_held(dir, lock, options)
+    }
+
+    /// [`Self::open`] under a lock already taken with [`StoreLock::take`]
+    /// (a repair keeps it from the salvage to the rebuilt projections).
+    pub fn open_held(
+        dir: &Path,
+        lock: StoreLock,
+        options: &StoreOptions,
+    ) -> Result<Self, StoreError> {
         let path = dir.join("log");
-        remove_unfinished_snapshots(&path);
+        let db = open_db(&path, options)?;
         let db_err = |source| StoreError::Database {
             path: path.clone(),
             source,
-        };
-        let db = loop {
-            match sled::Config::new()
-                .path(&path)
-                .cache_capacity(options.cache_capacity)
-                .open()
-            {
-                Ok(db) => break db,
-                // Holding our lock, sled's own can still be held for a moment
-                // by the previous holder: its flusher thread outlives the
-                // handle, and at exit the kernel closes both locks' files in
-                // no set order. Wait for it within the same budget.
-                Err(sled::Error::Io(e))
-                    if is_sled_lock_busy(&e) && started.elapsed() < options.lock_wait =>
-                {
-                    std::thread::sleep(Duration::from_millis(2));
-                }
-                Err(e) => return Err(db_err(e)),
-            }
         };
         let tree = |name: &str| db.open_tree(name).map_err(db_err);
         let meta = tree("meta")?;
@@ -439,6 +456,125 @@ impl SledLog {
         }
     }
 
+    /// Appends recovered envelopes as they were (id, time, session,
+    /// event), renumbered into this log: the next seqs, gap-free session
+    /// seqs and a fresh hash chain. A time earlier than the head's is
+    /// raised to it, since times never decrease along a log.
+    pub fn restore(&self, batch: Vec<Envelope>) -> Result<Vec<Envelope>, LogError> {
+        self.write(batch.into_iter().map(|env| Draft {
+            session: env.session,
+            expected_session_seq: None,
+            id: env.id,
+            at: Some(env.at),
+            event: env.event,
+        }))
+    }
+
+    /// The one write path: sequences, chains, space check, atomic batch,
+    /// flush.
+    fn write(
+        &self,
+        batch: impl ExactSizeIterator<Item = Draft>,
+    ) -> Result<Vec<Envelope>, LogError> {
+        if batch.len() == 0 {
+            return Err(LogError::EmptyBatch);
+        }
+        if let Some(why) = self
+            .poisoned
+            .lock()
+            .map_err(|_| LogError::Storage("poison lock poisoned".into()))?
+            .clone()
+        {
+            return Err(LogError::Poisoned(why));
+        }
+        let mut head = self
+            .head
+            .lock()
+            .map_err(|_| LogError::Storage("head lock poisoned".into()))?;
+        // Times never go backwards along the log, even if the clock does, so
+        // "as of time T" is a prefix of the log.
+        let now = Timestamp::from_jiff(jiff::Timestamp::now()).max(head.at);
+        let mut next = *head;
+        let mut session_seqs: HashMap<SessionId, u64> = HashMap::new();
+        let mut rows = Vec::with_capacity(batch.len());
+        let mut stored = Vec::with_capacity(batch.len());
+        for draft in batch {
+            let current = match session_seqs.get(&draft.session) {
+                Some(&s) => s,
+                None => self.last_session_seq(draft.session)?,
+            };
+            if let Some(expected) = draft.expected_session_seq
+                && current != expected
+            {
+                return Err(LogError::Conflict {
+                    session: draft.session,
+                    expected,
+                    actual: current,
+                });
+            }
+            let at = draft.at.map_or(now, |at| at.max(next.at));
+            let mut env = Envelope {
+                format: ENVELOPE_FORMAT,
+                seq: next.head.seq + 1,
+                id: draft.id,
+                at,
+                session: draft.session,
+                session_seq: current + 1,
+                prev_hash: next.head.hash,
+                event: draft.event,
+            };
+            let bytes = env.encode().map_err(|e| LogError::Storage(e.to_string()))?;
+            // The codec picks the format (compressed or not) by size.
+            env.format = bytes.first().copied().unwrap_or(ENVELOPE_FORMAT);
+            next.head = Head {
+                seq: env.seq,
+                hash: Hash(*blake3::hash(&bytes).as_bytes()),
+            };
+            next.at = at;
+            session_seqs.insert(env.session, env.session_seq);
+            rows.push((env.seq, env.session, env.session_seq, bytes));
+            stored.push(env);
+        }
+        self.check_space(rows.iter().map(|r| r.3.len() as u64).sum())?;
+        let mut events = sled::Batch::default();
+        let mut by_session = sled::Batch::default();
+        let mut sessions = sled::Batch::default();
+        let mut runs = Runs::default();
+        for (seq, session, session_seq, bytes) in rows {
+            let seq_key = seq.to_be_bytes();
+            events.insert(&seq_key, bytes);
+            runs.push(session, session_seq, seq);
+            if session_seq == 1 {
+                sessions.insert(session.as_bytes(), &seq_key);
+            }
+        }
+        for run in runs.0 {
+            by_session.insert(index_key(run.session, run.session_seq), &run.value()[..]);
+        }
+        // The events batch is the commit point: it lands whole or not at all.
+        // The indexes and the head are derived from it and written after it;
+        // sled keeps writes in order, so a crash can only leave them behind,
+        // and `open` re-derives them (see `repair_indexes`).
+        self.events.apply_batch(events).map_err(storage)?;
+        self.by_session.apply_batch(by_session).map_err(storage)?;
+        self.sessions.apply_batch(sessions).map_err(storage)?;
+        self.meta
+            .insert(HEAD_KEY, encode_head(&next))
+            .map_err(storage)?;
+        // The batch is committed in sled, so the head moves even if the
+        // flush below fails; but nothing is reported appended before the
+        // flush returns: acknowledged means durable.
+        *head = next;
+        drop(head);
+        if let Err(e) = self.flush() {
+            if let Ok(mut poisoned) = self.poisoned.lock() {
+                *poisoned = Some(e.to_string());
+            }
+            return Err(e);
+        }
+        Ok(stored)
+    }
+
     /// Overwrites the stored bytes of one event, bypassing every check, so
     /// that tests can prove tampering is detected.
     #[cfg(feature = "fault-injection")]
@@ -446,6 +582,14 @@ impl SledLog {
         self.events
             .insert(seq.to_be_bytes(), bytes)
             .map_err(storage)?;
+        self.flush()
+    }
+
+    /// Deletes one event's stored bytes, leaving a hole (fault-injection
+    /// tests).
+    #[cfg(feature = "fault-injection")]
+    pub fn remove_event(&self, seq: u64) -> Result<(), LogError> {
+        self.events.remove(seq.to_be_bytes()).map_err(storage)?;
         self.flush()
     }
 
@@ -485,6 +629,16 @@ fn session_from_key(key: &[u8]) -> Result<SessionId, LogError> {
         .and_then(|b| b.try_into().ok())
         .map(SessionId::from_bytes)
         .ok_or_else(|| LogError::Storage("malformed session key".into()))
+}
+
+/// An event about to be written: a new one (`expected_session_seq` set,
+/// `at` now) or a restored one (its own id and time).
+struct Draft {
+    session: SessionId,
+    expected_session_seq: Option<u64>,
+    id: EventId,
+    at: Option<Timestamp>,
+    event: logbook_core::Event,
 }
 
 /// Consecutive events of one session, as indexed in `by_session`.
@@ -577,100 +731,13 @@ fn decode_head(raw: &[u8]) -> Option<HeadState> {
 #[async_trait]
 impl EventLog for SledLog {
     async fn append(&self, batch: Vec<NewEvent>) -> Result<Vec<Envelope>, LogError> {
-        if batch.is_empty() {
-            return Err(LogError::EmptyBatch);
-        }
-        if let Some(why) = self
-            .poisoned
-            .lock()
-            .map_err(|_| LogError::Storage("poison lock poisoned".into()))?
-            .clone()
-        {
-            return Err(LogError::Poisoned(why));
-        }
-        let mut head = self
-            .head
-            .lock()
-            .map_err(|_| LogError::Storage("head lock poisoned".into()))?;
-        // Times never go backwards along the log, even if the clock does, so
-        // "as of time T" is a prefix of the log.
-        let now = Timestamp::from_jiff(jiff::Timestamp::now()).max(head.at);
-        let mut next = *head;
-        let mut session_seqs: HashMap<SessionId, u64> = HashMap::new();
-        let mut rows = Vec::with_capacity(batch.len());
-        let mut stored = Vec::with_capacity(batch.len());
-        for new in batch {
-            let current = match session_seqs.get(&new.session) {
-                Some(&s) => s,
-                None => self.last_session_seq(new.session)?,
-            };
-            if current != new.expected_session_seq {
-                return Err(LogError::Conflict {
-                    session: new.session,
-                    expected: new.expected_session_seq,
-                    actual: current,
-                });
-            }
-            let mut env = Envelope {
-                format: ENVELOPE_FORMAT,
-                seq: next.head.seq + 1,
-                id: EventId::new_v7(),
-                at: now,
-                session: new.session,
-                session_seq: current + 1,
-                prev_hash: next.head.hash,
-                event: new.event,
-            };
-            let bytes = env.encode().map_err(|e| LogError::Storage(e.to_string()))?;
-            // The codec picks the format (compressed or not) by size.
-            env.format = bytes.first().copied().unwrap_or(ENVELOPE_FORMAT);
-            next.head = Head {
-                seq: env.seq,
-                hash: Hash(*blake3::hash(&bytes).as_bytes()),
-            };
-            next.at = now;
-            session_seqs.insert(env.session, env.session_seq);
-            rows.push((env.seq, env.session, env.session_seq, bytes));
-            stored.push(env);
-        }
-        self.check_space(rows.iter().map(|r| r.3.len() as u64).sum())?;
-        let mut events = sled::Batch::default();
-        let mut by_session = sled::Batch::default();
-        let mut sessions = sled::Batch::default();
-        let mut runs = Runs::default();
-        for (seq, session, session_seq, bytes) in rows {
-            let seq_key = seq.to_be_bytes();
-            events.insert(&seq_key, bytes);
-            runs.push(session, session_seq, seq);
-            if session_seq == 1 {
-                sessions.insert(session.as_bytes(), &seq_key);
-            }
-        }
-        for run in runs.0 {
-            by_session.insert(index_key(run.session, run.session_seq), &run.value()[..]);
-        }
-        // The events batch is the commit point: it lands whole or not at all.
-        // The indexes and the head are derived from it and written after it;
-        // sled keeps writes in order, so a crash can only leave them behind,
-        // and `open` re-derives them (see `repair_indexes`).
-        self.events.apply_batch(events).map_err(storage)?;
-        self.by_session.apply_batch(by_session).map_err(storage)?;
-        self.sessions.apply_batch(sessions).map_err(storage)?;
-        self.meta
-            .insert(HEAD_KEY, encode_head(&next))
-            .map_err(storage)?;
-        // The batch is committed in sled, so the head moves even if the
-        // flush below fails; but nothing is reported appended before the
-        // flush returns: acknowledged means durable.
-        *head = next;
-        drop(head);
-        if let Err(e) = self.flush() {
-            if let Ok(mut poisoned) = self.poisoned.lock() {
-                *poisoned = Some(e.to_string());
-            }
-            return Err(e);
-        }
-        Ok(stored)
+        self.write(batch.into_iter().map(|new| Draft {
+            session: new.session,
+            expected_session_seq: Some(new.expected_session_seq),
+            id: EventId::new_v7(),
+            at: None,
+            event: new.event,
+        }))
     }
 
     async fn read_from(&self, from: u64, limit: usize) -> Result<Vec<Envelope>, LogError> {

@@ -4,6 +4,7 @@
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::DirBuilderExt as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -22,6 +23,17 @@ const FIRST_PAUSE: Duration = Duration::from_millis(1);
 const MAX_PAUSE: Duration = Duration::from_millis(50);
 
 impl StoreLock {
+    /// Takes the lock of the store in `dir` (creating the directory, mode
+    /// 0700), waiting up to `wait`.
+    pub fn take(dir: &Path, wait: Duration) -> Result<Self, StoreError> {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| StoreError::io(dir, e))?;
+        Self::acquire(&dir.join("lock"), wait)
+    }
+
     /// Takes the lock at `path`, waiting up to `wait`.
     pub fn acquire(path: &Path, wait: Duration) -> Result<Self, StoreError> {
         let mut file = OpenOptions::new()

@@ -395,3 +395,117 @@ fn a_poisoned_handle_refuses_appends_until_the_store_is_reopened() {
     block_on(log.append(vec![new(session, 1, note("after reopening"))])).unwrap();
     assert_eq!(block_on(log.read_from(1, 10)).unwrap().len(), 2);
 }
+
+/// Six notes in two sessions, alternating; returns the sessions.
+#[cfg(feature = "fault-injection")]
+fn six_notes(log: &SledLog) -> (SessionId, SessionId) {
+    let (a, b) = (SessionId::new_v7(), SessionId::new_v7());
+    for i in 0..3 {
+        block_on(log.append(vec![new(a, i, note(&format!("a{i}")))])).unwrap();
+        block_on(log.append(vec![new(b, i, note(&format!("b{i}")))])).unwrap();
+    }
+    (a, b)
+}
+
+#[cfg(feature = "fault-injection")]
+fn salvage_here(dir: &Path) -> Salvaged {
+    let lock = StoreLock::take(dir, Duration::from_secs(1)).unwrap();
+    salvage(dir, &lock, &StoreOptions::default()).unwrap()
+}
+
+#[cfg(feature = "fault-injection")]
+#[test]
+fn salvage_restores_every_readable_event_around_holes_and_names_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let before = {
+        let log = open(dir.path());
+        six_notes(&log);
+        let before = block_on(log.read_from(1, 100)).unwrap();
+        let mut altered = before[0].clone();
+        altered.event = note("rewritten");
+        log.tamper_with(1, &altered.encode().unwrap()).unwrap();
+        log.remove_event(3).unwrap();
+        log.tamper_with(4, b"\x01garbage").unwrap();
+        assert!(log.verify_chain().unwrap().problem.is_some());
+        before
+    };
+    let salvaged = salvage_here(dir.path());
+    assert_eq!(salvaged.restored, 4, "{salvaged:?}");
+    // Seq 1 was altered, so seq 2 no longer vouches for it.
+    assert_eq!(salvaged.verified_prefix, 0);
+    assert_eq!(salvaged.last_seq, 6);
+    assert_eq!(salvaged.findings.len(), 3, "{:?}", salvaged.findings);
+    assert!(matches!(
+        salvaged.findings[0],
+        Finding::Unconfirmed { seq: 1 }
+    ));
+    assert!(matches!(
+        salvaged.findings[1],
+        Finding::Missing { from: 3, to: 3 }
+    ));
+    assert!(matches!(
+        salvaged.findings[2],
+        Finding::Unreadable { seq: 4, .. }
+    ));
+    // The damaged log is kept, whole and still readable.
+    assert!(salvaged.kept.starts_with(dir.path().join("damaged")));
+    let kept = sled::open(&salvaged.kept).unwrap();
+    assert_eq!(kept.open_tree("events").unwrap().len(), 5);
+    drop(kept);
+
+    let log = open(dir.path());
+    assert!(log.verify_chain().unwrap().problem.is_none());
+    let after = block_on(log.read_from(1, 100)).unwrap();
+    let kept_of = |seq: usize| &before[seq - 1];
+    for (restored, original) in after.iter().zip([1, 2, 5, 6]) {
+        assert_eq!(restored.id, kept_of(original).id);
+        assert_eq!(restored.at, kept_of(original).at);
+        assert_eq!(restored.session, kept_of(original).session);
+    }
+    assert_eq!(after[0].event, note("rewritten"));
+    // Session a lost its second event (the hole at seq 3): its own
+    // sequence is renumbered without a gap.
+    let a = before[0].session;
+    let a_events = block_on(log.read_session(a)).unwrap();
+    assert_eq!(
+        a_events.iter().map(|e| e.session_seq).collect::<Vec<_>>(),
+        [1, 2]
+    );
+    // And the rebuilt log takes new writes after its head.
+    let next = block_on(log.append(vec![new(a, 2, note("a3"))])).unwrap();
+    assert_eq!(next[0].seq, 5);
+}
+
+#[cfg(feature = "fault-injection")]
+#[test]
+fn a_log_that_refuses_to_open_past_its_head_is_salvaged_whole() {
+    // The state a full disk used to leave: an event stored past the head
+    // that does not continue the chain, so every open refused the store.
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let log = open(dir.path());
+        let (a, _) = six_notes(&log);
+        let stray = Envelope {
+            format: logbook_core::ENVELOPE_FORMAT,
+            seq: 7,
+            id: logbook_core::EventId::new_v7(),
+            at: Timestamp::from_jiff(jiff::Timestamp::now()),
+            session: a,
+            session_seq: 4,
+            prev_hash: Hash([7; 32]),
+            event: note("half-written"),
+        };
+        log.tamper_with(7, &stray.encode().unwrap()).unwrap();
+    }
+    let refused = SledLog::open(dir.path(), &StoreOptions::default())
+        .err()
+        .unwrap();
+    assert!(refused.to_string().contains("event 7"), "{refused}");
+    let salvaged = salvage_here(dir.path());
+    assert_eq!(salvaged.restored, 7);
+    assert_eq!(salvaged.verified_prefix, 6);
+    assert_eq!(salvaged.findings, [Finding::Unconfirmed { seq: 7 }]);
+    let log = open(dir.path());
+    assert!(log.verify_chain().unwrap().problem.is_none());
+    assert_eq!(block_on(log.head()).unwrap().seq, 7);
+}
