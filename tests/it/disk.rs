@@ -123,6 +123,35 @@ fn a_full_disk_refuses_writes_loses_nothing_and_recovers_when_space_returns() {
     assert!(shown.status.success());
     let shown = String::from_utf8_lossy(&shown.stdout);
     assert!(shown.contains("disk full, not recording"), "{shown}");
+    // And `doctor` says what is wrong, and what waits.
+    let out = store.run(&["doctor", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let check = |name: &str| {
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(check("space")["status"], "bad", "{report:#}");
+    assert!(
+        check("failures")["message"]
+            .as_str()
+            .unwrap()
+            .contains("refusing to write"),
+        "{report:#}"
+    );
+    assert!(
+        check("leftovers")["message"]
+            .as_str()
+            .unwrap()
+            .contains("1 hook waits in the spool"),
+        "{report:#}"
+    );
+    assert_eq!(check("log")["status"], "ok", "{report:#}");
 
     // Reading still works, and everything acknowledged is there.
     let listed = store.sessions();

@@ -7,6 +7,7 @@ mod concurrency;
 mod crash;
 mod daemon;
 mod disk;
+mod doctor;
 mod hooks;
 mod import;
 mod lifecycle;

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use logbook_engine::request::{
-    CaptureArgs, ContextArgs, EndArgs, HandoffArgs, ImportArgs, JsonArg, LogArgs, LsArgs, NoteArgs,
-    ReplayArgs, ShowArgs, StartArgs, TokensArgs, TransitionArgs,
+    CaptureArgs, ContextArgs, DoctorArgs, EndArgs, HandoffArgs, ImportArgs, JsonArg, LogArgs,
+    LsArgs, NoteArgs, ReplayArgs, ShowArgs, StartArgs, TokensArgs, TransitionArgs,
 };
 
 /// A flight recorder for AI coding-agent sessions.
@@ -53,6 +53,8 @@ pub enum Command {
     Replay(ReplayArgs),
     /// Every stored envelope as JSON lines
     Export,
+    /// Diagnose the store in plain words (lock, leftovers, space, chain, projections, permissions); --repair fixes it
+    Doctor(DoctorArgs),
     /// Capture new complete lines of a source into a session, exactly once
     Capture(CaptureArgs),
     /// Backfill Claude Code transcripts (files, project folders or ~/.claude/projects)

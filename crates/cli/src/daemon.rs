@@ -11,6 +11,21 @@ use crate::cli::DaemonAction;
 
 const WAIT: Duration = Duration::from_secs(3);
 
+/// Stops the store's daemon, if one runs, and waits until it has let go
+/// of the store (a daemon that does not answer is terminated).
+pub fn stop(root: &Path) {
+    let Some(pid) = client::daemon_pid(root) else {
+        return;
+    };
+    let _ =
+        client::connect(root, Start::Never, WAIT).and_then(|c| c.control(Control::Shutdown, WAIT));
+    let until = std::time::Instant::now() + WAIT;
+    while client::is_running(pid) && std::time::Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    client::terminate(pid, Duration::from_millis(200));
+}
+
 /// Runs a `daemon` subcommand.
 pub fn daemon(action: DaemonAction, root: &Path) -> ExitCode {
     match action {

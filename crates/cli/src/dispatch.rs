@@ -173,7 +173,8 @@ fn replace_in_background(root: &Path) {
     }
 }
 
-fn in_process(root: &Path, request: Request, stop: Arc<AtomicBool>) -> ExitCode {
+/// Runs a request in this process.
+pub fn in_process(root: &Path, request: Request, stop: Arc<AtomicBool>) -> ExitCode {
     let runtime = match runtime() {
         Ok(rt) => rt,
         Err(code) => return code,

@@ -117,6 +117,18 @@ fn main() -> ExitCode {
         Command::Verify(args) => Request::Verify(args),
         Command::Replay(args) => Request::Replay(args),
         Command::Export => Request::Export,
+        Command::Doctor(args) if args.repair => {
+            // A repair replaces the log under the daemon's feet: the daemon
+            // goes first, and the repair runs here, holding the store.
+            return match store() {
+                Ok(root) => {
+                    daemon::stop(&root);
+                    dispatch::in_process(&root, Request::Doctor(args), Default::default())
+                }
+                Err(code) => code,
+            };
+        }
+        Command::Doctor(args) => Request::Doctor(args),
         Command::Capture(args) => Request::Capture(args),
         Command::Import(args) => Request::Import(args),
         Command::Note(args) => Request::Note {

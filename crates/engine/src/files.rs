@@ -24,6 +24,18 @@ pub fn create_private_dir(path: &Path) -> std::io::Result<()> {
         .create(path)
 }
 
+/// Writes a small file readable by its owner only.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
 impl FsFiles {
     /// Files under `root`.
     pub fn new(root: PathBuf) -> Self {

@@ -150,6 +150,20 @@ pub struct ReplayArgs {
     pub at: Option<String>,
 }
 
+/// `doctor`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+pub struct DoctorArgs {
+    /// Fix what can be fixed: leftovers, permissions, the projected files,
+    /// and a damaged log, rebuilt from every event still readable (the
+    /// damaged one is kept under damaged/). Stops the store's daemon first
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub repair: bool,
+    /// Print JSON instead of text
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub json: bool,
+}
+
 /// `capture`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "clap", derive(clap::Args))]
@@ -289,6 +303,8 @@ pub enum Request {
     Replay(ReplayArgs),
     /// `export`.
     Export,
+    /// `doctor`.
+    Doctor(DoctorArgs),
     /// `capture`.
     Capture(CaptureArgs),
     /// `import`.
@@ -337,6 +353,7 @@ impl Request {
             Self::Verify(_) => "verify",
             Self::Replay(_) => "replay",
             Self::Export => "export",
+            Self::Doctor(_) => "doctor",
             Self::Capture(_) => "capture",
             Self::Import(_) => "import",
             Self::Note { .. } => "note",

@@ -12,7 +12,7 @@ use logbook_core::{
     EndStatus, Envelope, EventLog, IdPrefix, MemoryCursors, Projection, ProjectionError, SessionId,
     catch_up,
 };
-use logbook_store::{SledLog, StoreError, StoreOptions};
+use logbook_store::{Salvaged, SledLog, StoreError, StoreLock, StoreOptions};
 
 use logbook_capture::projection::TranscriptProjection;
 use logbook_context::projection::ContextProjection;
@@ -148,9 +148,11 @@ fn tighten_mode(root: &Path) -> std::io::Result<()> {
 }
 
 /// Makes every directory under `dir` 0700 and every file 0600 where group
-/// or others had any access; symbolic links are left as they are.
-fn tighten_tree(dir: &Path) -> std::io::Result<()> {
+/// or others had any access; symbolic links are left as they are. Returns
+/// how many it changed.
+pub(crate) fn tighten_tree(dir: &Path) -> std::io::Result<usize> {
     use std::os::unix::fs::PermissionsExt as _;
+    let mut changed = 0;
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let meta = entry.path().symlink_metadata()?;
@@ -158,13 +160,15 @@ fn tighten_tree(dir: &Path) -> std::io::Result<()> {
         if meta.is_dir() {
             if mode & 0o077 != 0 {
                 std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(0o700))?;
+                changed += 1;
             }
-            tighten_tree(&entry.path())?;
+            changed += tighten_tree(&entry.path())?;
         } else if meta.is_file() && mode & 0o077 != 0 {
             std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(0o600))?;
+            changed += 1;
         }
     }
-    Ok(())
+    Ok(changed)
 }
 
 /// What `config.toml` looked like when it was read: its size and mtime.
@@ -229,6 +233,34 @@ impl Workspace {
         root: &Path,
         lock_wait: Option<std::time::Duration>,
     ) -> Result<Self, WorkspaceError> {
+        let (root, config, stamp, mut options) = Self::prepare(root)?;
+        if let Some(wait) = lock_wait {
+            options.lock_wait = wait;
+        }
+        let log = SledLog::open(&root, &options)?;
+        let workspace = Self::assemble(root, config, stamp, log);
+        workspace.catch_up().await?;
+        Ok(workspace)
+    }
+
+    /// Rebuilds the log from every event it can still read
+    /// ([`logbook_store::salvage`]), then every projected file from it, under
+    /// one hold of the lock: nobody sees the old files against the new log.
+    pub async fn salvage(root: &Path) -> Result<(Self, Salvaged), WorkspaceError> {
+        let (root, config, stamp, options) = Self::prepare(root)?;
+        let lock = StoreLock::take(&root, options.lock_wait)?;
+        let salvaged = logbook_store::salvage(&root, &lock, &options)?;
+        let log = SledLog::open_held(&root, lock, &options)?;
+        let workspace = Self::assemble(root, config, stamp, log);
+        workspace.replay_live().await?;
+        workspace.flush()?;
+        Ok((workspace, salvaged))
+    }
+
+    /// Checks the directory, makes it private, reads the config.
+    fn prepare(
+        root: &Path,
+    ) -> Result<(PathBuf, Config, Option<ConfigStamp>, StoreOptions), WorkspaceError> {
         let dir_err = |source| WorkspaceError::Dir {
             path: root.to_owned(),
             source,
@@ -252,12 +284,15 @@ impl Workspace {
         let stamp = config_stamp(&root);
         let config = Config::load(&root.join("config.toml"))?;
         let options = StoreOptions {
-            lock_wait: lock_wait.unwrap_or_else(|| config.lock_wait()),
+            lock_wait: config.lock_wait(),
             min_free_bytes: config.min_free_mb.saturating_mul(1 << 20),
             ..StoreOptions::default()
         };
-        let log = SledLog::open(&root, &options)?;
-        let workspace = Self {
+        Ok((root, config, stamp, options))
+    }
+
+    fn assemble(root: PathBuf, config: Config, stamp: Option<ConfigStamp>, log: SledLog) -> Self {
+        Self {
             files: FsFiles::new(root.clone()),
             root,
             config: std::sync::RwLock::new((config, stamp)),
@@ -267,9 +302,7 @@ impl Workspace {
             spool_turn: tokio::sync::Mutex::new(()),
             parsed: std::sync::Mutex::new(HashMap::new()),
             unsaid: std::sync::Mutex::new(HashMap::new()),
-        };
-        workspace.catch_up().await?;
-        Ok(workspace)
+        }
     }
 
     /// The store directory (absolute).

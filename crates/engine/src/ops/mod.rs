@@ -6,6 +6,7 @@
 pub mod capture;
 pub mod context;
 pub mod demo;
+pub mod doctor;
 pub mod end;
 pub mod export;
 pub mod handoff;
@@ -130,6 +131,10 @@ pub async fn execute(
         Request::Capture(args) => capture::capture(store, args, console)
             .await
             .map(Executed::code),
+        // The doctor opens the store itself: not opening is a finding.
+        Request::Doctor(args) => doctor::doctor(store, args, console)
+            .await
+            .map(Executed::code),
         request => {
             let ws = store.open().await?;
             // Hooks that only report spool themselves: what is read next
@@ -191,7 +196,10 @@ async fn run(ws: &Workspace, request: Request, console: &mut Console) -> crate::
         }
         Request::Tokens(args) => tokens::tokens(ws, args, &mut *console.out, terminal).await,
         // Served by `execute` before a workspace is needed.
-        Request::Hook { .. } | Request::Statusline { .. } | Request::Capture(_) => Ok(0),
+        Request::Hook { .. }
+        | Request::Statusline { .. }
+        | Request::Capture(_)
+        | Request::Doctor(_) => Ok(0),
     }
 }
 

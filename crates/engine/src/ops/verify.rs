@@ -28,6 +28,41 @@ struct Report {
     problems: Vec<Problem>,
 }
 
+/// Compares every projected file with a rebuild from the log: how many
+/// files were compared, and each that differs with what is wrong.
+pub(crate) async fn projection_problems(
+    ws: &Workspace,
+) -> crate::Result<(usize, Vec<(String, &'static str)>)> {
+    // The rebuild lives inside the store so it is as private as the store.
+    let scratch = tempfile::Builder::new()
+        .prefix(".verify-")
+        .tempdir_in(ws.root())?;
+    ws.rebuild_into(scratch.path(), None).await?;
+    let rebuilt: BTreeSet<String> = ws
+        .rebuilt_owned_files(scratch.path())?
+        .into_iter()
+        .collect();
+    let live: BTreeSet<String> = ws.live_owned_files()?.into_iter().collect();
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    for path in rebuilt.union(&live) {
+        checked += 1;
+        let message = match (rebuilt.contains(path), live.contains(path)) {
+            (true, false) => Some("missing (the log says it should exist)"),
+            (false, true) => Some("not produced by the log"),
+            _ => {
+                let expected = std::fs::read(scratch.path().join(path))?;
+                let actual = std::fs::read(ws.root().join(path))?;
+                (expected != actual).then_some("differs from a rebuild from the log")
+            }
+        };
+        if let Some(message) = message {
+            problems.push((path.clone(), message));
+        }
+    }
+    Ok((checked, problems))
+}
+
 /// Runs the checks; exit 1 when anything is wrong.
 pub async fn verify(ws: &Workspace, json: bool, console: &mut Console) -> crate::Result<u8> {
     let out = &mut *console.out;
@@ -41,35 +76,13 @@ pub async fn verify(ws: &Workspace, json: bool, console: &mut Console) -> crate:
             message: problem.to_string(),
         });
     } else {
-        // The rebuild lives inside the store so it is as private as the store.
-        let scratch = tempfile::Builder::new()
-            .prefix(".verify-")
-            .tempdir_in(ws.root())?;
-        ws.rebuild_into(scratch.path(), None).await?;
-        let rebuilt: BTreeSet<String> = ws
-            .rebuilt_owned_files(scratch.path())?
-            .into_iter()
-            .collect();
-        let live: BTreeSet<String> = ws.live_owned_files()?.into_iter().collect();
-        for path in rebuilt.union(&live) {
-            files_checked += 1;
-            let message = match (rebuilt.contains(path), live.contains(path)) {
-                (true, false) => Some("missing (the log says it should exist)"),
-                (false, true) => Some("not produced by the log"),
-                _ => {
-                    let expected = std::fs::read(scratch.path().join(path))?;
-                    let actual = std::fs::read(ws.root().join(path))?;
-                    (expected != actual).then_some("differs from a rebuild from the log")
-                }
-            };
-            if let Some(message) = message {
-                problems.push(Problem {
-                    seq: None,
-                    file: Some(path.clone()),
-                    message: format!("{path}: {message}"),
-                });
-            }
-        }
+        let (checked, differing) = projection_problems(ws).await?;
+        files_checked = checked;
+        problems.extend(differing.into_iter().map(|(path, message)| Problem {
+            seq: None,
+            message: format!("{path}: {message}"),
+            file: Some(path),
+        }));
     }
     let report = Report {
         ok: problems.is_empty(),
