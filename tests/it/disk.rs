@@ -218,3 +218,101 @@ fn a_full_disk_refuses_writes_loses_nothing_and_recovers_when_space_returns() {
         "the import after the refusal took every line once"
     );
 }
+
+/// A read-only bind mount of a directory for the length of a test.
+struct ReadOnlyView(PathBuf);
+
+impl ReadOnlyView {
+    fn of(source: &Path, at: &Path) -> Self {
+        std::fs::create_dir_all(at).unwrap();
+        for args in [
+            vec!["--bind".as_ref(), source.as_os_str(), at.as_os_str()],
+            vec!["-o".as_ref(), "remount,bind,ro".as_ref(), at.as_os_str()],
+        ] {
+            let out = Command::new("mount").args(args).output().unwrap();
+            assert!(
+                out.status.success(),
+                "a read-only bind mount needs root (CI runs as root): {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Self(at.to_owned())
+    }
+}
+
+impl Drop for ReadOnlyView {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_read_only_store_answers_every_reading_command_and_refuses_writes() {
+    let store = Store::new();
+    store.ok(&[
+        "import",
+        logbook_tests::fixtures()
+            .join("viewer-sample")
+            .to_str()
+            .unwrap(),
+    ]);
+    let id = store.start("job");
+    store.ok(&[
+        "note",
+        "--session",
+        &id,
+        "--decision",
+        "keep the backup read-only",
+    ]);
+    let reads: Vec<Vec<&str>> = vec![
+        vec!["ls", "--json"],
+        vec!["show", &id, "--json"],
+        vec!["log"],
+        vec!["export"],
+        vec!["tokens", "--json"],
+        vec!["context", &id, "--json"],
+    ];
+    let expected: Vec<String> = reads.iter().map(|args| store.ok(args)).collect();
+    store.stop_daemon();
+    let root = store.root().canonicalize().unwrap();
+    let view = ReadOnlyView::of(&root, &store.scratch().join("backup"));
+    let on_view = |args: &[&str]| {
+        store
+            .cmd()
+            .env("LOGBOOK_DIR", &view.0)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    for (args, expected) in reads.iter().zip(&expected) {
+        let out = on_view(args);
+        assert!(
+            out.status.success(),
+            "{args:?} on a read-only store: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // Paths shown are resolved where the store is found.
+        let shown = String::from_utf8(out.stdout)
+            .unwrap()
+            .replace(view.0.to_str().unwrap(), root.to_str().unwrap());
+        assert_eq!(&shown, expected, "{args:?}");
+    }
+    let verified = on_view(&["verify"]);
+    assert!(
+        verified.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verified.stdout)
+    );
+    let doctor = on_view(&["doctor"]);
+    let said = String::from_utf8_lossy(&doctor.stdout);
+    assert!(doctor.status.success(), "{said}");
+    assert!(said.contains("read-only file system"), "{said}");
+
+    // A write is refused in one line; nothing is recorded anywhere.
+    let out = on_view(&["start", "--command", "refused"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("read-only"), "{stderr}");
+    assert_eq!(store.ok(&["export"]), expected[3]);
+}

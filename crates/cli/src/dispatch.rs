@@ -30,7 +30,9 @@ pub fn run(root: &Path, request: Request) -> ExitCode {
             let _ = signal_hook::flag::register(signal, stop.clone());
         }
     }
-    if !config.daemon_enabled() {
+    // A daemon needs its socket and pid file in the store: a store this
+    // process cannot write is read here.
+    if !config.daemon_enabled() || logbook_engine::workspace::read_only_reason(root).is_some() {
         return in_process(root, request, stop);
     }
     let env = match ClientEnv::current() {
@@ -96,7 +98,7 @@ pub fn run(root: &Path, request: Request) -> ExitCode {
 pub fn agent_facing(root: &Path, request: Request) -> ExitCode {
     let config = Workspace::open_config(root).unwrap_or_default();
     let stop = Arc::new(AtomicBool::new(false));
-    if !config.daemon_enabled() {
+    if !config.daemon_enabled() || logbook_engine::workspace::read_only_reason(root).is_some() {
         let _ = in_process(root, request, stop);
         return ExitCode::SUCCESS;
     }

@@ -74,6 +74,10 @@ pub enum LogError {
     /// takes no more, and reopening the store resumes from what is durable.
     #[error("an earlier write to the event log failed ({0}); reopen the store")]
     Poisoned(String),
+    /// The store was opened from a read-only directory: it can be read,
+    /// never written.
+    #[error("the store is read-only ({0}); only commands that read work")]
+    ReadOnly(String),
 }
 
 /// The append-only event log. Implementations must make each

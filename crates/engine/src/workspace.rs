@@ -87,6 +87,9 @@ pub struct Workspace {
     /// session's next `Stop` hook says them. A session left behind (by a
     /// compaction or `/clear`) keeps its own, never said by its successor.
     unsaid: std::sync::Mutex<HashMap<SessionId, Vec<(u8, f64)>>>,
+    /// For a read-only store, the private copy of its log this process
+    /// reads (sled cannot open a directory it cannot write).
+    copy: Option<tempfile::TempDir>,
 }
 
 /// A parsed file, the hash of the bytes it was parsed from, and its stamp
@@ -171,6 +174,44 @@ pub(crate) fn tighten_tree(dir: &Path) -> std::io::Result<usize> {
     Ok(changed)
 }
 
+/// Why this process cannot write the existing store at `root`, if it
+/// cannot: then it is opened read-only (see [`Workspace::open`]).
+pub fn read_only_reason(root: &Path) -> Option<String> {
+    use rustix::fs::{Access, access};
+    use rustix::io::Errno;
+    if !root.is_dir() {
+        return None;
+    }
+    match access(root, Access::WRITE_OK) {
+        Err(Errno::ROFS) => Some(format!("{} is on a read-only file system", root.display())),
+        Err(Errno::ACCESS | Errno::PERM) => {
+            Some(format!("{} is not writable by you", root.display()))
+        }
+        _ => None,
+    }
+}
+
+/// Copies the files and directories under `from` to `to` (mode 0700/0600).
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    create_private_dir(to)?;
+    let entries = match std::fs::read_dir(from) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        let target = to.join(entry.file_name());
+        if kind.is_dir() {
+            copy_tree(&entry.path(), &target)?;
+        } else if kind.is_file() {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}
+
 /// What `config.toml` looked like when it was read: its size and mtime.
 type ConfigStamp = (u64, std::time::SystemTime);
 
@@ -233,6 +274,9 @@ impl Workspace {
         root: &Path,
         lock_wait: Option<std::time::Duration>,
     ) -> Result<Self, WorkspaceError> {
+        if let Some(why) = read_only_reason(root) {
+            return Self::open_read_only(root, why);
+        }
         let (root, config, stamp, mut options) = Self::prepare(root)?;
         if let Some(wait) = lock_wait {
             options.lock_wait = wait;
@@ -255,6 +299,46 @@ impl Workspace {
         workspace.replay_live().await?;
         workspace.flush()?;
         Ok((workspace, salvaged))
+    }
+
+    /// A store this process cannot write (a read-only mount, a backup
+    /// owned by someone else): its log is copied to a private temporary
+    /// directory and opened there, refusing every write; the projected
+    /// files are read where they are, as they are.
+    fn open_read_only(root: &Path, why: String) -> Result<Self, WorkspaceError> {
+        let dir_err = |source| WorkspaceError::Dir {
+            path: root.to_owned(),
+            source,
+        };
+        let root = root.canonicalize().map_err(dir_err)?;
+        let stamp = config_stamp(&root);
+        let config = Config::load(&root.join("config.toml"))?;
+        let copy = tempfile::Builder::new()
+            .prefix("logbook-read-only-")
+            .tempdir()
+            .map_err(dir_err)?;
+        copy_tree(&root.join("log"), &copy.path().join("log")).map_err(dir_err)?;
+        let options = StoreOptions {
+            lock_wait: config.lock_wait(),
+            min_free_bytes: 0,
+            read_only: Some(why),
+            ..StoreOptions::default()
+        };
+        let log = SledLog::open(copy.path(), &options)?;
+        let mut workspace = Self::assemble(root, config, stamp, log);
+        workspace.copy = Some(copy);
+        Ok(workspace)
+    }
+
+    /// Whether the store was opened read-only.
+    pub fn is_read_only(&self) -> bool {
+        self.copy.is_some()
+    }
+
+    /// Where scratch work of this process goes: inside the store, as
+    /// private as the store, unless the store is read-only.
+    pub fn scratch_dir(&self) -> &Path {
+        self.copy.as_ref().map_or(&self.root, |c| c.path())
     }
 
     /// Checks the directory, makes it private, reads the config.
@@ -302,6 +386,7 @@ impl Workspace {
             spool_turn: tokio::sync::Mutex::new(()),
             parsed: std::sync::Mutex::new(HashMap::new()),
             unsaid: std::sync::Mutex::new(HashMap::new()),
+            copy: None,
         }
     }
 
@@ -666,6 +751,13 @@ impl Workspace {
     /// Deletes every file the projections own (and nothing else), resets
     /// the cursors and rebuilds from seq 1.
     pub async fn replay_live(&self) -> Result<usize, WorkspaceError> {
+        if self.is_read_only() {
+            return Err(logbook_core::LogError::ReadOnly(format!(
+                "{} cannot be written",
+                self.root.display()
+            ))
+            .into());
+        }
         let _lane = self.lane().await;
         let projections = self.projections();
         let owned = self.owned_files(&self.root, &projections)?;

@@ -79,6 +79,10 @@ pub struct StoreOptions {
     /// before sled writes anything. sled 0.34 that runs out of space
     /// mid-write can lose earlier acknowledged writes.
     pub min_free_bytes: u64,
+    /// Set (with the reason) for a log opened from a copy of a read-only
+    /// store: every write is refused, so nothing is recorded where no one
+    /// will find it.
+    pub read_only: Option<String>,
 }
 
 impl Default for StoreOptions {
@@ -87,6 +91,7 @@ impl Default for StoreOptions {
             lock_wait: Duration::from_secs(10),
             cache_capacity: 64 * 1024 * 1024,
             min_free_bytes: DEFAULT_MIN_FREE,
+            read_only: None,
         }
     }
 }
@@ -172,6 +177,7 @@ pub struct SledLog {
     /// Set when a flush failed after a batch was taken: sled may hold it
     /// only in memory, so nothing more is built on it.
     poisoned: Mutex<Option<String>>,
+    read_only: Option<String>,
     _lock: StoreLock,
 }
 
@@ -283,6 +289,7 @@ impl SledLog {
             path,
             min_free: options.min_free_bytes,
             poisoned: Mutex::new(None),
+            read_only: options.read_only.clone(),
             _lock: lock,
         };
         log.repair_indexes()?;
@@ -478,6 +485,9 @@ impl SledLog {
     ) -> Result<Vec<Envelope>, LogError> {
         if batch.len() == 0 {
             return Err(LogError::EmptyBatch);
+        }
+        if let Some(why) = &self.read_only {
+            return Err(LogError::ReadOnly(why.clone()));
         }
         if let Some(why) = self
             .poisoned

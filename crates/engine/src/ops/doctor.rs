@@ -81,6 +81,11 @@ pub(crate) async fn doctor(
                 "doctor --repair runs in its own process with the daemon stopped",
             ));
         }
+        if let Some(why) = crate::workspace::read_only_reason(&root) {
+            return Err(EngineError::failed(format!(
+                "cannot repair: {why}; copy the store somewhere writable and repair the copy"
+            )));
+        }
         repaired = repair(&root).await?;
     }
     let checks = diagnose(store).await;
@@ -160,6 +165,15 @@ async fn diagnose(store: &Store) -> Vec<Check> {
             // Not the configured wait: a doctor says who holds the store
             // rather than queueing behind them.
             match Workspace::open_waiting(root, Some(Duration::from_secs(2))).await {
+                Ok(ws) if ws.is_read_only() => {
+                    let why = crate::workspace::read_only_reason(root).unwrap_or_default();
+                    checks.push(Check::new(
+                        "lock",
+                        Status::Warn,
+                        format!("not taken: {why}; it can be read, nothing can be recorded in it"),
+                    ));
+                    Ok(std::sync::Arc::new(ws))
+                }
                 Ok(ws) => {
                     checks.push(Check::new(
                         "lock",

@@ -140,6 +140,8 @@ pub async fn execute(
             // Hooks that only report spool themselves: what is read next
             // includes them.
             let spooled = match store {
+                // Nothing can be applied to a store that cannot be written.
+                _ if ws.is_read_only() => Vec::new(),
                 Store::PerUse(_) => spool::ingest(&ws).await,
                 Store::Shared(_) if !spool::pending(ws.root()).is_empty() => {
                     spool::ingest(&ws).await

@@ -33,10 +33,9 @@ struct Report {
 pub(crate) async fn projection_problems(
     ws: &Workspace,
 ) -> crate::Result<(usize, Vec<(String, &'static str)>)> {
-    // The rebuild lives inside the store so it is as private as the store.
     let scratch = tempfile::Builder::new()
         .prefix(".verify-")
-        .tempdir_in(ws.root())?;
+        .tempdir_in(ws.scratch_dir())?;
     ws.rebuild_into(scratch.path(), None).await?;
     let rebuilt: BTreeSet<String> = ws
         .rebuilt_owned_files(scratch.path())?
