@@ -155,6 +155,11 @@ pub async fn seq_before(log: &dyn EventLog, env: &Envelope) -> Result<u64, LogEr
 /// transcript bytes never has to fit in memory at once.
 pub const CATCH_UP_CHUNK: usize = 256;
 
+/// Batches of at least this many bytes (transcript bytes, or a kilobyte
+/// per other event) are folded into the projections in parallel; a hook's
+/// few events are not worth a thread.
+const PARALLEL_FROM: usize = 256 << 10;
+
 /// Applies every envelope past each projection's cursor, up to `until`
 /// (inclusive; `None` means the head). Files are written before the cursor
 /// moves, so a crash in between only repeats idempotent work. Returns how
@@ -185,12 +190,52 @@ pub async fn catch_up(
             break;
         };
         read += batch.len() as u64;
-        for (p, position) in projections.iter().zip(positions.iter_mut()) {
-            let fresh = batch.partition_point(|e| e.seq <= *position);
-            if fresh < batch.len() {
-                p.apply(log, &batch[fresh..], files).await?;
-                cursors.set(p.name(), last)?;
+        let due: Vec<(&dyn Projection, &[Envelope])> = projections
+            .iter()
+            .zip(positions.iter_mut())
+            .filter_map(|(p, position)| {
+                let fresh = batch.partition_point(|e| e.seq <= *position);
                 *position = last;
+                (fresh < batch.len()).then_some((p.as_ref(), &batch[fresh..]))
+            })
+            .collect();
+        let weight: usize = batch
+            .iter()
+            .map(|e| match &e.event {
+                crate::Event::TranscriptCaptured(t) => t.bytes.0.len(),
+                _ => 1024,
+            })
+            .sum();
+        if due.len() > 1 && weight >= PARALLEL_FROM {
+            // Projections write disjoint files and keep their own cursors,
+            // so a large batch (an import, a catch-up) folds into each on
+            // its own thread: the fold, not the log, is the bottleneck.
+            let outcomes: Vec<Result<(), ProjectionError>> = std::thread::scope(|scope| {
+                let running: Vec<_> = due
+                    .iter()
+                    .map(|&(p, fresh)| {
+                        scope.spawn(move || {
+                            futures::executor::block_on(p.apply(log, fresh, files))?;
+                            cursors.set(p.name(), last)
+                        })
+                    })
+                    .collect();
+                running
+                    .into_iter()
+                    .map(|t| {
+                        t.join().unwrap_or_else(|_| {
+                            Err(ProjectionError::Cursor(
+                                "a projection thread panicked".into(),
+                            ))
+                        })
+                    })
+                    .collect()
+            });
+            outcomes.into_iter().collect::<Result<(), _>>()?;
+        } else {
+            for (p, fresh) in due {
+                p.apply(log, fresh, files).await?;
+                cursors.set(p.name(), last)?;
             }
         }
         next = last + 1;
