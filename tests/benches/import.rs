@@ -76,15 +76,6 @@ fn logbook(store: &Path, args: &[&str]) -> Command {
     cmd
 }
 
-fn ccusage_bin() -> PathBuf {
-    std::env::var_os("CCUSAGE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../target/ccusage/node_modules/.bin/ccusage")
-        })
-}
-
 /// The median time of opening the store (lock, sled, index check), warm.
 fn open_time(store: &Path) -> Duration {
     let mut times: Vec<Duration> = (0..21)
@@ -151,9 +142,9 @@ fn main() {
         let open = open_time(&store);
         let (verify, verify_peak) = run_measured(&mut logbook(&store, &["verify"]));
         let (replay, replay_peak) = run_measured(&mut logbook(&store, &["replay"]));
-        let ccusage = if ccusage_bin().exists() {
+        let ccusage = if logbook_tests::ccusage_bin().exists() {
             let (took, peak) = run_measured(
-                Command::new(ccusage_bin())
+                Command::new(logbook_tests::ccusage_bin())
                     .args(["claude", "session", "--offline", "--json"])
                     .env("CLAUDE_CONFIG_DIR", &corpus),
             );

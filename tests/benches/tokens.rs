@@ -11,7 +11,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -31,18 +31,9 @@ fn logbook(store: &Path) -> Command {
     cmd
 }
 
-fn ccusage_bin() -> PathBuf {
-    std::env::var_os("CCUSAGE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../target/ccusage/node_modules/.bin/ccusage")
-        })
-}
-
 fn ccusage(corpus: &Path) -> (Duration, Truth) {
     let (took, out) = timed(
-        Command::new(ccusage_bin())
+        Command::new(logbook_tests::ccusage_bin())
             .args(["claude", "session", "--offline", "--json"])
             .env("CLAUDE_CONFIG_DIR", corpus),
     );
@@ -101,9 +92,9 @@ fn statusline_median(store: &Path, agent: &str) -> Duration {
 fn main() {
     let sizes = logbook_tests::corpus::sizes_from_args();
     assert!(
-        ccusage_bin().exists(),
+        logbook_tests::ccusage_bin().exists(),
         "no ccusage at {} (see the header)",
-        ccusage_bin().display()
+        logbook_tests::ccusage_bin().display()
     );
     println!(
         "| corpus | (a) logbook import + tokens | (a) ccusage | ratio | (b) logbook tokens | (b) ccusage | speed-up | same totals |"

@@ -516,3 +516,14 @@ pub fn append_text(path: &Path, text: &str) {
         .unwrap();
     f.write_all(text.as_bytes()).unwrap();
 }
+
+/// ccusage for the benches that compare with it: `CCUSAGE`, else the one
+/// `npm install --prefix target/ccusage ccusage@20.0.24` puts in place.
+pub fn ccusage_bin() -> PathBuf {
+    std::env::var_os("CCUSAGE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../target/ccusage/node_modules/.bin/ccusage")
+        })
+}
