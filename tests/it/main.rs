@@ -11,6 +11,7 @@ mod doctor;
 mod hooks;
 mod import;
 mod lifecycle;
+mod memory;
 mod projections;
 mod tmux;
 mod tokens;

@@ -151,7 +151,7 @@ fn sled_words(e: &sled::Error) -> String {
         sled::Error::Io(io) => io.to_string(),
         sled::Error::Corruption { .. } => {
             "its files are damaged (sled found data it cannot read back); \
-             `logbook export` keeps what can still be read"
+             `logbook doctor --repair` rebuilds it from what can still be read"
                 .into()
         }
         sled::Error::CollectionNotFound(_) => "one of its trees is missing".into(),

@@ -10,7 +10,6 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read as _};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use logbook_capture::run::CaptureConfig;
@@ -173,11 +172,7 @@ pub struct ImportOptions {
 }
 
 /// Runs `import`.
-pub async fn import(
-    ws: &Arc<Workspace>,
-    args: ImportArgs,
-    console: &mut Console,
-) -> crate::Result<u8> {
+pub async fn import(ws: &Workspace, args: ImportArgs, console: &mut Console) -> crate::Result<u8> {
     let files = gather(&args.paths, &console.env)?;
     let summary = import_files(ws, files, ImportOptions::default(), Some(console)).await?;
     for (path, why) in &summary.skipped {
@@ -218,7 +213,7 @@ pub async fn import(
 /// Imports every `.jsonl` under `dir` (the daemon's sweep of Claude Code's
 /// projects folder); a missing folder imports nothing.
 pub async fn import_dir(
-    ws: &Arc<Workspace>,
+    ws: &Workspace,
     dir: &Path,
     options: ImportOptions,
 ) -> crate::Result<ImportSummary> {
@@ -236,7 +231,7 @@ pub async fn import_dir(
 /// Captures `files` (exactly once) into the sessions of their
 /// conversations, starting sessions for conversations never seen.
 pub async fn import_files(
-    ws: &Arc<Workspace>,
+    ws: &Workspace,
     files: Vec<PathBuf>,
     options: ImportOptions,
     console: Option<&Console>,
@@ -270,7 +265,6 @@ pub async fn import_files(
         token_reading: Some(logbook_tokens::text::token_usage),
         ..CaptureConfig::default()
     };
-    let mut projector = Projector::start(ws.clone());
     for t in &transcripts {
         // Hooks that found the store busy are applied between files, so a
         // long import never keeps a hook waiting (DESIGN.md §8).
@@ -368,12 +362,10 @@ pub async fn import_files(
             }
         }
         // Project per file, so the files people read follow an import and
-        // the store is never far behind when the next hook arrives; on its
-        // own thread, so the next file is read meanwhile.
-        projector.nudge();
+        // the store is never far behind when the next hook arrives.
+        ws.project().await?;
     }
     bar.finish_and_clear();
-    projector.finish()?;
     let _lane = ws.lane().await;
     ws.project().await?;
     let now = SystemTime::now();
@@ -394,63 +386,6 @@ pub async fn import_files(
     summary.sessions = touched.len() as u64;
     ws.flush()?;
     Ok(summary)
-}
-
-/// Brings the projections up to date on a thread of its own while the
-/// import reads on: the two halves of an import (scan, hash, compress and
-/// append; then fold into every projection) take about as long as each
-/// other, and this machine's second core was idle.
-struct Projector {
-    nudge: Option<std::sync::mpsc::SyncSender<()>>,
-    thread: Option<std::thread::JoinHandle<Result<(), crate::workspace::WorkspaceError>>>,
-}
-
-impl Projector {
-    fn start(ws: Arc<Workspace>) -> Self {
-        let (nudge, nudged) = std::sync::mpsc::sync_channel::<()>(1);
-        // The projections need no runtime: their async is the store's
-        // traits, over blocking file and sled calls.
-        let thread = std::thread::Builder::new()
-            .name("import-projector".into())
-            .spawn(move || {
-                while nudged.recv().is_ok() {
-                    futures::executor::block_on(ws.project())?;
-                }
-                Ok(())
-            })
-            .ok();
-        Self {
-            nudge: Some(nudge),
-            thread,
-        }
-    }
-
-    /// Asks for a pass; passes asked for while one runs make one more.
-    fn nudge(&self) {
-        if let Some(nudge) = &self.nudge {
-            let _ = nudge.try_send(());
-        }
-    }
-
-    /// Waits for the last pass; its failure, if any.
-    fn finish(&mut self) -> crate::Result<()> {
-        self.nudge = None;
-        match self.thread.take().map(std::thread::JoinHandle::join) {
-            Some(Ok(result)) => Ok(result?),
-            Some(Err(_)) => Err(crate::EngineError::failed(
-                "the import's projection thread panicked",
-            )),
-            None => Ok(()),
-        }
-    }
-}
-
-impl Drop for Projector {
-    fn drop(&mut self) {
-        // An import that failed part way still waits for the pass under
-        // way: it holds the store's files.
-        let _ = self.finish();
-    }
 }
 
 /// How a transcript path is compared: hooks report the path Claude Code

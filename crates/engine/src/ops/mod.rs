@@ -159,7 +159,7 @@ pub async fn execute(
     }
 }
 
-async fn run(ws: &Arc<Workspace>, request: Request, console: &mut Console) -> crate::Result<u8> {
+async fn run(ws: &Workspace, request: Request, console: &mut Console) -> crate::Result<u8> {
     let color = console.env.color;
     let terminal = console.env.stdout_terminal;
     match request {

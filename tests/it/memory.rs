@@ -1,0 +1,65 @@
+//! Flat memory: import, verify and replay of a corpus larger than their
+//! memory bound stay under it. Peak RSS is read from /proc (VmHWM) while
+//! the real process runs on its own (no daemon), so it is that command's.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use logbook_tests::Store;
+
+/// What the store issue allows any of them at any corpus size.
+const BOUND: u64 = 150 << 20;
+
+/// Runs `logbook ARGS` in its own process; returns its peak RSS in bytes.
+fn peak_rss(store: &Store, args: &[&str]) -> u64 {
+    let mut child = store
+        .cmd()
+        .env("LOGBOOK_DAEMON", "off")
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = format!("/proc/{}/status", child.id());
+    let mut peak_kb = 0u64;
+    loop {
+        if let Ok(text) = std::fs::read_to_string(&status)
+            && let Some(kb) = text
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        {
+            peak_kb = peak_kb.max(kb);
+        }
+        if let Some(exit) = child.try_wait().unwrap() {
+            assert!(exit.success(), "logbook {args:?} failed");
+            return peak_kb * 1024;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+#[test]
+fn import_verify_and_replay_stay_under_the_bound_on_a_corpus_larger_than_it() {
+    let store = Store::in_process();
+    let corpus = store.scratch().join("corpus");
+    // Larger than the bound: before the log was compressed an import
+    // peaked at about 1.2 bytes of memory per transcript byte.
+    let bytes = logbook_tests::corpus::generate(&corpus, BOUND + (50 << 20));
+    assert!(bytes > BOUND + (40 << 20));
+    let corpus = corpus.to_str().unwrap();
+    for args in [
+        &["import", corpus][..],
+        &["verify"][..],
+        &["replay"][..],
+        &["export"][..],
+    ] {
+        let peak = peak_rss(&store, args);
+        assert!(
+            peak < BOUND,
+            "logbook {args:?} peaked at {} MB on a {} MB corpus",
+            peak >> 20,
+            bytes >> 20
+        );
+    }
+}
