@@ -155,10 +155,21 @@ pub async fn seq_before(log: &dyn EventLog, env: &Envelope) -> Result<u64, LogEr
 /// transcript bytes never has to fit in memory at once.
 pub const CATCH_UP_CHUNK: usize = 256;
 
-/// Batches of at least this many bytes (transcript bytes, or a kilobyte
-/// per other event) are folded into the projections in parallel; a hook's
+/// Batches of at least this [`weight`] are folded into the projections in parallel; a hook's
 /// few events are not worth a thread.
 const PARALLEL_FROM: usize = 256 << 10;
+
+/// How much folding a batch costs, in bytes: transcript bytes, or a
+/// kilobyte per other event.
+fn weight(batch: &[Envelope]) -> usize {
+    batch
+        .iter()
+        .map(|e| match &e.event {
+            crate::Event::TranscriptCaptured(t) => t.bytes.0.len(),
+            _ => 1024,
+        })
+        .sum()
+}
 
 /// Applies every envelope past each projection's cursor, up to `until`
 /// (inclusive; `None` means the head). Files are written before the cursor
@@ -199,14 +210,7 @@ pub async fn catch_up(
                 (fresh < batch.len()).then_some((p.as_ref(), &batch[fresh..]))
             })
             .collect();
-        let weight: usize = batch
-            .iter()
-            .map(|e| match &e.event {
-                crate::Event::TranscriptCaptured(t) => t.bytes.0.len(),
-                _ => 1024,
-            })
-            .sum();
-        if due.len() > 1 && weight >= PARALLEL_FROM {
+        if due.len() > 1 && weight(&batch) >= PARALLEL_FROM {
             // Projections write disjoint files and keep their own cursors,
             // so a large batch (an import, a catch-up) folds into each on
             // its own thread: the fold, not the log, is the bottleneck.

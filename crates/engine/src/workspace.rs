@@ -191,23 +191,15 @@ pub fn read_only_reason(root: &Path) -> Option<String> {
     }
 }
 
-/// Copies the files and directories under `from` to `to` (mode 0700/0600).
-fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
-    create_private_dir(to)?;
-    let entries = match std::fs::read_dir(from) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e),
-    };
-    for entry in entries {
-        let entry = entry?;
-        let kind = entry.file_type()?;
-        let target = to.join(entry.file_name());
-        if kind.is_dir() {
-            copy_tree(&entry.path(), &target)?;
-        } else if kind.is_file() {
-            std::fs::copy(entry.path(), &target)?;
+/// Copies every file under `from/sub` to the same place under `to`.
+fn copy_tree(from: &Path, sub: &str, to: &Path) -> std::io::Result<()> {
+    create_private_dir(&to.join(sub))?;
+    for rel in list_files(from, sub)? {
+        let target = to.join(&rel);
+        if let Some(parent) = target.parent() {
+            create_private_dir(parent)?;
         }
+        std::fs::copy(from.join(&rel), target)?;
     }
     Ok(())
 }
@@ -317,7 +309,7 @@ impl Workspace {
             .prefix("logbook-read-only-")
             .tempdir()
             .map_err(dir_err)?;
-        copy_tree(&root.join("log"), &copy.path().join("log")).map_err(dir_err)?;
+        copy_tree(&root, "log", copy.path()).map_err(dir_err)?;
         let options = StoreOptions {
             lock_wait: config.lock_wait(),
             min_free_bytes: 0,

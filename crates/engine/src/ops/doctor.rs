@@ -405,7 +405,7 @@ fn leftovers(root: &Path, quiet: bool) -> Vec<Check> {
     if !kept.is_empty() {
         let bytes: u64 = kept
             .iter()
-            .map(|k| tree_size(&root.join("damaged").join(k)))
+            .map(|k| tree_size(root, &format!("damaged/{k}")))
             .sum();
         checks.push(
             Check::new(
@@ -443,16 +443,13 @@ fn names(dir: &Path, keep: impl Fn(&str) -> bool) -> Vec<String> {
     out
 }
 
-fn tree_size(path: &Path) -> u64 {
-    let Ok(meta) = path.symlink_metadata() else {
-        return 0;
-    };
-    if !meta.is_dir() {
-        return meta.len();
-    }
-    std::fs::read_dir(path)
-        .map(|entries| entries.flatten().map(|e| tree_size(&e.path())).sum())
-        .unwrap_or(0)
+fn tree_size(root: &Path, sub: &str) -> u64 {
+    crate::files::list_files(root, sub)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|rel| std::fs::symlink_metadata(root.join(rel)).ok())
+        .map(|meta| meta.len())
+        .sum()
 }
 
 fn chain(ws: &Workspace) -> Check {
@@ -511,16 +508,12 @@ fn failures(root: &Path) -> Check {
         return Check::new("failures", Status::Ok, "none logged");
     };
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let mut text = String::new();
-    if file
-        .seek(SeekFrom::Start(len.saturating_sub(TAIL)))
-        .is_err()
-        || file.read_to_string(&mut text).is_err()
-    {
-        let mut raw = Vec::new();
+    // Lossy: the tail may start inside a character.
+    let mut raw = Vec::new();
+    if file.seek(SeekFrom::Start(len.saturating_sub(TAIL))).is_ok() {
         let _ = file.read_to_end(&mut raw);
-        text = String::from_utf8_lossy(&raw).into_owned();
     }
+    let text = String::from_utf8_lossy(&raw);
     let since = jiff::Timestamp::now() - jiff::SignedDuration::try_from(RECENT).unwrap_or_default();
     let recent: Vec<&str> = text
         .lines()
@@ -579,31 +572,26 @@ async fn repair(root: &Path) -> crate::Result<Vec<String>> {
             "made {tightened} entries private (0700 directories, 0600 files)"
         ));
     }
-    let needs_salvage = match Workspace::open(root).await {
-        Ok(ws) => match ws.log().verify_chain() {
-            Ok(v) => match v.problem {
-                None => {
-                    let (_, problems) = super::verify::projection_problems(&ws).await?;
-                    if !problems.is_empty() {
-                        let replaced = ws.replay_live().await?;
-                        ws.flush()?;
-                        done.push(format!(
-                            "rebuilt the projected files from the log ({} differed, {replaced} replaced)",
-                            problems.len()
-                        ));
-                    }
-                    false
-                }
-                Some(_) => true,
-            },
-            Err(_) => true,
-        },
+    let sound = match Workspace::open(root).await {
+        Ok(ws) => matches!(ws.log().verify_chain(), Ok(v) if v.problem.is_none()).then_some(ws),
         Err(WorkspaceError::Store(
             logbook_store::StoreError::Database { .. } | logbook_store::StoreError::Log(_),
         ))
-        | Err(WorkspaceError::Log(_) | WorkspaceError::Projection(_)) => true,
+        | Err(WorkspaceError::Log(_) | WorkspaceError::Projection(_)) => None,
         Err(e) => return Err(e.into()),
     };
+    let needs_salvage = sound.is_none();
+    if let Some(ws) = sound {
+        let (_, problems) = super::verify::projection_problems(&ws).await?;
+        if !problems.is_empty() {
+            let replaced = ws.replay_live().await?;
+            ws.flush()?;
+            done.push(format!(
+                "rebuilt the projected files from the log ({} differed, {replaced} replaced)",
+                problems.len()
+            ));
+        }
+    }
     if needs_salvage {
         let (ws, salvaged) = Workspace::salvage(root).await?;
         let kept = relative(root, &salvaged.kept);
