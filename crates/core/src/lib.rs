@@ -53,7 +53,7 @@ pub use event::{
     TranscriptCaptured, TurnFailed, UsageSource, WorkdirChanged,
 };
 pub use id::{EventId, IdError, IdPrefix, SessionId};
-pub use log::{EventLog, Head, LogError, NewEvent};
+pub use log::{EventLog, Head, LogError, NewEvent, Pin};
 pub use projection::{
     MemoryCursors, MemoryFiles, Projection, ProjectionCursors, ProjectionError, ProjectionFiles,
     catch_up,

@@ -28,6 +28,29 @@ pub struct Head {
     pub hash: Hash,
 }
 
+/// A point in the log's history: the event at `seq` is stored as bytes
+/// that hash to `hash`. Each event holds its predecessor's hash, so a pin
+/// vouches for every event up to `seq`. Handoffs and ended sessions carry
+/// one; `verify --anchor` checks the log still holds it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Pin {
+    /// The event pinned (0 pins the empty log).
+    pub seq: u64,
+    /// blake3 of its stored bytes.
+    pub hash: Hash,
+}
+
+impl Pin {
+    /// The history just before `env`: its predecessor, whose hash it holds
+    /// (a projection sees an event, never its own stored bytes).
+    pub fn before(env: &Envelope) -> Pin {
+        Pin {
+            seq: env.seq.saturating_sub(1),
+            hash: env.prev_hash,
+        }
+    }
+}
+
 /// Why a log operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {

@@ -1,0 +1,81 @@
+//! The `timeline` projection: `sessions/<id>/timeline.json`, folded
+//! incrementally (the file is its own state, with the last seq it applied)
+//! and redacted as it is written: it is read by people and tools outside
+//! the store. `logbook timeline --no-redact` folds the log instead.
+
+use async_trait::async_trait;
+use logbook_core::projection::{json_file, seq_before};
+use logbook_core::sessions::{session_dir, session_file};
+use logbook_core::{Envelope, EventLog, Projection, ProjectionError, ProjectionFiles, SessionId};
+
+use crate::timeline::Timeline;
+
+/// The path of a session's `timeline.json`.
+pub fn timeline_path(id: SessionId) -> String {
+    format!("{}/timeline.json", session_dir(id))
+}
+
+/// Projects `timeline.json`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TimelineProjection;
+
+impl TimelineProjection {
+    fn load(
+        id: SessionId,
+        files: &(dyn ProjectionFiles + 'static),
+    ) -> Result<Option<Timeline>, ProjectionError> {
+        Ok(files
+            .read(&timeline_path(id))?
+            .and_then(|bytes| serde_json::from_slice::<Timeline>(&bytes).ok())
+            .filter(|t| t.session_id == id && t.redacted))
+    }
+}
+
+#[async_trait]
+impl Projection for TimelineProjection {
+    fn name(&self) -> &'static str {
+        "timeline"
+    }
+
+    fn owns(&self, path: &str) -> bool {
+        session_file(path).is_some_and(|(_, file)| file == "timeline.json")
+    }
+
+    async fn apply(
+        &self,
+        log: &(dyn EventLog + 'static),
+        batch: &[Envelope],
+        files: &(dyn ProjectionFiles + 'static),
+    ) -> Result<(), ProjectionError> {
+        let mut timelines: Vec<Timeline> = Vec::new();
+        for env in batch {
+            let index = match timelines.iter().position(|t| t.session_id == env.session) {
+                Some(i) => i,
+                None => {
+                    let stored = Self::load(env.session, files)?;
+                    let before = seq_before(log, env).await?;
+                    let timeline = match stored {
+                        Some(t) if t.seq == before => t,
+                        // Missing, stale or not ours: fold the history.
+                        _ => {
+                            let history = log.read_session(env.session).await?;
+                            Timeline::fold(
+                                env.session,
+                                true,
+                                history.iter().filter(|e| e.seq < env.seq),
+                            )
+                        }
+                    };
+                    timelines.push(timeline);
+                    timelines.len() - 1
+                }
+            };
+            timelines[index].apply(env);
+        }
+        for timeline in timelines {
+            let path = timeline_path(timeline.session_id);
+            files.write(&path, &json_file(&path, &timeline)?)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,634 @@
+//! Readable transcripts: a session (or a chain of them) as Markdown or as
+//! one self-contained HTML page.
+//!
+//! A transcript is hostile input: every text it holds is escaped for the
+//! format it lands in (HTML entities; Markdown code fences longer than any
+//! backtick run inside), and redacted unless the caller says otherwise.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use logbook_core::sessions::MAIN_SOURCE;
+use logbook_core::{Envelope, Event, SessionId, SourceKind};
+use serde_json::Value;
+
+use crate::timeline::target;
+
+/// The longest tool result or input shown; the rest is summarised.
+pub const RESULT_CHARS: usize = 8_000;
+
+/// Output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Markdown.
+    Markdown,
+    /// One HTML file with its styles inline.
+    Html,
+}
+
+/// Tokens one turn used (each API response once, at its final count).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Tokens {
+    input: u64,
+    output: u64,
+    cache_read: u64,
+    cache_write: u64,
+}
+
+/// One thing to show.
+#[derive(Debug)]
+enum Item {
+    Segment {
+        session: SessionId,
+        title: String,
+    },
+    Prompt {
+        at: String,
+        text: String,
+    },
+    Answer {
+        at: String,
+        text: String,
+        agent: Option<String>,
+    },
+    Tool {
+        at: String,
+        name: String,
+        target: Option<String>,
+        input: String,
+        diff: Option<String>,
+        result: Option<(String, bool)>,
+        agent: Option<String>,
+    },
+    Summary {
+        at: String,
+        text: String,
+    },
+    Mark {
+        at: String,
+        text: String,
+    },
+    Tokens(Tokens),
+}
+
+/// Builds the document from envelopes, oldest first.
+struct Builder {
+    items: Vec<Item>,
+    /// Tool calls waiting for their result: id to index in `items`.
+    open: BTreeMap<String, usize>,
+    /// The turn's usage, by API message id (the last count of each wins:
+    /// Claude Code writes one response over several lines).
+    turn: BTreeMap<String, Tokens>,
+    redact: bool,
+}
+
+impl Builder {
+    fn text(&self, text: &str) -> String {
+        logbook_redact::maybe(text, self.redact).into_owned()
+    }
+
+    fn close_turn(&mut self) {
+        if self.turn.is_empty() {
+            return;
+        }
+        let total = self.turn.values().fold(Tokens::default(), |t, u| Tokens {
+            input: t.input + u.input,
+            output: t.output + u.output,
+            cache_read: t.cache_read + u.cache_read,
+            cache_write: t.cache_write + u.cache_write,
+        });
+        self.turn.clear();
+        self.items.push(Item::Tokens(total));
+    }
+
+    fn envelope(&mut self, env: &Envelope) {
+        let at = env.at.to_string();
+        match &env.event {
+            Event::SessionStarted(s) => {
+                self.close_turn();
+                let command = s
+                    .command
+                    .as_deref()
+                    .map(|c| format!(" — {c}"))
+                    .unwrap_or_default();
+                self.items.push(Item::Segment {
+                    session: env.session,
+                    title: format!(
+                        "{}{}",
+                        logbook_core::sessions::origin_name(&s.origin),
+                        command
+                    ),
+                });
+            }
+            Event::TranscriptCaptured(c) if c.source.kind == SourceKind::ClaudeCode => {
+                let agent = (c.source.key != MAIN_SOURCE).then(|| c.source.key.clone());
+                for line in c.bytes.0.split_inclusive(|b| *b == b'\n') {
+                    if let Ok(record) = serde_json::from_slice::<Value>(line) {
+                        self.record(&record, agent.clone());
+                    }
+                }
+            }
+            Event::CompactionSummarized(s) => {
+                self.close_turn();
+                let text = self.text(&s.summary);
+                self.items.push(Item::Summary { at, text });
+            }
+            Event::CompactionDetected(_) => {
+                self.close_turn();
+                self.items.push(Item::Mark {
+                    at,
+                    text: "The context was compacted".into(),
+                });
+            }
+            Event::NoteRecorded(n) => {
+                let text = format!("Note ({:?}): {}", n.kind, self.text(&n.text)).to_lowercase();
+                self.items.push(Item::Mark { at, text });
+            }
+            Event::TurnFailed(t) => {
+                let text = format!("API error: {}", self.text(&t.error));
+                self.items.push(Item::Mark { at, text });
+            }
+            Event::BudgetAlert(b) => self.items.push(Item::Mark {
+                at,
+                text: format!("{:.1}% of the context window left", b.remaining_pct),
+            }),
+            Event::HandoffCreated(h) => self.items.push(Item::Mark {
+                at,
+                text: format!("Handoff to {}", h.next_session),
+            }),
+            Event::SessionEnded(e) => {
+                self.close_turn();
+                self.items.push(Item::Mark {
+                    at,
+                    text: format!("Session ended: {} ({})", e.reason, e.status),
+                });
+            }
+            _ => {}
+        }
+    }
+
+    fn record(&mut self, record: &Value, agent: Option<String>) {
+        let str_of = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_owned);
+        let at = str_of(record, "timestamp").unwrap_or_default();
+        let flag = |key: &str| record.get(key).and_then(Value::as_bool).unwrap_or(false);
+        let agent = agent.or_else(|| flag("isSidechain").then(|| "sidechain".to_owned()));
+        let kind = record
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let Some(message) = record.get("message") else {
+            return;
+        };
+        let content = message.get("content");
+        if kind == "user" && flag("isCompactSummary") {
+            self.close_turn();
+            let text = self.text(&plain(content));
+            self.items.push(Item::Summary { at, text });
+            return;
+        }
+        if kind == "user"
+            && agent.is_none()
+            && !flag("isMeta")
+            && let Some(Value::String(text)) = content
+        {
+            self.close_turn();
+            let text = self.text(text);
+            self.items.push(Item::Prompt { at, text });
+            return;
+        }
+        if kind == "assistant"
+            && let (Some(id), Some(usage)) = (str_of(message, "id"), message.get("usage"))
+        {
+            let n = |key: &str| usage.get(key).and_then(Value::as_u64).unwrap_or(0);
+            self.turn.insert(
+                id,
+                Tokens {
+                    input: n("input_tokens"),
+                    output: n("output_tokens"),
+                    cache_read: n("cache_read_input_tokens"),
+                    cache_write: n("cache_creation_input_tokens"),
+                },
+            );
+        }
+        let Some(Value::Array(blocks)) = content else {
+            return;
+        };
+        for block in blocks {
+            match block.get("type").and_then(Value::as_str) {
+                Some("text") => {
+                    let text = self.text(
+                        block
+                            .get("text")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default(),
+                    );
+                    if text.trim().is_empty() {
+                        continue;
+                    }
+                    if kind == "user" {
+                        if agent.is_none() && !flag("isMeta") {
+                            self.close_turn();
+                            self.items.push(Item::Prompt {
+                                at: at.clone(),
+                                text,
+                            });
+                        }
+                    } else {
+                        self.items.push(Item::Answer {
+                            at: at.clone(),
+                            text,
+                            agent: agent.clone(),
+                        });
+                    }
+                }
+                Some("tool_use") => {
+                    let input = block.get("input").cloned().unwrap_or(Value::Null);
+                    let name = str_of(block, "name").unwrap_or_default();
+                    let diff = diff_of(&name, &input).map(|d| self.text(&d));
+                    let pretty = serde_json::to_string_pretty(&input).unwrap_or_default();
+                    let item = Item::Tool {
+                        at: at.clone(),
+                        target: target(&input, self.redact),
+                        input: self.text(&clip(&pretty)),
+                        diff,
+                        result: None,
+                        agent: agent.clone(),
+                        name,
+                    };
+                    if let Some(id) = str_of(block, "id") {
+                        self.open.insert(id, self.items.len());
+                    }
+                    self.items.push(item);
+                }
+                Some("tool_result") => {
+                    let Some(index) =
+                        str_of(block, "tool_use_id").and_then(|id| self.open.remove(&id))
+                    else {
+                        continue;
+                    };
+                    let is_error = block
+                        .get("is_error")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false);
+                    let text = self.text(&clip(&plain(block.get("content"))));
+                    let patch = record
+                        .get("toolUseResult")
+                        .and_then(patch_diff)
+                        .map(|d| self.text(&d));
+                    if let Some(Item::Tool { result, diff, .. }) = self.items.get_mut(index) {
+                        *result = Some((text, is_error));
+                        if patch.is_some() {
+                            *diff = patch;
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// The text of a content value: a string, or its text blocks joined.
+fn plain(content: Option<&Value>) -> String {
+    match content {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|i| i.get("text").and_then(Value::as_str))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        _ => String::new(),
+    }
+}
+
+fn clip(text: &str) -> String {
+    match text.char_indices().nth(RESULT_CHARS) {
+        Some((at, _)) => format!(
+            "{}\n… ({} more characters)",
+            &text[..at],
+            text[at..].chars().count()
+        ),
+        None => text.to_owned(),
+    }
+}
+
+/// An edit as a unified-style diff, from what the call asked for.
+fn diff_of(tool: &str, input: &Value) -> Option<String> {
+    let s = |v: &Value, key: &str| {
+        v.get(key)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let pair = |old: &str, new: &str| {
+        let mut out = String::new();
+        for line in old.lines() {
+            let _ = writeln!(out, "-{line}");
+        }
+        for line in new.lines() {
+            let _ = writeln!(out, "+{line}");
+        }
+        out
+    };
+    match tool {
+        "Edit" => Some(pair(&s(input, "old_string"), &s(input, "new_string"))),
+        "MultiEdit" => input.get("edits").and_then(Value::as_array).map(|edits| {
+            edits
+                .iter()
+                .map(|e| pair(&s(e, "old_string"), &s(e, "new_string")))
+                .collect::<Vec<_>>()
+                .join("@@\n")
+        }),
+        "Write" => Some(pair("", &s(input, "content"))),
+        _ => None,
+    }
+    .map(|d| clip(&d))
+}
+
+/// The diff a result's `structuredPatch` holds.
+fn patch_diff(details: &Value) -> Option<String> {
+    let hunks = details.get("structuredPatch")?.as_array()?;
+    let mut out = String::new();
+    for hunk in hunks {
+        let n = |key: &str| hunk.get(key).and_then(Value::as_u64).unwrap_or(0);
+        let _ = writeln!(
+            out,
+            "@@ -{},{} +{},{} @@",
+            n("oldStart"),
+            n("oldLines"),
+            n("newStart"),
+            n("newLines")
+        );
+        for line in hunk
+            .get("lines")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let _ = writeln!(out, "{}", line.as_str().unwrap_or_default());
+        }
+    }
+    Some(clip(&out))
+}
+
+/// Renders envelopes (one session, or a chain's sessions one after the
+/// other) as `format`; `title` heads the page.
+pub fn render<'a>(
+    envelopes: impl IntoIterator<Item = &'a Envelope>,
+    title: &str,
+    format: Format,
+    redact: bool,
+) -> String {
+    let mut builder = Builder {
+        items: Vec::new(),
+        open: BTreeMap::new(),
+        turn: BTreeMap::new(),
+        redact,
+    };
+    for env in envelopes {
+        builder.envelope(env);
+    }
+    builder.close_turn();
+    match format {
+        Format::Markdown => markdown(&builder.items, title),
+        Format::Html => html(&builder.items, title),
+    }
+}
+
+/// A fence longer than any run of backticks in `text`.
+fn fence(text: &str) -> String {
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    "`".repeat(longest.max(2) + 1)
+}
+
+fn code_md(out: &mut String, lang: &str, text: &str) {
+    let fence = fence(text);
+    let _ = writeln!(
+        out,
+        "{fence}{lang}\n{}\n{fence}\n",
+        text.trim_end_matches('\n')
+    );
+}
+
+/// Text of a prompt or answer: kept as written, but anything that would
+/// become HTML in a Markdown viewer is escaped.
+fn prose_md(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+fn tokens_line(t: &Tokens) -> String {
+    format!(
+        "tokens: {} in, {} out, {} cache read, {} cache write",
+        t.input, t.output, t.cache_read, t.cache_write
+    )
+}
+
+fn by(agent: &Option<String>) -> String {
+    agent
+        .as_deref()
+        .map(|a| format!(" ({a})"))
+        .unwrap_or_default()
+}
+
+fn markdown(items: &[Item], title: &str) -> String {
+    let mut out = format!("# {}\n\n", prose_md(title));
+    for item in items {
+        match item {
+            Item::Segment { session, title } => {
+                let _ = writeln!(out, "## Session {session} — {}\n", prose_md(title));
+            }
+            Item::Prompt { at, text } => {
+                let _ = writeln!(out, "### User · {at}\n\n{}\n", prose_md(text));
+            }
+            Item::Answer { at, text, agent } => {
+                let _ = writeln!(
+                    out,
+                    "### Assistant{} · {at}\n\n{}\n",
+                    by(agent),
+                    prose_md(text)
+                );
+            }
+            Item::Tool {
+                at,
+                name,
+                target,
+                input,
+                diff,
+                result,
+                agent,
+            } => {
+                let status = match result {
+                    None => "no result",
+                    Some((_, true)) => "error",
+                    Some((_, false)) => "ok",
+                };
+                let target = target
+                    .as_deref()
+                    .map(|t| format!(" `{}`", t.replace('`', "'")))
+                    .unwrap_or_default();
+                let _ = writeln!(
+                    out,
+                    "<details><summary>{}{}{} · {status} · {at}</summary>\n",
+                    prose_md(name),
+                    prose_md(&target),
+                    by(agent)
+                );
+                match diff {
+                    Some(diff) => code_md(&mut out, "diff", diff),
+                    None => code_md(&mut out, "json", input),
+                }
+                if let Some((text, _)) = result {
+                    code_md(&mut out, "text", text);
+                }
+                out.push_str("</details>\n\n");
+            }
+            Item::Summary { at, text } => {
+                let _ = writeln!(out, "### Compaction summary · {at}\n");
+                code_md(&mut out, "text", text);
+            }
+            Item::Mark { at, text } => {
+                let _ = writeln!(out, "> {} · {at}\n", prose_md(text));
+            }
+            Item::Tokens(t) => {
+                let _ = writeln!(out, "*{}*\n", tokens_line(t));
+            }
+        }
+    }
+    out
+}
+
+/// Escapes text for HTML content and attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const STYLE: &str = "body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#1d1d1f;background:#fff}\
+h1{font-size:1.5rem}h2{margin-top:2.5rem;border-bottom:1px solid #ccc}\
+.msg{margin:1rem 0;padding:.6rem .9rem;border-radius:8px;white-space:pre-wrap;overflow-wrap:anywhere}\
+.user{background:#e8f0fe}.assistant{background:#f4f4f5}.summary{background:#fff7e0}\
+.who{font-weight:600;font-size:.85rem;color:#555;display:block;margin-bottom:.3rem}\
+details{margin:.4rem 0;border:1px solid #ddd;border-radius:6px;padding:.3rem .6rem}\
+summary{cursor:pointer;font-family:ui-monospace,monospace;font-size:.85rem}\
+pre{white-space:pre-wrap;overflow-wrap:anywhere;font:12px/1.4 ui-monospace,monospace;background:#fafafa;padding:.5rem}\
+.err summary{color:#b00020}.add{color:#116329}.del{color:#b00020}\
+.mark{color:#555;font-style:italic;margin:.6rem 0}.tokens{color:#777;font-size:.8rem;text-align:right}";
+
+fn diff_html(diff: &str) -> String {
+    let mut out = String::from("<pre>");
+    for line in diff.lines() {
+        let class = match line.as_bytes().first() {
+            Some(b'+') => "add",
+            Some(b'-') => "del",
+            _ => "",
+        };
+        let _ = writeln!(out, "<span class=\"{class}\">{}</span>", escape(line));
+    }
+    out.push_str("</pre>");
+    out
+}
+
+fn html(items: &[Item], title: &str) -> String {
+    let mut out = format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width\">\
+<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\
+<title>{}</title><style>{STYLE}</style></head><body>\n<h1>{}</h1>\n",
+        escape(title),
+        escape(title)
+    );
+    for item in items {
+        match item {
+            Item::Segment { session, title } => {
+                let _ = writeln!(out, "<h2>Session {session} — {}</h2>", escape(title));
+            }
+            Item::Prompt { at, text } => {
+                let _ = writeln!(
+                    out,
+                    "<div class=\"msg user\"><span class=\"who\">User · {}</span>{}</div>",
+                    escape(at),
+                    escape(text)
+                );
+            }
+            Item::Answer { at, text, agent } => {
+                let _ = writeln!(
+                    out,
+                    "<div class=\"msg assistant\"><span class=\"who\">Assistant{} · {}</span>{}</div>",
+                    escape(&by(agent)),
+                    escape(at),
+                    escape(text)
+                );
+            }
+            Item::Tool {
+                at,
+                name,
+                target,
+                input,
+                diff,
+                result,
+                agent,
+            } => {
+                let (status, class) = match result {
+                    None => ("no result", ""),
+                    Some((_, true)) => ("error", " class=\"err\""),
+                    Some((_, false)) => ("ok", ""),
+                };
+                let target = target
+                    .as_deref()
+                    .map(|t| format!(" {t}"))
+                    .unwrap_or_default();
+                let _ = write!(
+                    out,
+                    "<details{class}><summary>{}{}{} · {status} · {}</summary>",
+                    escape(name),
+                    escape(&target),
+                    escape(&by(agent)),
+                    escape(at)
+                );
+                match diff {
+                    Some(diff) => out.push_str(&diff_html(diff)),
+                    None => {
+                        let _ = write!(out, "<pre>{}</pre>", escape(input));
+                    }
+                }
+                if let Some((text, _)) = result {
+                    let _ = write!(out, "<pre>{}</pre>", escape(text));
+                }
+                out.push_str("</details>\n");
+            }
+            Item::Summary { at, text } => {
+                let _ = writeln!(
+                    out,
+                    "<div class=\"msg summary\"><span class=\"who\">Compaction summary · {}</span>{}</div>",
+                    escape(at),
+                    escape(text)
+                );
+            }
+            Item::Mark { at, text } => {
+                let _ = writeln!(
+                    out,
+                    "<p class=\"mark\">{} · {}</p>",
+                    escape(text),
+                    escape(at)
+                );
+            }
+            Item::Tokens(t) => {
+                let _ = writeln!(out, "<p class=\"tokens\">{}</p>", escape(&tokens_line(t)));
+            }
+        }
+    }
+    out.push_str("</body></html>\n");
+    out
+}

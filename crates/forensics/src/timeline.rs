@@ -1,0 +1,597 @@
+//! The action timeline: every action of a session in order, folded from
+//! its log events and the transcript records they carry.
+//!
+//! A tool call is one action from its `tool_use` on: its result (a later
+//! record, maybe a later capture) fills in the outcome, so the fold keeps
+//! the calls still waiting ([`Timeline::open`]).
+
+use std::collections::BTreeMap;
+
+use logbook_context::record::{BlockRef, Record};
+use logbook_core::sessions::{MAIN_SOURCE, origin_name};
+use logbook_core::{Envelope, Event, NoteKind, SessionId, SourceKind, ToolOutcome};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// How much of a prompt, note or error an action keeps: the timeline says
+/// what happened; `render` shows it whole.
+pub const DETAIL_CHARS: usize = 300;
+
+/// What kind of action.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// The session began (`detail`: its origin).
+    SessionStart,
+    /// The user asked something.
+    Prompt,
+    /// The user interrupted the agent.
+    Interrupt,
+    /// A tool call.
+    Tool,
+    /// A subagent began (a hook said so, or its transcript appeared).
+    SubagentStart,
+    /// A subagent's call returned.
+    SubagentEnd,
+    /// The context was compacted.
+    Compaction,
+    /// The agent's summary of what a compaction replaced.
+    CompactionSummary,
+    /// Remaining context fell below a threshold.
+    BudgetAlert,
+    /// A `logbook note`.
+    Note,
+    /// A handoff for the next session.
+    Handoff,
+    /// An API error ended a turn.
+    ApiError,
+    /// A tool call was refused permission (as a hook reported it).
+    PermissionDenied,
+    /// A task on the agent's list changed.
+    Task,
+    /// The agent changed directory.
+    Workdir,
+    /// Lines scrolled away before they were captured, or a source was reset.
+    CaptureGap,
+    /// The conversation went on in another session.
+    Resumed,
+    /// The session ended (`detail`: why).
+    SessionEnd,
+}
+
+impl Kind {
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::SessionStart => "session_start",
+            Kind::Prompt => "prompt",
+            Kind::Interrupt => "interrupt",
+            Kind::Tool => "tool",
+            Kind::SubagentStart => "subagent_start",
+            Kind::SubagentEnd => "subagent_end",
+            Kind::Compaction => "compaction",
+            Kind::CompactionSummary => "compaction_summary",
+            Kind::BudgetAlert => "budget_alert",
+            Kind::Note => "note",
+            Kind::Handoff => "handoff",
+            Kind::ApiError => "api_error",
+            Kind::PermissionDenied => "permission_denied",
+            Kind::Task => "task",
+            Kind::Workdir => "workdir",
+            Kind::CaptureGap => "capture_gap",
+            Kind::Resumed => "resumed",
+            Kind::SessionEnd => "session_end",
+        }
+    }
+}
+
+/// How a tool call went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// No result yet.
+    Pending,
+    /// It succeeded.
+    Ok,
+    /// It failed (`error` holds the first line).
+    Error,
+    /// The user or a rule refused it.
+    Refused,
+    /// The user interrupted it.
+    Interrupted,
+}
+
+/// One action.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Action {
+    /// Its place in the session, from 1, in the order actions began.
+    pub n: u64,
+    /// When it happened: the record's own time, else the event's.
+    pub at: String,
+    /// The log event it was read from.
+    pub seq: u64,
+    /// What it is.
+    pub kind: Kind,
+    /// A subagent's actions: its transcript (`subagents/agent-…`) or
+    /// `sidechain` for inline records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
+    /// The tool, for tool calls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool: Option<String>,
+    /// What it acted on: a path, command, URL, pattern or query.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// How a tool call went.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Outcome>,
+    /// The first line of an error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// A prompt's, note's or alert's text, cut to [`DETAIL_CHARS`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// Lines an edit added.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub added: Option<u64>,
+    /// Lines an edit removed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removed: Option<u64>,
+    /// When a tool call's result came.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<String>,
+    /// How long the agent says the call took.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+    /// The agent's id of the call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call_id: Option<String>,
+}
+
+impl Action {
+    fn new(n: u64, at: String, seq: u64, kind: Kind) -> Self {
+        Action {
+            n,
+            at,
+            seq,
+            kind,
+            agent: None,
+            tool: None,
+            target: None,
+            outcome: None,
+            error: None,
+            detail: None,
+            added: None,
+            removed: None,
+            ended_at: None,
+            duration_ms: None,
+            call_id: None,
+        }
+    }
+
+    /// Whether it read a file: a read-only tool with a path.
+    pub fn reads(&self) -> bool {
+        matches!(
+            self.tool.as_deref(),
+            Some("Read" | "NotebookRead" | "Grep" | "Glob" | "LS")
+        )
+    }
+
+    /// Whether it changed a file.
+    pub fn changes(&self) -> bool {
+        matches!(
+            self.tool.as_deref(),
+            Some("Edit" | "MultiEdit" | "Write" | "NotebookEdit")
+        )
+    }
+
+    /// Applies `f` to every text it shows (for redaction).
+    pub fn map_text(&mut self, mut f: impl FnMut(&str) -> String) {
+        for text in [&mut self.target, &mut self.error, &mut self.detail]
+            .into_iter()
+            .flatten()
+        {
+            *text = f(text);
+        }
+    }
+}
+
+/// A session's timeline, and what its fold needs to go on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timeline {
+    /// The session.
+    pub session_id: SessionId,
+    /// Every action, in the order they began.
+    pub actions: Vec<Action>,
+    /// Tool calls waiting for their result: call id to index in `actions`.
+    pub open: BTreeMap<String, usize>,
+    /// Durations a hook reported before the transcript showed the call.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub early: BTreeMap<String, u64>,
+    /// Sidechain transcripts already seen.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub agents: Vec<String>,
+    /// Whether shown texts (targets, details, errors) were redacted as
+    /// they were folded: before they were cut, so no cut leaves half a
+    /// secret behind.
+    pub redacted: bool,
+    /// The last log seq folded in: folding an event twice changes nothing.
+    pub seq: u64,
+}
+
+impl Timeline {
+    /// An empty timeline; `redacted` masks secrets in what it keeps.
+    pub fn new(session_id: SessionId, redacted: bool) -> Self {
+        Timeline {
+            session_id,
+            redacted,
+            actions: Vec::new(),
+            open: BTreeMap::new(),
+            early: BTreeMap::new(),
+            agents: Vec::new(),
+            seq: 0,
+        }
+    }
+
+    /// Folds a session's envelopes, oldest first.
+    pub fn fold<'a>(
+        session_id: SessionId,
+        redacted: bool,
+        envelopes: impl IntoIterator<Item = &'a Envelope>,
+    ) -> Self {
+        let mut timeline = Timeline::new(session_id, redacted);
+        for env in envelopes {
+            timeline.apply(env);
+        }
+        timeline
+    }
+
+    fn push(&mut self, env: &Envelope, at: Option<&str>, kind: Kind) -> &mut Action {
+        let n = self.actions.len() as u64 + 1;
+        let at = at.map_or_else(|| env.at.to_string(), str::to_owned);
+        self.actions.push(Action::new(n, at, env.seq, kind));
+        let last = self.actions.len() - 1;
+        &mut self.actions[last]
+    }
+
+    /// Folds one envelope of this session.
+    pub fn apply(&mut self, env: &Envelope) {
+        if env.seq <= self.seq {
+            return;
+        }
+        self.seq = env.seq;
+        let r = self.redacted;
+        match &env.event {
+            Event::SessionStarted(s) => {
+                let action = self.push(env, None, Kind::SessionStart);
+                action.detail = Some(origin_name(&s.origin).to_owned());
+                action.target = s.command.clone();
+            }
+            Event::SessionEnded(e) => {
+                let action = self.push(env, None, Kind::SessionEnd);
+                action.detail = Some(format!("{} ({})", e.reason, e.status));
+            }
+            Event::TranscriptCaptured(c) if c.source.kind == SourceKind::ClaudeCode => {
+                let agent = (c.source.key != MAIN_SOURCE).then(|| c.source.key.clone());
+                if let Some(key) = &agent
+                    && !self.agents.contains(key)
+                {
+                    self.agents.push(key.clone());
+                    let action = self.push(env, None, Kind::SubagentStart);
+                    action.agent = Some(key.clone());
+                }
+                for line in c.bytes.0.split_inclusive(|b| *b == b'\n') {
+                    if let Some(record) = Record::parse(line) {
+                        self.record(env, &record, agent.as_deref());
+                    }
+                }
+            }
+            Event::CompactionDetected(c) => {
+                let action = self.push(env, None, Kind::Compaction);
+                let trigger = match c.trigger {
+                    logbook_core::CompactionTrigger::Manual => "manual".to_owned(),
+                    logbook_core::CompactionTrigger::Auto => "auto".to_owned(),
+                    logbook_core::CompactionTrigger::Heuristic { before, after } => {
+                        format!("heuristic: {before} → {after} tokens")
+                    }
+                };
+                action.detail = Some(match c.pre_tokens {
+                    Some(tokens) => format!("{trigger}, {tokens} tokens before"),
+                    None => trigger,
+                });
+            }
+            Event::CompactionSummarized(s) => {
+                let action = self.push(env, None, Kind::CompactionSummary);
+                action.detail = Some(shown(r, &s.summary));
+            }
+            Event::BudgetAlert(b) => {
+                let action = self.push(env, None, Kind::BudgetAlert);
+                action.detail = Some(format!(
+                    "{:.1}% of the context window left (threshold {}%)",
+                    b.remaining_pct, b.threshold
+                ));
+            }
+            Event::NoteRecorded(n) => {
+                let action = self.push(env, None, Kind::Note);
+                let kind = match n.kind {
+                    NoteKind::Decision => "decision",
+                    NoteKind::Correction => "correction",
+                    NoteKind::Plan => "plan",
+                    NoteKind::Memory => "memory",
+                };
+                action.target = Some(kind.to_owned());
+                action.detail = Some(shown(r, &n.text));
+            }
+            Event::HandoffCreated(h) => {
+                let action = self.push(env, None, Kind::Handoff);
+                action.target = Some(h.next_session.to_string());
+            }
+            Event::TurnFailed(t) => {
+                let action = self.push(env, None, Kind::ApiError);
+                action.error = Some(first_line(r, &t.error));
+                action.detail = t.details.as_deref().map(|t| shown(r, t));
+            }
+            Event::PermissionDenied(p) => {
+                let action = self.push(env, None, Kind::PermissionDenied);
+                action.tool = Some(p.call.tool.clone());
+                action.target = p.call.target.clone();
+                action.call_id = p.call.call_id.clone();
+                action.detail = p.reason.as_deref().map(|t| shown(r, t));
+            }
+            Event::SubagentStarted(s) => {
+                let action = self.push(env, None, Kind::SubagentStart);
+                action.agent = Some(s.agent_id.clone());
+                action.target = Some(s.agent_type.clone());
+            }
+            Event::TaskChanged(t) => {
+                let action = self.push(env, None, Kind::Task);
+                action.target = Some(t.task_id.clone());
+                let change = match t.change {
+                    logbook_core::TaskChange::Created => "created",
+                    logbook_core::TaskChange::Completed => "completed",
+                };
+                action.detail = Some(format!("{change}: {}", shown(r, &t.subject)));
+            }
+            Event::WorkdirChanged(w) => {
+                let action = self.push(env, None, Kind::Workdir);
+                action.target = Some(w.to.clone());
+            }
+            Event::CaptureGap(g) => {
+                let action = self.push(env, None, Kind::CaptureGap);
+                action.target = Some(g.source.key.clone());
+                action.detail = g.lines_missed.map(|n| format!("{n} lines missed"));
+            }
+            Event::SourceReset(r) => {
+                let action = self.push(env, None, Kind::CaptureGap);
+                action.target = Some(r.source.key.clone());
+                action.detail = Some(format!("source reset at byte {}", r.old_offset));
+            }
+            Event::SessionResumed(r) => {
+                let action = self.push(env, None, Kind::Resumed);
+                action.target = Some(r.successor.to_string());
+            }
+            Event::ToolCallFinished(f) => {
+                let Some(id) = f.call.call_id.clone() else {
+                    return;
+                };
+                let known = self
+                    .actions
+                    .iter_mut()
+                    .rev()
+                    .find(|a| a.kind == Kind::Tool && a.call_id.as_deref() == Some(&id));
+                match known {
+                    Some(action) => {
+                        action.duration_ms = f.duration_ms.or(action.duration_ms);
+                        // The hook may speak before the transcript does.
+                        if action.outcome == Some(Outcome::Pending) {
+                            set_outcome(action, &f.outcome, r);
+                        }
+                    }
+                    None => {
+                        if let Some(ms) = f.duration_ms {
+                            self.early.insert(id, ms);
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn record(&mut self, env: &Envelope, record: &Record, agent: Option<&str>) {
+        let r = self.redacted;
+        let at = record.timestamp.as_deref();
+        let agent = agent
+            .map(str::to_owned)
+            .or_else(|| record.is_sidechain.then(|| "sidechain".to_owned()));
+        for block in record.blocks() {
+            match block {
+                BlockRef::ToolUse { id, name, input } => {
+                    let early = self.early.remove(id);
+                    let action = self.push(env, at, Kind::Tool);
+                    action.agent.clone_from(&agent);
+                    action.tool = Some(name.to_owned());
+                    action.target = target(input, r);
+                    action.outcome = Some(Outcome::Pending);
+                    action.call_id = Some(id.to_owned());
+                    action.duration_ms = early;
+                    if let Some((added, removed)) = edit_lines(name, input) {
+                        action.added = Some(added);
+                        action.removed = Some(removed);
+                    }
+                    let index = self.actions.len() - 1;
+                    self.open.insert(id.to_owned(), index);
+                }
+                BlockRef::ToolResult { id, text, is_error } => {
+                    self.result(env, record, at, id, &text, is_error, &agent);
+                }
+                BlockRef::Text(text) if record.kind == "user" && agent.is_none() => {
+                    let text = text.trim();
+                    if text.starts_with("[Request interrupted by user") {
+                        let action = self.push(env, at, Kind::Interrupt);
+                        action.detail = Some(shown(r, text));
+                    } else if !(record.is_meta || record.is_compact_summary || text.is_empty()) {
+                        let action = self.push(env, at, Kind::Prompt);
+                        action.detail = Some(shown(r, text));
+                    }
+                }
+                BlockRef::Text(_) => {}
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn result(
+        &mut self,
+        env: &Envelope,
+        record: &Record,
+        at: Option<&str>,
+        id: &str,
+        text: &str,
+        is_error: bool,
+        agent: &Option<String>,
+    ) {
+        let r = self.redacted;
+        let Some(index) = self.open.remove(id) else {
+            return;
+        };
+        let details = record.tool_use_result.as_ref();
+        let interrupted = details
+            .and_then(|r| r.get("interrupted"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+            || text.contains("[Request interrupted by user");
+        let refused = is_error && is_refusal(text);
+        let Some(action) = self.actions.get_mut(index) else {
+            return;
+        };
+        action.ended_at = at.map(str::to_owned);
+        action.outcome = Some(if interrupted {
+            Outcome::Interrupted
+        } else if refused {
+            Outcome::Refused
+        } else if is_error {
+            Outcome::Error
+        } else {
+            Outcome::Ok
+        });
+        if is_error || interrupted {
+            action.error = Some(first_line(r, text));
+        }
+        if !is_error && let Some((added, removed)) = details.and_then(patch_lines) {
+            action.added = Some(added);
+            action.removed = Some(removed);
+        }
+        let subagent = matches!(action.tool.as_deref(), Some("Task" | "Agent"));
+        let target = action.target.clone();
+        if subagent {
+            let end = self.push(env, at, Kind::SubagentEnd);
+            end.agent.clone_from(agent);
+            end.target = target;
+        }
+    }
+}
+
+/// Sets a tool call's outcome from what a hook reported.
+fn set_outcome(action: &mut Action, outcome: &ToolOutcome, r: bool) {
+    match outcome {
+        ToolOutcome::Succeeded => action.outcome = Some(Outcome::Ok),
+        ToolOutcome::Failed { error } => {
+            action.outcome = Some(Outcome::Error);
+            action.error = Some(first_line(r, error));
+        }
+        ToolOutcome::Interrupted { error } => {
+            action.outcome = Some(Outcome::Interrupted);
+            action.error = Some(first_line(r, error));
+        }
+    }
+}
+
+/// What Claude Code writes when the user or a rule refuses a call.
+fn is_refusal(text: &str) -> bool {
+    text.contains("doesn't want to proceed with this tool use")
+        || text.contains("tool use was rejected")
+        || (text.contains("Permission to use") && text.contains("denied"))
+}
+
+/// The one thing a call acted on, by the input fields common tools use;
+/// redacted when `r`.
+pub fn target(input: &Value, r: bool) -> Option<String> {
+    const FIELDS: &[&str] = &[
+        "command",
+        "file_path",
+        "notebook_path",
+        "url",
+        "pattern",
+        "path",
+        "query",
+        "description",
+        "subject",
+        "prompt",
+    ];
+    FIELDS
+        .iter()
+        .find_map(|key| input.get(*key).and_then(Value::as_str))
+        .map(|text| first_line(r, text))
+}
+
+/// Lines an edit adds and removes, from what the call asked for: the
+/// result's patch (when it has one) is more exact and replaces it.
+fn edit_lines(tool: &str, input: &Value) -> Option<(u64, u64)> {
+    let lines = |key: &str, from: &Value| {
+        from.get(key).and_then(Value::as_str).map_or(0, |s| {
+            if s.is_empty() {
+                0
+            } else {
+                s.lines().count() as u64
+            }
+        })
+    };
+    match tool {
+        "Edit" => Some((lines("new_string", input), lines("old_string", input))),
+        "MultiEdit" => input.get("edits").and_then(Value::as_array).map(|edits| {
+            edits.iter().fold((0, 0), |(a, r), e| {
+                (a + lines("new_string", e), r + lines("old_string", e))
+            })
+        }),
+        "Write" => Some((lines("content", input), 0)),
+        _ => None,
+    }
+}
+
+/// Lines added and removed by a result's `structuredPatch` hunks.
+fn patch_lines(details: &Value) -> Option<(u64, u64)> {
+    let hunks = details.get("structuredPatch")?.as_array()?;
+    let mut added = 0;
+    let mut removed = 0;
+    for line in hunks
+        .iter()
+        .filter_map(|h| h.get("lines").and_then(Value::as_array))
+        .flatten()
+        .filter_map(Value::as_str)
+    {
+        if line.starts_with('+') {
+            added += 1;
+        } else if line.starts_with('-') {
+            removed += 1;
+        }
+    }
+    Some((added, removed))
+}
+
+fn first_line(r: bool, text: &str) -> String {
+    shown(r, text.trim().lines().next().unwrap_or_default())
+}
+
+/// A text as an action keeps it: redacted when `r`, then cut.
+fn shown(r: bool, text: &str) -> String {
+    cut(&logbook_redact::maybe(text, r))
+}
+
+/// `text` cut to [`DETAIL_CHARS`] characters, marked when cut.
+pub fn cut(text: &str) -> String {
+    match text.char_indices().nth(DETAIL_CHARS) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_owned(),
+    }
+}
