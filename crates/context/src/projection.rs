@@ -35,6 +35,10 @@ pub struct Handoff {
     pub transcript: Vec<String>,
     /// The Markdown brief (also in `handoff.md`).
     pub brief: String,
+    /// The log's history up to the handoff: `verify --anchor handoff.json`
+    /// checks the store still holds it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anchor: Option<logbook_core::Pin>,
 }
 
 impl Handoff {
@@ -159,7 +163,8 @@ impl ContextProjection {
             context_file: context_path(id),
             transcript: transcript.clone(),
         };
-        let brief = render(&state.view, &links, BRIEF_LIMIT);
+        // The brief is injected into the next model: no secret goes with it.
+        let brief = logbook_redact::redact(&render(&state.view, &links, BRIEF_LIMIT)).into_owned();
         let handoff = Handoff {
             session_id: id,
             next_session_id: h.next_session,
@@ -170,12 +175,34 @@ impl ContextProjection {
             context_file: links.context_file,
             transcript,
             brief: brief.clone(),
+            anchor: Some(logbook_core::Pin::before(env)),
         };
         let path = handoff_path(id);
-        files.write(&path, &json_file(&path, &handoff)?)?;
+        files.write(&path, &redacted_json_file(&path, &handoff)?)?;
         files.write(&format!("{}/handoff.md", session_dir(id)), brief.as_bytes())?;
         Ok(())
     }
+}
+
+/// The bytes of a projected JSON file with every secret masked: these
+/// files are read by agents and people outside the store. The state they
+/// also hold stays sound, because redaction is idempotent and ids and
+/// paths hold no secrets.
+fn redacted_json_file<T: Serialize>(path: &str, value: &T) -> Result<Vec<u8>, ProjectionError> {
+    let mut value = serde_json::to_value(value).map_err(|e| ProjectionError::Render {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })?;
+    logbook_redact::redact_json(
+        &mut value,
+        &[
+            "session_id",
+            "next_session_id",
+            "previous_session_id",
+            "anchor",
+        ],
+    );
+    json_file(path, &value)
 }
 
 /// `context.json` on disk: the view plus the two figures the handoff links
@@ -240,7 +267,7 @@ impl Projection for ContextProjection {
                 transcript_lines: state.main_lines,
                 transcript_kind: state.main_kind,
             };
-            files.write(&path, &json_file(&path, &stored)?)?;
+            files.write(&path, &redacted_json_file(&path, &stored)?)?;
         }
         Ok(())
     }

@@ -99,6 +99,10 @@ pub struct SessionView {
     /// without re-reading the session, and never applies an event twice.
     #[serde(default)]
     pub seq: u64,
+    /// Once ended: the log's history up to the end, which `verify --anchor
+    /// session.json` checks the store still holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anchor: Option<crate::log::Pin>,
 }
 
 impl SessionView {
@@ -120,6 +124,7 @@ impl SessionView {
             dir,
             capture: CaptureCounts::default(),
             seq: 0,
+            anchor: None,
         };
         for env in envelopes {
             view.apply(env, rotate_lines);
@@ -148,6 +153,7 @@ impl SessionView {
                 self.exit_code = e.exit_code;
                 self.end_reason = Some(e.reason.to_string());
                 self.transitioned_to = e.successor;
+                self.anchor = Some(crate::log::Pin::before(env));
             }
             Event::SessionResumed(r) => self.transitioned_to = Some(r.successor),
             Event::SessionDated(d) => self.started_at = Some(d.started_at),

@@ -280,6 +280,141 @@ pub enum TokensBy {
     Model,
 }
 
+/// `verify`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+pub struct VerifyArgs {
+    /// Also check the log still holds this anchor (from `logbook anchor`,
+    /// or a handoff.json or ended session's session.json)
+    #[cfg_attr(feature = "clap", arg(long, value_name = "FILE"))]
+    pub anchor: Option<PathBuf>,
+    /// Whether to print JSON.
+    #[cfg_attr(feature = "clap", command(flatten))]
+    pub json: JsonArg,
+}
+
+/// `export`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+pub struct ExportArgs {
+    /// Mask secrets in what is exported (the default keeps the exact
+    /// bytes, so an export can be imported back)
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub redact: bool,
+}
+
+/// `--no-redact`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+pub struct RedactArg {
+    /// Show secrets as recorded instead of masking them
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub no_redact: bool,
+}
+
+/// `timeline`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+pub struct TimelineArgs {
+    /// Session id or unique prefix
+    pub session: String,
+    /// Follow the chain (`/clear`, compaction, resume) across sessions
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub chain: bool,
+    /// The timeline as the log held it at this time (RFC 3339 or YYYY-MM-DD, UTC)
+    #[cfg_attr(feature = "clap", arg(long, value_name = "TIME"))]
+    pub at: Option<String>,
+    /// Whether to redact.
+    #[cfg_attr(feature = "clap", command(flatten))]
+    pub redact: RedactArg,
+    /// Whether to print JSON.
+    #[cfg_attr(feature = "clap", command(flatten))]
+    pub json: JsonArg,
+}
+
+/// `search`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+pub struct SearchArgs {
+    /// What to look for (words; "a phrase" in quotes; AND, OR, -word)
+    pub query: String,
+    /// Only this session (id or unique prefix)
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub session: Option<String>,
+    /// Only sessions whose agent ran in this directory (or below it)
+    #[cfg_attr(feature = "clap", arg(long, value_name = "DIR"))]
+    pub project: Option<String>,
+    /// Only records at or after this time (RFC 3339 or YYYY-MM-DD, UTC)
+    #[cfg_attr(feature = "clap", arg(long, value_name = "TIME"))]
+    pub since: Option<String>,
+    /// Only calls of this tool (and their results)
+    #[cfg_attr(feature = "clap", arg(long, value_name = "NAME"))]
+    pub tool: Option<String>,
+    /// Only calls that acted on this file
+    #[cfg_attr(feature = "clap", arg(long, value_name = "PATH"))]
+    pub file: Option<String>,
+    /// How many hits at most
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 20))]
+    pub limit: usize,
+    /// Whether to redact.
+    #[cfg_attr(feature = "clap", command(flatten))]
+    pub redact: RedactArg,
+    /// Whether to print JSON.
+    #[cfg_attr(feature = "clap", command(flatten))]
+    pub json: JsonArg,
+}
+
+/// `files`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+pub struct FilesArgs {
+    /// A file path, absolute or as the agent named it (a suffix matches:
+    /// `auth.rs` finds `/repo/src/auth.rs`)
+    pub path: String,
+    /// Whether to print JSON.
+    #[cfg_attr(feature = "clap", command(flatten))]
+    pub json: JsonArg,
+}
+
+/// `render`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+pub struct RenderArgs {
+    /// Session id or unique prefix
+    pub session: String,
+    /// Render the whole chain (`/clear`, compaction, resume)
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub chain: bool,
+    /// Output format
+    #[cfg_attr(feature = "clap", arg(long, value_enum, default_value = "md"))]
+    pub format: RenderFormat,
+    /// Write to this file instead of stdout
+    #[cfg_attr(feature = "clap", arg(long, value_name = "FILE"))]
+    pub out: Option<PathBuf>,
+    /// Whether to redact.
+    #[cfg_attr(feature = "clap", command(flatten))]
+    pub redact: RedactArg,
+}
+
+/// A render format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+pub enum RenderFormat {
+    /// Markdown
+    Md,
+    /// One self-contained HTML file
+    Html,
+}
+
+/// `anchor`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+pub struct AnchorArgs {
+    /// Write the anchor to this file instead of stdout
+    #[cfg_attr(feature = "clap", arg(long, value_name = "FILE"))]
+    pub out: Option<PathBuf>,
+}
+
 /// One thing a front end asks of the engine.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Request {
@@ -298,11 +433,21 @@ pub enum Request {
     /// `log`.
     Log(LogArgs),
     /// `verify`.
-    Verify(JsonArg),
+    Verify(VerifyArgs),
     /// `replay`.
     Replay(ReplayArgs),
     /// `export`.
-    Export,
+    Export(ExportArgs),
+    /// `timeline`.
+    Timeline(TimelineArgs),
+    /// `search`.
+    Search(SearchArgs),
+    /// `files`.
+    Files(FilesArgs),
+    /// `render`.
+    Render(RenderArgs),
+    /// `anchor`.
+    Anchor(AnchorArgs),
     /// `doctor`.
     Doctor(DoctorArgs),
     /// `capture`.
@@ -352,7 +497,12 @@ impl Request {
             Self::Log(_) => "log",
             Self::Verify(_) => "verify",
             Self::Replay(_) => "replay",
-            Self::Export => "export",
+            Self::Export(_) => "export",
+            Self::Timeline(_) => "timeline",
+            Self::Search(_) => "search",
+            Self::Files(_) => "files",
+            Self::Render(_) => "render",
+            Self::Anchor(_) => "anchor",
             Self::Doctor(_) => "doctor",
             Self::Capture(_) => "capture",
             Self::Import(_) => "import",

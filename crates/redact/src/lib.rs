@@ -265,6 +265,28 @@ pub fn redact_bytes(bytes: &[u8]) -> Cow<'_, [u8]> {
     }
 }
 
+/// Redacts every string inside a JSON value, keys included, except the
+/// fields named in `keep` (base64 bytes, ids) whose text is not prose.
+pub fn redact_json(value: &mut serde_json::Value, keep: &[&str]) {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => {
+            if let Cow::Owned(masked) = redact(s) {
+                *s = masked;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| redact_json(v, keep)),
+        Value::Object(map) => {
+            for (key, v) in map.iter_mut() {
+                if !keep.contains(&key.as_str()) {
+                    redact_json(v, keep);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
 /// Applies [`redact`] when `on`; the one switch `--no-redact` turns.
 pub fn maybe(text: &str, on: bool) -> Cow<'_, str> {
     if on {
@@ -389,6 +411,22 @@ mod tests {
     fn multibyte_text_around_a_secret_survives() {
         let text = "é sk-ant-api03-Zx9Qw8Er7Ty6Ui5Op4As3Df2Gh1 ü";
         assert_eq!(redact(text), "é [REDACTED:anthropic-key] ü");
+    }
+
+    #[test]
+    fn json_strings_are_redacted_but_kept_fields_are_not() {
+        let mut value = serde_json::json!({
+            "command": "curl -H 'Authorization: Bearer abcdef0123456789ABCDEF'",
+            "list": ["PASSWORD=hunter2hunter"],
+            "bytes": "PASSWORD=hunter2hunter",
+            "n": 3
+        });
+        redact_json(&mut value, &["bytes"]);
+        let text = value.to_string();
+        assert!(!text.contains("abcdef0123456789ABCDEF"), "{text}");
+        assert_eq!(value["list"][0], "PASSWORD=[REDACTED:password]");
+        assert_eq!(value["bytes"], "PASSWORD=hunter2hunter");
+        assert_eq!(value["n"], 3);
     }
 
     #[test]

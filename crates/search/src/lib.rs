@@ -1,2 +1,814 @@
-//! placeholder
-pub use tantivy;
+//! logbook-search: full-text search over every session, with tantivy.
+//!
+//! It owns the index under `<store>/index`: one document per prompt,
+//! answer, tool call, tool result, note, compaction summary and API error,
+//! with the session, seq, time, role, tool, the files a call named, and the
+//! project (the agent's working directory) to filter on. The index is a
+//! projection of the log and is never trusted over it: each commit records
+//! the log position it reached ([`Pin`]: seq and hash), and an index whose
+//! pin the log no longer holds (a salvaged, restored or replaced log) is
+//! dropped and rebuilt. [`SearchIndex::catch_up`] indexes what the log
+//! holds past the pin; `logbook replay` rebuilds it from nothing.
+//!
+//! ```
+//! # futures::executor::block_on(async {
+//! use logbook_search::{Query, SearchIndex};
+//! let dir = tempfile::tempdir().unwrap();
+//! let index = SearchIndex::open(dir.path()).unwrap();
+//! assert_eq!(index.position().unwrap().seq, 0);
+//! let hits = index.search(&Query::new("anything")).unwrap();
+//! assert!(hits.is_empty());
+//! # });
+//! ```
+
+use std::collections::HashMap;
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use logbook_context::record::{BlockRef, Record};
+use logbook_core::{
+    Envelope, Event, EventLog, Hash, LogError, Pin, SessionId, SourceKind, Timestamp,
+};
+use serde::Serialize;
+use tantivy::collector::TopDocs;
+use tantivy::query::{AllQuery, BooleanQuery, Occur, QueryParser, RangeQuery, TermQuery};
+use tantivy::schema::{
+    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TEXT, TantivyDocument,
+    Value as _,
+};
+use tantivy::snippet::SnippetGenerator;
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Term};
+
+/// The schema's version: an index of another version is rebuilt.
+const SCHEMA_VERSION: &str = "logbook-search/1";
+
+/// The most text one document holds: a tool result can be a whole file,
+/// and its first part is what a search is for.
+pub const DOC_CHARS: usize = 32 * 1024;
+
+/// The writer's memory budget: tantivy's floor is 15 MB; more buys fewer,
+/// larger segments at the cost of resident memory.
+const WRITER_BUDGET: usize = 48 << 20;
+
+/// Text indexed between commits during a long catch-up, so an
+/// interrupted one keeps most of its work.
+const COMMIT_EVERY: usize = 256 << 20;
+
+/// Why the index failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    /// tantivy failed.
+    #[error("search index: {0}")]
+    Index(#[from] tantivy::TantivyError),
+    /// The index directory could not be opened.
+    #[error("search index {path}: {message}")]
+    Dir {
+        /// The directory.
+        path: String,
+        /// What failed.
+        message: String,
+    },
+    /// Reading the log failed.
+    #[error(transparent)]
+    Log(#[from] LogError),
+    /// A query that cannot be run.
+    #[error("bad query: {0}")]
+    Query(String),
+}
+
+#[derive(Clone, Copy)]
+struct Fields {
+    session: Field,
+    seq: Field,
+    at: Field,
+    role: Field,
+    tool: Field,
+    file: Field,
+    project: Field,
+    call: Field,
+    text: Field,
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let fields = Fields {
+        session: b.add_text_field("session", STRING | STORED),
+        seq: b.add_u64_field("seq", INDEXED | STORED | FAST),
+        at: b.add_i64_field("at", INDEXED | STORED | FAST),
+        role: b.add_text_field("role", STRING | STORED),
+        tool: b.add_text_field("tool", STRING | STORED),
+        // Every suffix of each path at a `/`, so `auth.rs` and
+        // `src/auth.rs` both find `/repo/src/auth.rs`.
+        file: b.add_text_field("file", STRING | STORED),
+        // The agent's directory and each of its parents.
+        project: b.add_text_field("project", STRING),
+        call: b.add_text_field("call", STRING | STORED),
+        text: b.add_text_field("text", TEXT | STORED),
+    };
+    (b.build(), fields)
+}
+
+/// What one document says.
+#[derive(Debug, Default)]
+struct Doc {
+    role: &'static str,
+    at: i64,
+    tool: Option<String>,
+    files: Vec<String>,
+    call: Option<String>,
+    text: String,
+}
+
+/// A search.
+#[derive(Clone, Debug, Default)]
+pub struct Query {
+    /// The words (tantivy's query syntax: phrases, AND, OR, -word).
+    pub text: String,
+    /// Only this session.
+    pub session: Option<SessionId>,
+    /// Only sessions whose agent ran in this directory or below.
+    pub project: Option<String>,
+    /// Only records at or after this time.
+    pub since: Option<Timestamp>,
+    /// Only calls of this tool and their results.
+    pub tool: Option<String>,
+    /// Only calls that named this file, and their results.
+    pub file: Option<String>,
+    /// How many hits at most.
+    pub limit: usize,
+    /// Mask secrets in snippets.
+    pub redact: bool,
+}
+
+impl Query {
+    /// A search for `text` with no filters, 20 hits, redacted.
+    pub fn new(text: &str) -> Self {
+        Query {
+            text: text.to_owned(),
+            limit: 20,
+            redact: true,
+            ..Query::default()
+        }
+    }
+}
+
+/// One hit.
+#[derive(Clone, Debug, Serialize)]
+pub struct Hit {
+    /// The session.
+    pub session: String,
+    /// The log event it was read from.
+    pub seq: u64,
+    /// When (the record's own time when it has one).
+    pub at: String,
+    /// `prompt`, `assistant`, `tool_call`, `tool_result`, `note`,
+    /// `summary`, `error` or `output`.
+    pub role: String,
+    /// The tool, for calls and results.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool: Option<String>,
+    /// The file a call named.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// BM25 score: higher is better.
+    pub score: f32,
+    /// A piece of the text around the words found.
+    pub snippet: String,
+    /// Byte ranges of `snippet` that matched.
+    pub highlights: Vec<(usize, usize)>,
+}
+
+/// A moment a file was read or changed.
+#[derive(Clone, Debug, Serialize)]
+pub struct FileUse {
+    /// The session.
+    pub session: String,
+    /// The log event.
+    pub seq: u64,
+    /// When.
+    pub at: String,
+    /// The tool.
+    pub tool: String,
+    /// `read`, `changed` or `used`.
+    pub action: &'static str,
+    /// The path as the agent named it.
+    pub file: String,
+}
+
+/// The index of one store.
+pub struct SearchIndex {
+    index: Index,
+    reader: IndexReader,
+    fields: Fields,
+    dir: PathBuf,
+    /// Tool calls seen, for their results: call id to (tool, files).
+    calls: Mutex<HashMap<String, (String, Vec<String>)>>,
+    /// Each session's project terms.
+    projects: Mutex<HashMap<SessionId, Vec<String>>>,
+}
+
+impl std::fmt::Debug for SearchIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SearchIndex({})", self.dir.display())
+    }
+}
+
+fn dir_error(dir: &Path, e: impl std::fmt::Display) -> SearchError {
+    SearchError::Dir {
+        path: dir.display().to_string(),
+        message: e.to_string(),
+    }
+}
+
+impl SearchIndex {
+    /// Opens the index in `dir`, creating it (or recreating it, when it is
+    /// of another schema version or will not open) as needed.
+    pub fn open(dir: &Path) -> Result<Self, SearchError> {
+        let (schema, fields) = schema();
+        let version = dir.join("logbook-schema");
+        let current = std::fs::read_to_string(&version).ok();
+        let opened = if current.as_deref() == Some(SCHEMA_VERSION) {
+            Index::open_in_dir(dir).ok()
+        } else {
+            None
+        };
+        let index = match opened {
+            Some(index) => index,
+            None => {
+                // Derived data: anything else in the directory is an older
+                // or broken index.
+                if dir.exists() {
+                    std::fs::remove_dir_all(dir).map_err(|e| dir_error(dir, e))?;
+                }
+                std::fs::create_dir_all(dir).map_err(|e| dir_error(dir, e))?;
+                let index = Index::create_in_dir(dir, schema)?;
+                std::fs::write(&version, SCHEMA_VERSION).map_err(|e| dir_error(dir, e))?;
+                index
+            }
+        };
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(SearchIndex {
+            index,
+            reader,
+            fields,
+            dir: dir.to_owned(),
+            calls: Mutex::new(HashMap::new()),
+            projects: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Where the last commit reached in the log.
+    pub fn position(&self) -> Result<Pin, SearchError> {
+        let payload = self.index.load_metas()?.payload.unwrap_or_default();
+        Ok(parse_pin(&payload).unwrap_or(Pin {
+            seq: 0,
+            hash: Hash::ZERO,
+        }))
+    }
+
+    /// How many documents the index holds.
+    pub fn len(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    /// Whether the index holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The index's size on disk, in bytes.
+    pub fn disk_bytes(&self) -> u64 {
+        std::fs::read_dir(&self.dir)
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .filter_map(|e| e.metadata().ok())
+                    .map(|m| m.len())
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+
+    fn writer(&self) -> Result<IndexWriter, SearchError> {
+        Ok(self.index.writer_with_num_threads(1, WRITER_BUDGET)?)
+    }
+
+    /// Whether the log still holds `pin`.
+    async fn holds(log: &dyn EventLog, pin: Pin) -> Result<bool, SearchError> {
+        if pin.seq == 0 {
+            return Ok(true);
+        }
+        let head = log.head().await?;
+        if head.seq == pin.seq {
+            return Ok(head.hash == pin.hash);
+        }
+        if head.seq < pin.seq {
+            return Ok(false);
+        }
+        Ok(log
+            .read_from(pin.seq + 1, 1)
+            .await?
+            .first()
+            .is_some_and(|next| next.seq == pin.seq + 1 && next.prev_hash == pin.hash))
+    }
+
+    /// Indexes everything the log holds past the last commit. An index the
+    /// log no longer vouches for is emptied first. Returns how many events
+    /// were read.
+    pub async fn catch_up(&self, log: &dyn EventLog) -> Result<u64, SearchError> {
+        let head = log.head().await?;
+        let mut pin = self.position()?;
+        if pin.seq == head.seq && pin.hash == head.hash {
+            return Ok(0);
+        }
+        let mut writer = self.writer()?;
+        if !Self::holds(log, pin).await? {
+            tracing::warn!(
+                seq = pin.seq,
+                "the log no longer holds the search index's position; rebuilding it"
+            );
+            writer.delete_all_documents()?;
+            pin = Pin {
+                seq: 0,
+                hash: Hash::ZERO,
+            };
+            self.forget();
+        }
+        let mut read = 0u64;
+        let mut since_commit = 0usize;
+        let mut next = pin.seq + 1;
+        while next <= head.seq {
+            let batch = log
+                .read_from(next, logbook_core::projection::CATCH_UP_CHUNK)
+                .await?;
+            let Some(first) = batch.first() else { break };
+            if since_commit >= COMMIT_EVERY {
+                self.commit(&mut writer, Pin::before(first))?;
+                since_commit = 0;
+            }
+            for env in batch.iter().filter(|e| e.seq <= head.seq) {
+                for doc in self.docs(log, env).await? {
+                    since_commit += doc.text.len();
+                    writer.add_document(self.document(env, doc))?;
+                }
+                read += 1;
+                next = env.seq + 1;
+            }
+        }
+        self.commit(
+            &mut writer,
+            Pin {
+                seq: head.seq,
+                hash: head.hash,
+            },
+        )?;
+        // Merges run in the writer's threads: wait for them, so segments
+        // do not pile up across short-lived writers.
+        writer.wait_merging_threads()?;
+        self.reader.reload()?;
+        Ok(read)
+    }
+
+    fn commit(&self, writer: &mut IndexWriter, pin: Pin) -> Result<(), SearchError> {
+        let mut prepared = writer.prepare_commit()?;
+        prepared.set_payload(&format!("{} {}", pin.seq, pin.hash));
+        prepared.commit()?;
+        Ok(())
+    }
+
+    fn forget(&self) {
+        self.calls.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.projects
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
+    /// Empties the index (for `replay`, which then catches it up).
+    pub fn clear(&self) -> Result<(), SearchError> {
+        let mut writer = self.writer()?;
+        writer.delete_all_documents()?;
+        self.commit(
+            &mut writer,
+            Pin {
+                seq: 0,
+                hash: Hash::ZERO,
+            },
+        )?;
+        writer.wait_merging_threads()?;
+        self.reader.reload()?;
+        self.forget();
+        Ok(())
+    }
+
+    fn document(&self, env: &Envelope, doc: Doc) -> TantivyDocument {
+        let f = self.fields;
+        let mut d = TantivyDocument::default();
+        d.add_text(f.session, env.session.to_string());
+        d.add_u64(f.seq, env.seq);
+        d.add_i64(f.at, doc.at);
+        d.add_text(f.role, doc.role);
+        if let Some(tool) = &doc.tool {
+            d.add_text(f.tool, tool.to_lowercase());
+        }
+        for file in &doc.files {
+            for suffix in suffixes(file) {
+                d.add_text(f.file, suffix);
+            }
+        }
+        if let Some(call) = &doc.call {
+            d.add_text(f.call, call);
+        }
+        let projects = self.projects.lock().unwrap_or_else(|e| e.into_inner());
+        for project in projects.get(&env.session).into_iter().flatten() {
+            d.add_text(f.project, project);
+        }
+        d.add_text(f.text, doc.text);
+        d
+    }
+
+    async fn project_of(&self, log: &dyn EventLog, session: SessionId) -> Result<(), SearchError> {
+        if self
+            .projects
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(&session)
+        {
+            return Ok(());
+        }
+        let first = log.read_session_range(session, 1, 1).await?;
+        let cwd = first.first().and_then(|e| match &e.event {
+            Event::SessionStarted(s) => s.agent.as_ref().and_then(|a| a.cwd.clone()),
+            _ => None,
+        });
+        let terms = cwd.map(|c| ancestors(&c)).unwrap_or_default();
+        self.projects
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(session, terms);
+        Ok(())
+    }
+
+    /// A tool call's tool and files, for its result: from this process's
+    /// memory, else from the call's own document.
+    fn call(&self, id: &str) -> Option<(String, Vec<String>)> {
+        if let Some(found) = self.calls.lock().unwrap_or_else(|e| e.into_inner()).get(id) {
+            return Some(found.clone());
+        }
+        let searcher = self.reader.searcher();
+        let query = TermQuery::new(
+            Term::from_field_text(self.fields.call, id),
+            IndexRecordOption::Basic,
+        );
+        let (_, address) = searcher
+            .search(&query, &TopDocs::with_limit(1).order_by_score())
+            .ok()?
+            .into_iter()
+            .next()?;
+        let doc: TantivyDocument = searcher.doc(address).ok()?;
+        let tool = doc.get_first(self.fields.tool)?.as_str()?.to_owned();
+        let files = doc
+            .get_all(self.fields.file)
+            .filter_map(|v| v.as_str())
+            .max_by_key(|s| s.len())
+            .map(|s| vec![s.to_owned()])
+            .unwrap_or_default();
+        Some((tool, files))
+    }
+
+    async fn docs(&self, log: &dyn EventLog, env: &Envelope) -> Result<Vec<Doc>, SearchError> {
+        let at = env.at.as_micros();
+        let one = |role, text: &str| {
+            vec![Doc {
+                role,
+                at,
+                text: clip(text),
+                ..Doc::default()
+            }]
+        };
+        Ok(match &env.event {
+            Event::SessionStarted(_) => {
+                self.project_of(log, env.session).await?;
+                Vec::new()
+            }
+            Event::TranscriptCaptured(c) => {
+                self.project_of(log, env.session).await?;
+                if c.source.kind == SourceKind::ClaudeCode {
+                    let mut docs = Vec::new();
+                    for line in c.bytes.0.split_inclusive(|b| *b == b'\n') {
+                        if let Some(record) = Record::parse(line) {
+                            self.record_docs(&record, at, &mut docs);
+                        }
+                    }
+                    docs
+                } else {
+                    one("output", &String::from_utf8_lossy(&c.bytes.0))
+                }
+            }
+            Event::NoteRecorded(n) => one("note", &n.text),
+            Event::CompactionSummarized(s) => one("summary", &s.summary),
+            Event::TurnFailed(t) => one("error", &t.error),
+            _ => Vec::new(),
+        })
+    }
+
+    fn record_docs(&self, record: &Record, at: i64, docs: &mut Vec<Doc>) {
+        let at = record
+            .timestamp
+            .as_deref()
+            .and_then(|t| Timestamp::parse(t).ok())
+            .map_or(at, Timestamp::as_micros);
+        for block in record.blocks() {
+            match block {
+                BlockRef::Text(text) if !text.trim().is_empty() => {
+                    let role = match record.kind.as_str() {
+                        "user" if record.is_compact_summary => "summary",
+                        "user" if record.is_meta => continue,
+                        "user" => "prompt",
+                        "assistant" => "assistant",
+                        _ => continue,
+                    };
+                    docs.push(Doc {
+                        role,
+                        at,
+                        text: clip(text),
+                        ..Doc::default()
+                    });
+                }
+                BlockRef::Text(_) => {}
+                BlockRef::ToolUse { id, name, input } => {
+                    let files = paths(input);
+                    self.calls
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(id.to_owned(), (name.to_owned(), files.clone()));
+                    let mut text = name.to_owned();
+                    strings(input, &mut text);
+                    docs.push(Doc {
+                        role: "tool_call",
+                        at,
+                        tool: Some(name.to_owned()),
+                        files,
+                        call: Some(id.to_owned()),
+                        text: clip(&text),
+                    });
+                }
+                BlockRef::ToolResult { id, text, .. } => {
+                    let (tool, files) = self
+                        .call(id)
+                        .map_or((None, Vec::new()), |(t, f)| (Some(t), f));
+                    docs.push(Doc {
+                        role: "tool_result",
+                        at,
+                        tool,
+                        files,
+                        call: Some(id.to_owned()),
+                        text: clip(&text),
+                    });
+                }
+            }
+        }
+    }
+
+    fn filters(&self, q: &Query) -> Vec<(Occur, Box<dyn tantivy::query::Query>)> {
+        let f = self.fields;
+        let term = |field, text: &str| -> Box<dyn tantivy::query::Query> {
+            Box::new(TermQuery::new(
+                Term::from_field_text(field, text),
+                IndexRecordOption::Basic,
+            ))
+        };
+        let mut out = Vec::new();
+        if let Some(session) = q.session {
+            out.push((Occur::Must, term(f.session, &session.to_string())));
+        }
+        if let Some(project) = &q.project {
+            out.push((Occur::Must, term(f.project, trim_dir(project))));
+        }
+        if let Some(tool) = &q.tool {
+            out.push((Occur::Must, term(f.tool, &tool.to_lowercase())));
+        }
+        if let Some(file) = &q.file {
+            out.push((Occur::Must, term(f.file, normal_path(file))));
+        }
+        if let Some(since) = q.since {
+            out.push((
+                Occur::Must,
+                Box::new(RangeQuery::new(
+                    Bound::Included(Term::from_field_i64(f.at, since.as_micros())),
+                    Bound::Unbounded,
+                )),
+            ));
+        }
+        out
+    }
+
+    /// Runs a search, best hits first.
+    pub fn search(&self, q: &Query) -> Result<Vec<Hit>, SearchError> {
+        let f = self.fields;
+        let searcher = self.reader.searcher();
+        let mut parser = QueryParser::for_index(&self.index, vec![f.text]);
+        parser.set_conjunction_by_default();
+        let (words, _errors) = parser.parse_query_lenient(&q.text);
+        let mut clauses = self.filters(q);
+        clauses.push((Occur::Must, words.box_clone()));
+        let query = BooleanQuery::new(clauses);
+        let top = searcher.search(
+            &query,
+            &TopDocs::with_limit(q.limit.max(1)).order_by_score(),
+        )?;
+        let mut snippets = SnippetGenerator::create(&searcher, &*words, f.text)?;
+        snippets.set_max_num_chars(200);
+        let mut hits = Vec::with_capacity(top.len());
+        for (score, address) in top {
+            let doc: TantivyDocument = searcher.doc(address)?;
+            let text = doc
+                .get_first(f.text)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default();
+            // Masked before the snippet is cut, so no cut leaves part of a
+            // secret, and the highlights are of what is shown.
+            let shown = logbook_redact::maybe(text, q.redact);
+            let snippet = snippets.snippet(&shown);
+            let fragment = if snippet.fragment().is_empty() {
+                logbook_forensics::timeline::cut(&shown)
+            } else {
+                snippet.fragment().to_owned()
+            };
+            hits.push(Hit {
+                session: str_field(&doc, f.session),
+                seq: doc.get_first(f.seq).and_then(|v| v.as_u64()).unwrap_or(0),
+                at: time_field(&doc, f.at),
+                role: str_field(&doc, f.role),
+                tool: doc
+                    .get_first(f.tool)
+                    .and_then(|v| v.as_str())
+                    .map(str::to_owned),
+                file: longest(&doc, f.file),
+                score,
+                highlights: snippet
+                    .highlighted()
+                    .iter()
+                    .map(|r| (r.start, r.end))
+                    .collect(),
+                snippet: fragment,
+            });
+        }
+        Ok(hits)
+    }
+
+    /// Every call that named `path`, oldest first.
+    pub fn files(&self, path: &str) -> Result<Vec<FileUse>, SearchError> {
+        let f = self.fields;
+        let searcher = self.reader.searcher();
+        let query = BooleanQuery::new(vec![
+            (
+                Occur::Must,
+                Box::new(TermQuery::new(
+                    Term::from_field_text(f.file, normal_path(path)),
+                    IndexRecordOption::Basic,
+                )) as Box<dyn tantivy::query::Query>,
+            ),
+            (
+                Occur::Must,
+                Box::new(TermQuery::new(
+                    Term::from_field_text(f.role, "tool_call"),
+                    IndexRecordOption::Basic,
+                )),
+            ),
+        ]);
+        let count = searcher.search(&AllQuery, &tantivy::collector::Count)?;
+        let top = searcher.search(&query, &TopDocs::with_limit(count.max(1)).order_by_score())?;
+        let mut uses = Vec::with_capacity(top.len());
+        for (_, address) in top {
+            let doc: TantivyDocument = searcher.doc(address)?;
+            let tool = str_field(&doc, f.tool);
+            let action = match tool.as_str() {
+                "read" | "notebookread" | "grep" | "glob" | "ls" => "read",
+                "edit" | "multiedit" | "write" | "notebookedit" => "changed",
+                _ => "used",
+            };
+            uses.push(FileUse {
+                session: str_field(&doc, f.session),
+                seq: doc.get_first(f.seq).and_then(|v| v.as_u64()).unwrap_or(0),
+                at: time_field(&doc, f.at),
+                tool,
+                action,
+                file: longest(&doc, f.file).unwrap_or_default(),
+            });
+        }
+        uses.sort_by(|a, b| (a.at.as_str(), a.seq).cmp(&(b.at.as_str(), b.seq)));
+        Ok(uses)
+    }
+}
+
+fn parse_pin(payload: &str) -> Option<Pin> {
+    let (seq, hash) = payload.split_once(' ')?;
+    let hash: Hash = serde_json::from_value(serde_json::Value::String(hash.to_owned())).ok()?;
+    Some(Pin {
+        seq: seq.parse().ok()?,
+        hash,
+    })
+}
+
+fn str_field(doc: &TantivyDocument, field: Field) -> String {
+    doc.get_first(field)
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn time_field(doc: &TantivyDocument, field: Field) -> String {
+    doc.get_first(field)
+        .and_then(|v| v.as_i64())
+        .map(|m| Timestamp::from_micros(m).to_string())
+        .unwrap_or_default()
+}
+
+/// The full path of a document's file (the longest of its suffixes).
+fn longest(doc: &TantivyDocument, field: Field) -> Option<String> {
+    doc.get_all(field)
+        .filter_map(|v| v.as_str())
+        .max_by_key(|s| s.len())
+        .map(str::to_owned)
+}
+
+fn clip(text: &str) -> String {
+    match text.char_indices().nth(DOC_CHARS) {
+        Some((at, _)) => text[..at].to_owned(),
+        None => text.to_owned(),
+    }
+}
+
+/// Every string in a tool's input, one per line.
+fn strings(value: &serde_json::Value, out: &mut String) {
+    match value {
+        serde_json::Value::String(s) => {
+            out.push('\n');
+            out.push_str(s);
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| strings(v, out)),
+        serde_json::Value::Object(map) => map.values().for_each(|v| strings(v, out)),
+        _ => {}
+    }
+}
+
+/// The paths a tool's input names.
+fn paths(input: &serde_json::Value) -> Vec<String> {
+    ["file_path", "notebook_path", "path"]
+        .iter()
+        .filter_map(|k| input.get(*k).and_then(serde_json::Value::as_str))
+        .filter(|p| !p.is_empty())
+        .map(|p| normal_path(p).to_owned())
+        .collect()
+}
+
+fn normal_path(path: &str) -> &str {
+    let path = path.trim();
+    path.strip_prefix("./").unwrap_or(path)
+}
+
+fn trim_dir(dir: &str) -> &str {
+    let trimmed = dir.trim_end_matches('/');
+    if trimmed.is_empty() { "/" } else { trimmed }
+}
+
+/// `/a/b/c.rs`, `a/b/c.rs`, `b/c.rs`, `c.rs`.
+fn suffixes(path: &str) -> Vec<&str> {
+    let mut out = vec![path];
+    for (i, _) in path.match_indices('/') {
+        let rest = &path[i + 1..];
+        if !rest.is_empty() {
+            out.push(rest);
+        }
+        let with_slash = &path[i..];
+        if i > 0 && with_slash.len() > 1 {
+            out.push(with_slash);
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// A directory and each of its parents.
+fn ancestors(dir: &str) -> Vec<String> {
+    let dir = trim_dir(dir);
+    let mut out = vec![dir.to_owned()];
+    let mut rest = dir;
+    while let Some((parent, _)) = rest.rsplit_once('/') {
+        if parent.is_empty() {
+            break;
+        }
+        out.push(parent.to_owned());
+        rest = parent;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

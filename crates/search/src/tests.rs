@@ -1,0 +1,268 @@
+//! The index against a real sled log holding a real Claude Code transcript.
+
+use logbook_core::{
+    AgentInfo, Bytes, Event, EventLog, Hash, NewEvent, NoteKind, NoteRecorded, Origin, SessionId,
+    SessionStarted, SourceKind, SourceRef, TranscriptCaptured,
+};
+use logbook_store::SledLog;
+
+use super::*;
+
+const VIEWER: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../tests/fixtures/claude-code/viewer-sample/projects/sample-project/fe5e1c67-53e7-4862-81ae-d0e013e3270b.jsonl"
+);
+
+fn id(n: u128) -> SessionId {
+    SessionId::from_uuid(uuid::Uuid::from_u128(n))
+}
+
+fn started(session: SessionId, cwd: &str) -> NewEvent {
+    NewEvent {
+        session,
+        expected_session_seq: 0,
+        event: Event::SessionStarted(SessionStarted {
+            command: None,
+            agent: Some(AgentInfo {
+                kind: "claude-code".into(),
+                cwd: Some(cwd.into()),
+                ..AgentInfo::default()
+            }),
+            origin: Origin::Fresh,
+        }),
+    }
+}
+
+fn captured(session: SessionId, after: u64, bytes: &[u8]) -> NewEvent {
+    NewEvent {
+        session,
+        expected_session_seq: after,
+        event: Event::TranscriptCaptured(TranscriptCaptured {
+            source: SourceRef {
+                kind: SourceKind::ClaudeCode,
+                key: "main".into(),
+                location: "t.jsonl".into(),
+            },
+            byte_start: 0,
+            line_start: 0,
+            lines: 1,
+            fingerprint: Hash::ZERO,
+            bytes: Bytes(bytes.to_vec()),
+        }),
+    }
+}
+
+fn note(session: SessionId, after: u64, text: &str) -> NewEvent {
+    NewEvent {
+        session,
+        expected_session_seq: after,
+        event: Event::NoteRecorded(NoteRecorded {
+            kind: NoteKind::Decision,
+            text: text.into(),
+        }),
+    }
+}
+
+/// A log with the real transcript in session 1 (in pieces of 40 lines)
+/// and a note in session 2 of another project.
+async fn recorded(dir: &Path) -> SledLog {
+    let log = SledLog::open(&dir.join("store"), &Default::default()).unwrap();
+    let bytes = std::fs::read(VIEWER).unwrap();
+    let lines: Vec<&[u8]> = bytes.split_inclusive(|b| *b == b'\n').collect();
+    log.append(vec![started(id(1), "/path/to/Demo")])
+        .await
+        .unwrap();
+    for (n, chunk) in lines.chunks(40).enumerate() {
+        log.append(vec![captured(id(1), n as u64 + 1, &chunk.concat())])
+            .await
+            .unwrap();
+    }
+    log.append(vec![
+        started(id(2), "/elsewhere"),
+        note(id(2), 1, "we chose sled for the log"),
+    ])
+    .await
+    .unwrap();
+    log
+}
+
+fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
+    futures::executor::block_on(f)
+}
+
+#[test]
+fn a_real_transcript_is_found_by_words_tool_file_project_and_time() {
+    block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let log = recorded(dir.path()).await;
+        let index = SearchIndex::open(&dir.path().join("index")).unwrap();
+        let read = index.catch_up(&log).await.unwrap();
+        assert_eq!(read, log.head().await.unwrap().seq);
+
+        let hits = index.search(&Query::new("useTodos")).unwrap();
+        assert!(hits.len() >= 5, "{hits:?}");
+        assert!(hits.iter().all(|h| h.session == id(1).to_string()));
+        assert!(
+            hits.windows(2).all(|w| w[0].score >= w[1].score),
+            "best first"
+        );
+        let first = &hits[0];
+        let (a, b) = first.highlights[0];
+        assert!(
+            first.snippet[a..b].eq_ignore_ascii_case("usetodos"),
+            "{first:?}"
+        );
+
+        // Filters: the tool, a file by its tail, the project and below.
+        let edits = index
+            .search(&Query {
+                tool: Some("Edit".into()),
+                ..Query::new("return")
+            })
+            .unwrap();
+        assert!(!edits.is_empty());
+        assert!(edits.iter().all(|h| h.tool.as_deref() == Some("edit")));
+        let in_file = index
+            .search(&Query {
+                file: Some("app/page.tsx".into()),
+                limit: 100,
+                ..Query::new("export")
+            })
+            .unwrap();
+        assert!(!in_file.is_empty());
+        assert!(
+            in_file
+                .iter()
+                .all(|h| h.file.as_deref() == Some("/path/to/Demo/todo-app/src/app/page.tsx"))
+        );
+        let project = |p: &str| {
+            index
+                .search(&Query {
+                    project: Some(p.into()),
+                    ..Query::new("sled")
+                })
+                .unwrap()
+                .len()
+        };
+        assert_eq!(project("/elsewhere"), 1);
+        assert_eq!(project("/path/to"), 0);
+        assert!(
+            index
+                .search(&Query {
+                    project: Some("/path/to/".into()),
+                    ..Query::new("useTodos")
+                })
+                .unwrap()
+                .len()
+                >= 5
+        );
+        let later = Query {
+            since: Some(Timestamp::parse("2100-01-01").unwrap()),
+            ..Query::new("useTodos")
+        };
+        assert!(index.search(&later).unwrap().is_empty());
+
+        // `files`: the hand count is 4 Edits and 3 Reads of page.tsx.
+        let uses = index.files("src/app/page.tsx").unwrap();
+        let count = |action: &str| uses.iter().filter(|u| u.action == action).count();
+        assert_eq!((count("changed"), count("read")), (4, 3), "{uses:?}");
+        assert!(uses.windows(2).all(|w| w[0].at <= w[1].at));
+    });
+}
+
+#[test]
+fn catching_up_indexes_only_what_is_new() {
+    block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let log = recorded(dir.path()).await;
+        let index = SearchIndex::open(&dir.path().join("index")).unwrap();
+        index.catch_up(&log).await.unwrap();
+        assert_eq!(index.catch_up(&log).await.unwrap(), 0);
+        let before = index.len();
+        log.append(vec![note(id(2), 2, "zebra crossing decided")])
+            .await
+            .unwrap();
+        assert_eq!(index.catch_up(&log).await.unwrap(), 1);
+        assert_eq!(index.len(), before + 1);
+        assert_eq!(index.search(&Query::new("zebra")).unwrap().len(), 1);
+        // Reopened (another process), it goes on from its commit.
+        drop(index);
+        let index = SearchIndex::open(&dir.path().join("index")).unwrap();
+        assert_eq!(index.position().unwrap().seq, log.head().await.unwrap().seq);
+        assert_eq!(index.catch_up(&log).await.unwrap(), 0);
+    });
+}
+
+#[test]
+fn an_index_the_log_does_not_vouch_for_is_rebuilt() {
+    block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let index_dir = dir.path().join("index");
+        {
+            let log = SledLog::open(&dir.path().join("a"), &Default::default()).unwrap();
+            log.append(vec![started(id(1), "/p"), note(id(1), 1, "aardvark")])
+                .await
+                .unwrap();
+            SearchIndex::open(&index_dir)
+                .unwrap()
+                .catch_up(&log)
+                .await
+                .unwrap();
+        }
+        // Another log of the same length (a restored or replaced store).
+        let log = SledLog::open(&dir.path().join("b"), &Default::default()).unwrap();
+        log.append(vec![started(id(1), "/p"), note(id(1), 1, "bison")])
+            .await
+            .unwrap();
+        let index = SearchIndex::open(&index_dir).unwrap();
+        assert_eq!(index.catch_up(&log).await.unwrap(), 2);
+        assert!(index.search(&Query::new("aardvark")).unwrap().is_empty());
+        assert_eq!(index.search(&Query::new("bison")).unwrap().len(), 1);
+    });
+}
+
+#[test]
+fn snippets_are_redacted_unless_asked() {
+    block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let log = SledLog::open(&dir.path().join("s"), &Default::default()).unwrap();
+        let secret = "sk-ant-api03-Zx9Qw8Er7Ty6Ui5Op4As3Df2Gh1JkL";
+        log.append(vec![
+            started(id(1), "/p"),
+            note(
+                id(1),
+                1,
+                &format!("deploy with ANTHROPIC_API_KEY={secret} tonight"),
+            ),
+        ])
+        .await
+        .unwrap();
+        let index = SearchIndex::open(&dir.path().join("index")).unwrap();
+        index.catch_up(&log).await.unwrap();
+        let hits = index.search(&Query::new("deploy")).unwrap();
+        assert!(!hits[0].snippet.contains("Zx9Qw8Er7Ty6"), "{hits:?}");
+        let raw = index
+            .search(&Query {
+                redact: false,
+                ..Query::new("deploy")
+            })
+            .unwrap();
+        assert!(raw[0].snippet.contains(secret));
+    });
+}
+
+#[test]
+fn path_suffixes_and_project_parents() {
+    assert_eq!(
+        suffixes("/a/b/c.rs"),
+        vec![
+            "/a/b/c.rs",
+            "/b/c.rs",
+            "/c.rs",
+            "a/b/c.rs",
+            "b/c.rs",
+            "c.rs"
+        ]
+    );
+    assert_eq!(ancestors("/a/b/"), vec!["/a/b", "/a"]);
+}
