@@ -8,6 +8,7 @@ mod crash;
 mod daemon;
 mod disk;
 mod doctor;
+mod forensics;
 mod hooks;
 mod import;
 mod lifecycle;

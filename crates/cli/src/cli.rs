@@ -4,8 +4,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use logbook_engine::request::{
-    CaptureArgs, ContextArgs, DoctorArgs, EndArgs, HandoffArgs, ImportArgs, JsonArg, LogArgs,
-    LsArgs, NoteArgs, ReplayArgs, ShowArgs, StartArgs, TokensArgs, TransitionArgs,
+    AnchorArgs, CaptureArgs, ContextArgs, DoctorArgs, EndArgs, ExportArgs, FilesArgs, HandoffArgs,
+    ImportArgs, JsonArg, LogArgs, LsArgs, NoteArgs, RenderArgs, ReplayArgs, SearchArgs, ShowArgs,
+    StartArgs, TimelineArgs, TokensArgs, TransitionArgs, VerifyArgs,
 };
 
 /// A flight recorder for AI coding-agent sessions.
@@ -47,12 +48,22 @@ pub enum Command {
     Show(ShowArgs),
     /// The audit trail, oldest first
     Log(LogArgs),
-    /// Check the hash chain and that every projected file equals a rebuild
-    Verify(JsonArg),
+    /// Check the hash chain, that every projected file equals a rebuild, and (--anchor) that the log still holds an anchor
+    Verify(VerifyArgs),
     /// Rebuild the projected files from the log
     Replay(ReplayArgs),
-    /// Every stored envelope as JSON lines
-    Export,
+    /// Every stored envelope as JSON lines (--redact masks secrets)
+    Export(ExportArgs),
+    /// Every action of a session in order: prompts, tool calls with their outcome, edits, subagents, compactions, alerts
+    Timeline(TimelineArgs),
+    /// Full-text search over prompts, answers, tool calls and results of every session
+    Search(SearchArgs),
+    /// Every session and moment that read or changed a file
+    Files(FilesArgs),
+    /// A session as readable Markdown or one self-contained HTML page
+    Render(RenderArgs),
+    /// Sign the log's head with your key (kept outside the store); check it later with verify --anchor
+    Anchor(AnchorArgs),
     /// Diagnose the store in plain words (lock, leftovers, space, chain, projections, permissions); --repair fixes it
     Doctor(DoctorArgs),
     /// Capture new complete lines of a source into a session, exactly once

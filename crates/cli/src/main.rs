@@ -116,7 +116,12 @@ fn main() -> ExitCode {
         Command::Log(args) => Request::Log(args),
         Command::Verify(args) => Request::Verify(args),
         Command::Replay(args) => Request::Replay(args),
-        Command::Export => Request::Export,
+        Command::Export(args) => Request::Export(args),
+        Command::Timeline(args) => Request::Timeline(args),
+        Command::Search(args) => Request::Search(args),
+        Command::Files(args) => Request::Files(args),
+        Command::Render(args) => Request::Render(args),
+        Command::Anchor(args) => Request::Anchor(args),
         Command::Doctor(args) if args.repair => {
             // A repair replaces the log under the daemon's feet: the daemon
             // goes first, and the repair runs here, holding the store.

@@ -252,7 +252,7 @@ impl Connection {
         let frame = ClientFrame::Request {
             id: id.clone(),
             env,
-            request,
+            request: Box::new(request),
         };
         self.stream
             .write_all(&protocol::encode(&frame)?)

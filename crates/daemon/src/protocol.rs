@@ -92,8 +92,8 @@ pub enum ClientFrame {
         id: String,
         /// The client's surroundings.
         env: ClientEnv,
-        /// What to do.
-        request: Request,
+        /// What to do (boxed: the frames are otherwise a few bytes).
+        request: Box<Request>,
     },
     /// A management request.
     Control(Control),

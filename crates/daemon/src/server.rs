@@ -227,6 +227,13 @@ fn conversation_of(view: &logbook_core::sessions::SessionView) -> Option<Convers
     })
 }
 
+/// How long the daemon must have been asked nothing before it updates the
+/// search index.
+const INDEX_AFTER_IDLE: Duration = Duration::from_secs(2);
+
+/// An index catch-up is running (one daemon per process).
+static INDEXING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// Applies the spool, and stops the daemon when its store is gone or it
 /// has been idle long enough.
 async fn housekeeping(daemon: Arc<Daemon>) {
@@ -248,6 +255,33 @@ async fn housekeeping(daemon: Arc<Daemon>) {
         }
         if tick.is_multiple_of(600) {
             logbook_engine::spool::forget_old_claims(&daemon.root, Duration::from_secs(3600));
+        }
+        // The search index follows the log when nothing is asked of the
+        // daemon, so no hook ever waits for it; a search catches up itself.
+        let idle_for = lock(&daemon.last_request).elapsed();
+        if idle_for >= INDEX_AFTER_IDLE
+            && !daemon.ws.log().is_poisoned()
+            && !INDEXING.swap(true, Ordering::AcqRel)
+        {
+            // Its own task: a first index of a large store takes minutes,
+            // and the spool must not wait for it.
+            let daemon = daemon.clone();
+            tokio::spawn(async move {
+                let ws = daemon.ws.clone();
+                let indexed = blocking(move |rt| {
+                    rt.block_on(async {
+                        if ws.index_behind().await? {
+                            ws.index_catch_up().await?;
+                        }
+                        Ok::<_, logbook_engine::workspace::WorkspaceError>(())
+                    })
+                })
+                .await;
+                if let Some(Err(e)) = indexed {
+                    logbook_engine::claude::hook::log_failure(&daemon.root, "index", &e.into());
+                }
+                INDEXING.store(false, Ordering::Release);
+            });
         }
         let gone = !protocol::socket_path(&daemon.root).exists();
         let quiet = lock(&daemon.last_request).elapsed() >= idle
@@ -446,7 +480,7 @@ async fn connection(daemon: &Arc<Daemon>, stream: UnixStream) -> Result<(), prot
             let answer = control_answer(daemon, control);
             return send(&mut wr, &answer).await;
         }
-        ClientFrame::Request { id, env, request } => (id, env, request),
+        ClientFrame::Request { id, env, request } => (id, env, *request),
         _ => return Ok(()),
     };
     let spooled = request.is_spooled();

@@ -60,6 +60,10 @@ pub struct Config {
     /// Seconds between the daemon's sweeps of Claude Code's projects
     /// folder for transcripts no hook saw; 0 turns the sweep off.
     pub sweep_interval_secs: u64,
+    /// Keep the full-text index that `search` and `files` read (in
+    /// `<store>/index`, updated when the daemon is idle and before each
+    /// search). Off: no index is kept and those commands refuse.
+    pub search_index: bool,
 }
 
 impl Default for Config {
@@ -84,6 +88,7 @@ impl Default for Config {
             handoff_max_age_secs: 86_400,
             sweep_interval_secs: 3_600,
             min_free_mb: logbook_store::DEFAULT_MIN_FREE >> 20,
+            search_index: true,
         }
     }
 }

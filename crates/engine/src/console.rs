@@ -24,7 +24,8 @@ pub struct ClientEnv {
     /// `LOGBOOK_PROGRESS=always`: draw progress even off a terminal.
     pub progress_always: bool,
     /// The client's variables that programs run for it need (`PATH`,
-    /// `TMUX`, `TMUX_TMPDIR`), as `(name, value)`.
+    /// `TMUX`, `TMUX_TMPDIR`) and that locate the anchor key (`HOME`,
+    /// `XDG_CONFIG_HOME`, `LOGBOOK_ANCHOR_KEY`), as `(name, value)`.
     pub vars: Vec<(String, String)>,
 }
 
@@ -39,10 +40,17 @@ impl ClientEnv {
             stderr_terminal: std::io::stderr().is_terminal(),
             color: stdout_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
             progress_always: std::env::var_os("LOGBOOK_PROGRESS").is_some_and(|v| v == "always"),
-            vars: ["PATH", "TMUX", "TMUX_TMPDIR"]
-                .iter()
-                .filter_map(|name| Some(((*name).to_owned(), std::env::var(name).ok()?)))
-                .collect(),
+            vars: [
+                "PATH",
+                "TMUX",
+                "TMUX_TMPDIR",
+                "HOME",
+                "XDG_CONFIG_HOME",
+                "LOGBOOK_ANCHOR_KEY",
+            ]
+            .iter()
+            .filter_map(|name| Some(((*name).to_owned(), std::env::var(name).ok()?)))
+            .collect(),
         })
     }
 

@@ -56,6 +56,7 @@ macro_rules! via_workspace {
     )*};
 }
 via_workspace!(
+    logbook_search::SearchError,
     ConfigError,
     logbook_store::StoreError,
     logbook_core::LogError,

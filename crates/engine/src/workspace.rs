@@ -62,7 +62,13 @@ pub enum WorkspaceError {
     /// A lifecycle rule refused the command.
     #[error(transparent)]
     Lifecycle(#[from] logbook_core::lifecycle::LifecycleError),
+    /// The search index failed.
+    #[error(transparent)]
+    Search(#[from] logbook_search::SearchError),
 }
+
+/// Where the search index lives in a store.
+pub const INDEX_DIR: &str = "index";
 
 /// An open store.
 pub struct Workspace {
@@ -90,6 +96,11 @@ pub struct Workspace {
     /// For a read-only store, the private copy of its log this process
     /// reads (sled cannot open a directory it cannot write).
     copy: Option<tempfile::TempDir>,
+    /// The search index, opened on first use and kept (the daemon keeps
+    /// its reader warm).
+    search: std::sync::Mutex<Option<std::sync::Arc<logbook_search::SearchIndex>>>,
+    /// One index catch-up at a time: tantivy allows one writer.
+    indexing: tokio::sync::Mutex<()>,
 }
 
 /// A parsed file, the hash of the bytes it was parsed from, and its stamp
@@ -379,6 +390,8 @@ impl Workspace {
             parsed: std::sync::Mutex::new(HashMap::new()),
             unsaid: std::sync::Mutex::new(HashMap::new()),
             copy: None,
+            search: std::sync::Mutex::new(None),
+            indexing: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -397,6 +410,7 @@ impl Workspace {
             Box::new(SessionFileProjection::new(self.config().rotate_lines)),
             Box::new(TranscriptProjection::new(self.config().rotate_lines)),
             Box::new(ContextProjection::new(self.config().rotate_lines)),
+            Box::new(logbook_forensics::projection::TimelineProjection),
             Box::new(TokensProjection::new(logbook_tokens::projection::Windows {
                 fixed: self.config().context_window,
                 models: logbook_tokens::budget::ModelWindows::new(
@@ -497,6 +511,42 @@ impl Workspace {
             self.log.flush()?;
         }
         Ok(read)
+    }
+
+    /// The search index (in the store, or beside the private copy of a
+    /// read-only store's log).
+    pub fn search_index(
+        &self,
+    ) -> Result<std::sync::Arc<logbook_search::SearchIndex>, WorkspaceError> {
+        let mut held = self.search.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(index) = held.as_ref() {
+            return Ok(index.clone());
+        }
+        let index = std::sync::Arc::new(logbook_search::SearchIndex::open(
+            &self.scratch_dir().join(INDEX_DIR),
+        )?);
+        *held = Some(index.clone());
+        Ok(index)
+    }
+
+    /// Brings the search index up to the log's head (nothing when the
+    /// store's `search_index` setting is off). Returns the events read.
+    pub async fn index_catch_up(&self) -> Result<u64, WorkspaceError> {
+        if !self.config().search_index {
+            return Ok(0);
+        }
+        let _one = self.indexing.lock().await;
+        let index = self.search_index()?;
+        Ok(index.catch_up(&self.log).await?)
+    }
+
+    /// Whether the search index is behind the log (cheap: two reads).
+    pub async fn index_behind(&self) -> Result<bool, WorkspaceError> {
+        if !self.config().search_index {
+            return Ok(false);
+        }
+        let head = self.log.head().await?;
+        Ok(self.search_index()?.position()?.seq != head.seq)
     }
 
     /// Appends a decided batch, then projects it.
@@ -758,6 +808,13 @@ impl Workspace {
         }
         self.log.reset_cursors()?;
         self.catch_up().await?;
+        // The index is emptied, and refilled from the log by the next
+        // search or the idle daemon: refilling it here too would hold the
+        // rebuilt projections' memory and the writer's at once.
+        if self.config().search_index {
+            let _one = self.indexing.lock().await;
+            self.search_index()?.clear()?;
+        }
         Ok(owned.len())
     }
 

@@ -47,13 +47,18 @@ const SCHEMA_VERSION: &str = "logbook-search/1";
 /// and its first part is what a search is for.
 pub const DOC_CHARS: usize = 32 * 1024;
 
-/// The writer's memory budget: tantivy's floor is 15 MB; more buys fewer,
-/// larger segments at the cost of resident memory.
-const WRITER_BUDGET: usize = 48 << 20;
+/// The writer's memory budget: tantivy's floor. More buys fewer, larger
+/// segments, at a cost in resident memory the store's bound cannot spare
+/// (48 MB took a 200 MB import to 181 MB peak RSS).
+const WRITER_BUDGET: usize = 15 << 20;
 
-/// Text indexed between commits during a long catch-up, so an
-/// interrupted one keeps most of its work.
-const COMMIT_EVERY: usize = 256 << 20;
+/// Text handed to the writer between commits during a long catch-up.
+/// tantivy queues up to 10,000 documents ahead of its indexing thread, and
+/// a commit is the only way to wait for it: committing this often bounds
+/// what waits in that queue (and an interrupted catch-up keeps its work).
+/// It is about what the writer's budget holds, so segments are no smaller
+/// than they would be anyway.
+const COMMIT_EVERY: usize = 16 << 20;
 
 /// Why the index failed.
 #[derive(Debug, thiserror::Error)]
@@ -196,14 +201,48 @@ pub struct FileUse {
     pub file: String,
 }
 
+/// How many tool calls [`Calls`] remembers per generation.
+const CALLS_KEPT: usize = 8192;
+
+/// Recent tool calls, call id to (tool, files), for their results: a
+/// result follows its call within a few records, so two generations of
+/// [`CALLS_KEPT`] bound the memory a long catch-up holds. An older call is
+/// looked up in the index itself.
+#[derive(Default)]
+struct Calls {
+    current: HashMap<String, (String, Vec<String>)>,
+    previous: HashMap<String, (String, Vec<String>)>,
+}
+
+impl Calls {
+    fn insert(&mut self, id: String, call: (String, Vec<String>)) {
+        if self.current.len() >= CALLS_KEPT {
+            self.previous = std::mem::take(&mut self.current);
+        }
+        self.current.insert(id, call);
+    }
+
+    fn get(&self, id: &str) -> Option<(String, Vec<String>)> {
+        self.current
+            .get(id)
+            .or_else(|| self.previous.get(id))
+            .cloned()
+    }
+
+    fn clear(&mut self) {
+        self.current.clear();
+        self.previous.clear();
+    }
+}
+
 /// The index of one store.
 pub struct SearchIndex {
     index: Index,
     reader: IndexReader,
     fields: Fields,
     dir: PathBuf,
-    /// Tool calls seen, for their results: call id to (tool, files).
-    calls: Mutex<HashMap<String, (String, Vec<String>)>>,
+    /// Tool calls seen lately, for their results.
+    calls: Mutex<Calls>,
     /// Each session's project terms.
     projects: Mutex<HashMap<SessionId, Vec<String>>>,
 }
@@ -256,7 +295,7 @@ impl SearchIndex {
             reader,
             fields,
             dir: dir.to_owned(),
-            calls: Mutex::new(HashMap::new()),
+            calls: Mutex::new(Calls::default()),
             projects: Mutex::new(HashMap::new()),
         })
     }
@@ -457,7 +496,7 @@ impl SearchIndex {
     /// memory, else from the call's own document.
     fn call(&self, id: &str) -> Option<(String, Vec<String>)> {
         if let Some(found) = self.calls.lock().unwrap_or_else(|e| e.into_inner()).get(id) {
-            return Some(found.clone());
+            return Some(found);
         }
         let searcher = self.reader.searcher();
         let query = TermQuery::new(
@@ -613,6 +652,8 @@ impl SearchIndex {
         let searcher = self.reader.searcher();
         let mut parser = QueryParser::for_index(&self.index, vec![f.text]);
         parser.set_conjunction_by_default();
+        // A query that does not parse is run as far as it does: a search box
+        // should not answer a stray quote with an error.
         let (words, _errors) = parser.parse_query_lenient(&q.text);
         let mut clauses = self.filters(q);
         clauses.push((Occur::Must, words.box_clone()));

@@ -174,7 +174,15 @@ pub async fn demo(
     .await?;
     say(out, "verify")?;
     let (mut console, verified, _) = Console::captured(env.clone());
-    let code = crate::ops::verify::verify(&ws, false, &mut console).await?;
+    let code = crate::ops::verify::verify(
+        &ws,
+        crate::request::VerifyArgs {
+            anchor: None,
+            json: crate::request::JsonArg { json: false },
+        },
+        &mut console,
+    )
+    .await?;
     out.write_all(&verified.take())?;
     say(out, &format!("show {second} --json"))?;
     out.write_all(&ws.quick_view(second).await?.to_json()?)?;

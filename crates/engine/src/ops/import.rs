@@ -175,6 +175,11 @@ pub struct ImportOptions {
 pub async fn import(ws: &Workspace, args: ImportArgs, console: &mut Console) -> crate::Result<u8> {
     let files = gather(&args.paths, &console.env)?;
     let summary = import_files(ws, files, ImportOptions::default(), Some(console)).await?;
+    // What was imported is searchable when the import returns; an index
+    // failure is said, and the next search catches up.
+    if let Err(e) = ws.index_catch_up().await {
+        console.say(format_args!("logbook: the search index is behind: {e}"));
+    }
     for (path, why) in &summary.skipped {
         console.say(format_args!("logbook: skipped {path}: {why}"));
     }

@@ -126,8 +126,10 @@ pub(crate) async fn log(ws: &Workspace, args: LogArgs, out: &mut Out<'_>) -> cra
         if !keep(env) {
             return Ok(());
         }
+        // The audit trail is shown, so it is masked like every view;
+        // `export` is the exact record.
         if args.json.json {
-            serde_json::to_writer(&mut *out, env)?;
+            serde_json::to_writer(&mut *out, &super::export::redacted(env.clone())?)?;
             writeln!(out)?;
         } else {
             writeln!(
@@ -137,7 +139,7 @@ pub(crate) async fn log(ws: &Workspace, args: LogArgs, out: &mut Out<'_>) -> cra
                 env.at,
                 env.session,
                 env.event.kind(),
-                summary(&env.event).replace('\n', " ")
+                logbook_redact::redact(&summary(&env.event)).replace('\n', " ")
             )?;
         }
         Ok(())

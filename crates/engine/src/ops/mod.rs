@@ -9,6 +9,7 @@ pub mod demo;
 pub mod doctor;
 pub mod end;
 pub mod export;
+pub mod forensics;
 pub mod handoff;
 pub mod import;
 pub mod log;
@@ -182,9 +183,14 @@ async fn run(ws: &Workspace, request: Request, console: &mut Console) -> crate::
         Request::Ls(args) => ls::ls(ws, args, &mut *console.out, color).await,
         Request::Show(args) => show::show(ws, args, &mut *console.out).await,
         Request::Log(args) => log::log(ws, args, &mut *console.out).await,
-        Request::Verify(args) => verify::verify(ws, args.json, console).await,
+        Request::Verify(args) => verify::verify(ws, args, console).await,
         Request::Replay(args) => replay::replay(ws, args, console).await,
-        Request::Export => export::export(ws, &mut *console.out),
+        Request::Export(args) => export::export(ws, args.redact, &mut *console.out),
+        Request::Timeline(args) => forensics::timeline(ws, args, &mut *console.out).await,
+        Request::Render(args) => forensics::render(ws, args, console).await,
+        Request::Search(args) => forensics::search(ws, args, console).await,
+        Request::Files(args) => forensics::files(ws, args, console).await,
+        Request::Anchor(args) => forensics::anchor(ws, args, console).await,
         Request::Import(args) => import::import(ws, args, console).await,
         Request::Note { args, agent_pid } => {
             let _lane = ws.lane().await;
@@ -231,7 +237,12 @@ fn read_json<T: serde::de::DeserializeOwned>(
 fn is_long(request: &Request) -> bool {
     matches!(
         request,
-        Request::Import(_) | Request::Verify(_) | Request::Replay(_) | Request::Export
+        Request::Import(_)
+            | Request::Verify(_)
+            | Request::Replay(_)
+            | Request::Export(_)
+            | Request::Search(_)
+            | Request::Files(_)
     )
 }
 

@@ -25,7 +25,63 @@ struct Report {
     head_seq: u64,
     head_hash: String,
     files_checked: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    anchor: Option<AnchorReport>,
     problems: Vec<Problem>,
+}
+
+#[derive(Debug, Serialize)]
+struct AnchorReport {
+    file: String,
+    seq: u64,
+    hash: String,
+    signed: bool,
+    holds: bool,
+    message: String,
+}
+
+/// Checks the anchor in `file` against the log.
+async fn check_anchor(
+    ws: &Workspace,
+    file: &std::path::Path,
+    console: &Console,
+) -> crate::Result<AnchorReport> {
+    use logbook_forensics::anchor::{Finding, Pinned, check};
+    let path = if file.is_absolute() {
+        file.to_owned()
+    } else {
+        console.env.cwd.join(file)
+    };
+    let bytes = std::fs::read(&path).map_err(|e| {
+        crate::error::EngineError::usage(format!("cannot read the anchor {}: {e}", path.display()))
+    })?;
+    let pinned = Pinned::parse(&bytes)
+        .map_err(|e| crate::error::EngineError::usage(format!("{}: {e}", path.display())))?;
+    let pin = pinned.pin();
+    let head = logbook_core::EventLog::head(ws.log()).await?.seq;
+    let hash_at = super::forensics::hash_at(ws, pin.seq).await?;
+    let signed = matches!(pinned, Pinned::Signed(_));
+    let finding = if signed {
+        let key = super::forensics::key(ws, &console.env)?;
+        check(&pinned, &key, head, hash_at)
+    } else {
+        // An unsigned pin (a handoff, a session file) is guarded by
+        // wherever it was kept; no key is needed to check it.
+        check(
+            &pinned,
+            &logbook_forensics::anchor::Key::from_bytes([0; 32]),
+            head,
+            hash_at,
+        )
+    };
+    Ok(AnchorReport {
+        file: path.display().to_string(),
+        seq: pin.seq,
+        hash: pin.hash.to_hex(),
+        signed,
+        holds: finding == Finding::Holds,
+        message: finding.to_string(),
+    })
 }
 
 /// Compares every projected file with a rebuild from the log: how many
@@ -84,7 +140,16 @@ fn same_bytes(a: &std::path::Path, b: &std::path::Path) -> std::io::Result<bool>
 }
 
 /// Runs the checks; exit 1 when anything is wrong.
-pub async fn verify(ws: &Workspace, json: bool, console: &mut Console) -> crate::Result<u8> {
+pub async fn verify(
+    ws: &Workspace,
+    args: crate::request::VerifyArgs,
+    console: &mut Console,
+) -> crate::Result<u8> {
+    let json = args.json.json;
+    let anchor = match &args.anchor {
+        Some(file) => Some(check_anchor(ws, file, console).await?),
+        None => None,
+    };
     let out = &mut *console.out;
     let chain = ws.log().verify_chain()?;
     let mut problems = Vec::new();
@@ -104,7 +169,15 @@ pub async fn verify(ws: &Workspace, json: bool, console: &mut Console) -> crate:
             file: Some(path),
         }));
     }
+    if let Some(a) = anchor.as_ref().filter(|a| !a.holds) {
+        problems.push(Problem {
+            seq: Some(a.seq),
+            file: None,
+            message: format!("anchor {}: {}", a.file, a.message),
+        });
+    }
     let report = Report {
+        anchor,
         ok: problems.is_empty(),
         events: chain.report.events,
         sessions: chain.report.sessions,
@@ -122,6 +195,9 @@ pub async fn verify(ws: &Workspace, json: bool, console: &mut Console) -> crate:
             "ok: {} events in {} sessions, head {} {}; {} projected files match the log",
             report.events, report.sessions, report.head_seq, report.head_hash, report.files_checked
         )?;
+        if let Some(a) = &report.anchor {
+            writeln!(out, "ok: anchor {} (seq {}): {}", a.file, a.seq, a.message)?;
+        }
     } else {
         for p in &report.problems {
             writeln!(out, "bad: {}", p.message)?;

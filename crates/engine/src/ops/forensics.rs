@@ -1,0 +1,411 @@
+//! The auditor's commands: `timeline`, `render`, `search`, `files` and
+//! `anchor`.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use logbook_core::{Envelope, EventLog as _, Hash, Pin, SessionId, Timestamp};
+use logbook_forensics::anchor::Key;
+use logbook_forensics::projection::timeline_path;
+use logbook_forensics::render::{Format, render as render_envelopes};
+use logbook_forensics::timeline::{Action, Kind, Outcome, Timeline};
+
+use super::Out;
+use crate::console::{ClientEnv, Console};
+use crate::error::EngineError;
+use crate::request::{AnchorArgs, FilesArgs, RenderArgs, RenderFormat, SearchArgs, TimelineArgs};
+use crate::workspace::Workspace;
+
+/// The sessions of `id`'s chain, oldest first: back along each session's
+/// origin, forward along its successor (`/clear`, compaction, resume,
+/// handoff, transition).
+pub(crate) async fn chain(ws: &Workspace, id: SessionId) -> crate::Result<Vec<SessionId>> {
+    let mut seen = BTreeSet::from([id]);
+    let mut back = Vec::new();
+    let mut at = id;
+    while let Some(from) = ws.view(at).await?.transitioned_from {
+        if !seen.insert(from) {
+            break;
+        }
+        back.push(from);
+        at = from;
+    }
+    back.reverse();
+    back.push(id);
+    let mut at = id;
+    while let Some(to) = ws.view(at).await?.transitioned_to {
+        if !seen.insert(to) {
+            break;
+        }
+        back.push(to);
+        at = to;
+    }
+    Ok(back)
+}
+
+fn parse_time(text: &str) -> crate::Result<Timestamp> {
+    Timestamp::parse(text).map_err(|e| EngineError::usage(e.to_string()))
+}
+
+/// A session's envelopes, up to `until` (inclusive) when given.
+async fn envelopes(
+    ws: &Workspace,
+    id: SessionId,
+    until: Option<u64>,
+) -> crate::Result<Vec<Envelope>> {
+    let mut history = ws.log().read_session(id).await?;
+    if let Some(until) = until {
+        history.retain(|e| e.seq <= until);
+    }
+    Ok(history)
+}
+
+/// Resolves a path the client gave, relative to the client's directory.
+fn client_path(env: &ClientEnv, path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        path.to_owned()
+    } else {
+        env.cwd.join(path)
+    }
+}
+
+/// Runs `timeline`.
+pub async fn timeline(ws: &Workspace, args: TimelineArgs, out: &mut Out<'_>) -> crate::Result<u8> {
+    let id = ws.resolve(&args.session)?;
+    let until = match &args.at {
+        Some(at) => Some(ws.log().seq_at_time(parse_time(at)?)?),
+        None => None,
+    };
+    let sessions = if args.chain {
+        chain(ws, id).await?
+    } else {
+        vec![id]
+    };
+    let redact = !args.redact.no_redact;
+    let mut timelines = Vec::with_capacity(sessions.len());
+    for session in sessions {
+        // The projected file is the redacted timeline at the head; any
+        // other view is folded from the log.
+        let projected = match (until, redact) {
+            (None, true) => ws
+                .read_file(&timeline_path(session))?
+                .and_then(|bytes| serde_json::from_slice::<Timeline>(&bytes).ok()),
+            _ => None,
+        };
+        let timeline = match projected {
+            Some(t) => t,
+            None => Timeline::fold(session, redact, &envelopes(ws, session, until).await?),
+        };
+        if until.is_some() && timeline.actions.is_empty() {
+            continue;
+        }
+        timelines.push(timeline);
+    }
+    if args.json.json {
+        let value = if args.chain {
+            serde_json::to_value(&timelines)?
+        } else {
+            serde_json::to_value(timelines.first())?
+        };
+        serde_json::to_writer_pretty(&mut *out, &value)?;
+        writeln!(out)?;
+        return Ok(0);
+    }
+    for timeline in &timelines {
+        if args.chain {
+            writeln!(out, "== session {}", timeline.session_id)?;
+        }
+        for action in &timeline.actions {
+            writeln!(out, "{}", line(action))?;
+        }
+    }
+    Ok(0)
+}
+
+/// One action as a line: time, number, kind, what, outcome.
+fn line(a: &Action) -> String {
+    let mut text = format!("{}  #{:<4} {:<17}", a.at, a.n, a.kind.as_str());
+    if let Some(agent) = &a.agent {
+        text.push_str(&format!("[{agent}] "));
+    }
+    if let Some(tool) = &a.tool {
+        text.push_str(tool);
+        text.push(' ');
+    }
+    if let Some(target) = &a.target {
+        text.push_str(target);
+    }
+    if let (Some(added), Some(removed)) = (a.added, a.removed) {
+        text.push_str(&format!("  +{added} -{removed}"));
+    }
+    match a.outcome {
+        Some(Outcome::Ok) => text.push_str("  ok"),
+        Some(Outcome::Pending) => text.push_str("  (no result yet)"),
+        Some(Outcome::Refused) => text.push_str("  REFUSED"),
+        Some(Outcome::Interrupted) => text.push_str("  INTERRUPTED"),
+        Some(Outcome::Error) => text.push_str("  ERROR"),
+        None => {}
+    }
+    if let Some(error) = &a.error {
+        text.push_str(&format!(": {error}"));
+    }
+    if let Some(detail) = &a.detail {
+        let sep = if a.kind == Kind::Prompt {
+            "  "
+        } else {
+            "  — "
+        };
+        text.push_str(sep);
+        text.push_str(&detail.replace('\n', " "));
+    }
+    text.trim_end().to_owned()
+}
+
+/// Runs `render`.
+pub async fn render(ws: &Workspace, args: RenderArgs, console: &mut Console) -> crate::Result<u8> {
+    let id = ws.resolve(&args.session)?;
+    let sessions = if args.chain {
+        chain(ws, id).await?
+    } else {
+        vec![id]
+    };
+    let mut all = Vec::new();
+    for session in &sessions {
+        all.extend(envelopes(ws, *session, None).await?);
+    }
+    let title = match ws.view(id).await?.command {
+        Some(command) => format!("logbook session {id} — {command}"),
+        None => format!("logbook session {id}"),
+    };
+    let format = match args.format {
+        RenderFormat::Md => Format::Markdown,
+        RenderFormat::Html => Format::Html,
+    };
+    let page = render_envelopes(&all, &title, format, !args.redact.no_redact);
+    match args.out {
+        Some(path) => {
+            let path = client_path(&console.env, &path);
+            std::fs::write(&path, page.as_bytes()).map_err(|e| {
+                EngineError::failed(format!("cannot write {}: {e}", path.display()))
+            })?;
+        }
+        None => console.out.write_all(page.as_bytes())?,
+    }
+    Ok(0)
+}
+
+/// Catches the index up, with a line on stderr when that is a long job
+/// (the first search of a large store).
+async fn fresh_index(
+    ws: &Workspace,
+    console: &mut Console,
+) -> crate::Result<std::sync::Arc<logbook_search::SearchIndex>> {
+    if !ws.config().search_index {
+        return Err(EngineError::failed(
+            "the search index is off (search_index = false in config.toml)",
+        ));
+    }
+    let index = ws.search_index()?;
+    let head = ws.log().head().await?.seq;
+    let behind = head.saturating_sub(index.position()?.seq);
+    if behind > 10_000 {
+        console.say(format_args!("logbook: indexing {behind} events first"));
+    }
+    ws.index_catch_up().await?;
+    Ok(index)
+}
+
+/// Runs `search`.
+pub async fn search(ws: &Workspace, args: SearchArgs, console: &mut Console) -> crate::Result<u8> {
+    if args.query.trim().is_empty() {
+        return Err(EngineError::usage("the query is empty"));
+    }
+    let query = logbook_search::Query {
+        text: args.query,
+        session: args.session.as_deref().map(|s| ws.resolve(s)).transpose()?,
+        project: args.project.map(|p| {
+            client_path(&console.env, Path::new(&p))
+                .display()
+                .to_string()
+        }),
+        since: args.since.as_deref().map(parse_time).transpose()?,
+        tool: args.tool,
+        file: args.file,
+        limit: args.limit,
+        redact: !args.redact.no_redact,
+    };
+    let index = fresh_index(ws, console).await?;
+    let hits = index.search(&query)?;
+    // Like grep: nothing found is exit 1, so scripts can tell.
+    if hits.is_empty() {
+        return Err(EngineError::failed("no match"));
+    }
+    let out = &mut *console.out;
+    if args.json.json {
+        serde_json::to_writer_pretty(&mut *out, &hits)?;
+        writeln!(out)?;
+        return Ok(0);
+    }
+    let color = console.env.color;
+    for hit in &hits {
+        let what = match (&hit.tool, &hit.file) {
+            (Some(tool), Some(file)) => format!("{} {tool} {file}", hit.role),
+            (Some(tool), None) => format!("{} {tool}", hit.role),
+            _ => hit.role.clone(),
+        };
+        writeln!(out, "{}  {}  seq {}  {what}", hit.session, hit.at, hit.seq)?;
+        writeln!(
+            out,
+            "    {}",
+            highlight(&hit.snippet, &hit.highlights, color)
+        )?;
+    }
+    Ok(0)
+}
+
+/// The snippet on one line with its matches marked: bold on a terminal,
+/// `[…]` otherwise.
+fn highlight(snippet: &str, ranges: &[(usize, usize)], color: bool) -> String {
+    let (open, close) = if color {
+        ("\x1b[1m", "\x1b[0m")
+    } else {
+        ("[", "]")
+    };
+    let mut out = String::new();
+    let mut at = 0;
+    for &(start, end) in ranges {
+        if start < at || end > snippet.len() {
+            continue;
+        }
+        out.push_str(&snippet[at..start]);
+        out.push_str(open);
+        out.push_str(&snippet[start..end]);
+        out.push_str(close);
+        at = end;
+    }
+    out.push_str(&snippet[at..]);
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Runs `files`.
+pub async fn files(ws: &Workspace, args: FilesArgs, console: &mut Console) -> crate::Result<u8> {
+    let index = fresh_index(ws, console).await?;
+    let uses = index.files(&args.path)?;
+    if uses.is_empty() {
+        return Err(EngineError::failed(format!(
+            "no session read or changed {}",
+            args.path
+        )));
+    }
+    let out = &mut *console.out;
+    if args.json.json {
+        serde_json::to_writer_pretty(&mut *out, &uses)?;
+        writeln!(out)?;
+        return Ok(0);
+    }
+    for u in &uses {
+        writeln!(
+            out,
+            "{}  {}  {:<7} {:<12} {}  (seq {})",
+            u.at, u.session, u.action, u.tool, u.file, u.seq
+        )?;
+    }
+    Ok(0)
+}
+
+/// Where this user's anchor key lives: `LOGBOOK_ANCHOR_KEY`, else
+/// `$XDG_CONFIG_HOME/logbook/anchor.key`, else `~/.config/logbook/anchor.key`
+/// (the client's variables: the daemon's may differ).
+pub(crate) fn key_path(env: &ClientEnv) -> crate::Result<PathBuf> {
+    let var = |name: &str| {
+        env.vars
+            .iter()
+            .find(|(n, v)| n == name && !v.is_empty())
+            .map(|(_, v)| PathBuf::from(v))
+    };
+    var("LOGBOOK_ANCHOR_KEY")
+        .or_else(|| var("XDG_CONFIG_HOME").map(|d| d.join("logbook/anchor.key")))
+        .or_else(|| var("HOME").map(|d| d.join(".config/logbook/anchor.key")))
+        .ok_or_else(|| {
+            EngineError::failed(
+                "no place for the anchor key: set LOGBOOK_ANCHOR_KEY, XDG_CONFIG_HOME or HOME",
+            )
+        })
+}
+
+/// The user's key, which must live outside the store it vouches for.
+pub(crate) fn key(ws: &Workspace, env: &ClientEnv) -> crate::Result<Key> {
+    let path = key_path(env)?;
+    let parent = path.parent().unwrap_or(Path::new("/"));
+    let resolved = parent
+        .canonicalize()
+        .map(|p| p.join(path.file_name().unwrap_or_default()))
+        .unwrap_or_else(|_| path.clone());
+    if resolved.starts_with(ws.root()) {
+        return Err(EngineError::failed(format!(
+            "the anchor key {} is inside the store it would vouch for; keep it elsewhere (LOGBOOK_ANCHOR_KEY)",
+            path.display()
+        )));
+    }
+    Key::load_or_create(&path).map_err(|e| EngineError::failed(e.to_string()))
+}
+
+/// The hash of the event at `seq` (its successor holds it; the head's is
+/// kept with the head), or `None` when the log does not hold it.
+pub(crate) async fn hash_at(ws: &Workspace, seq: u64) -> crate::Result<Option<Hash>> {
+    let head = ws.log().head().await?;
+    if seq == 0 {
+        return Ok(Some(Hash::ZERO));
+    }
+    if seq == head.seq {
+        return Ok(Some(head.hash));
+    }
+    if seq > head.seq {
+        return Ok(None);
+    }
+    Ok(ws
+        .log()
+        .read_from(seq + 1, 1)
+        .await?
+        .into_iter()
+        .next()
+        .filter(|next| next.seq == seq + 1)
+        .map(|next| next.prev_hash))
+}
+
+/// Runs `anchor`.
+pub async fn anchor(ws: &Workspace, args: AnchorArgs, console: &mut Console) -> crate::Result<u8> {
+    let key = key(ws, &console.env)?;
+    let head = ws.log().head().await?;
+    let head_at = match ws.log().read_from(head.seq, 1).await?.first() {
+        Some(env) if env.seq == head.seq => env.at.to_string(),
+        _ => String::new(),
+    };
+    let anchor = key.sign(
+        Pin {
+            seq: head.seq,
+            hash: head.hash,
+        },
+        head_at,
+        Timestamp::from_jiff(jiff::Timestamp::now()).to_string(),
+        ws.root().display().to_string(),
+    );
+    let mut bytes = serde_json::to_vec_pretty(&anchor)?;
+    bytes.push(b'\n');
+    match args.out {
+        Some(path) => {
+            let path = client_path(&console.env, &path);
+            std::fs::write(&path, &bytes).map_err(|e| {
+                EngineError::failed(format!("cannot write {}: {e}", path.display()))
+            })?;
+            console.say(format_args!(
+                "logbook: anchored seq {} ({}) in {}",
+                anchor.seq,
+                anchor.hash,
+                path.display()
+            ));
+        }
+        None => console.out.write_all(&bytes)?,
+    }
+    Ok(0)
+}

@@ -1,0 +1,694 @@
+//! Forensics: timeline, search, files, render, anchors and redaction, on
+//! real transcripts through the real `logbook` process.
+
+use std::path::{Path, PathBuf};
+
+use logbook_tests::{Store, append_text, fixtures, hook_payload};
+use serde_json::{Value, json};
+
+/// The real transcript with a hand count (python over the file): 167 tool
+/// calls, 144 ok and 23 failed; page.tsx read 3 times and edited 4 times.
+const AGENT: &str = "fe5e1c67-53e7-4862-81ae-d0e013e3270b";
+
+fn imported() -> (Store, String) {
+    let store = Store::new();
+    store.ok(&["import", fixtures().join("viewer-sample").to_str().unwrap()]);
+    let id = store
+        .sessions()
+        .into_iter()
+        .find(|s| s["agent"]["session_id"] == AGENT)
+        .map(|s| s["session_id"].as_str().unwrap().to_owned())
+        .unwrap();
+    (store, id)
+}
+
+fn json_of(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+#[test]
+fn the_timeline_of_a_real_transcript_is_a_projection_replay_rebuilds_and_verify_checks() {
+    let (store, id) = imported();
+    let timeline = json_of(&store.ok(&["timeline", &id, "--json"]));
+    let actions = timeline["actions"].as_array().unwrap();
+    let tools: Vec<&Value> = actions.iter().filter(|a| a["kind"] == "tool").collect();
+    assert_eq!(tools.len(), 167);
+    let failed = tools.iter().filter(|a| a["outcome"] == "error").count();
+    assert_eq!(failed, 23);
+    assert_eq!(tools.iter().filter(|a| a["outcome"] == "ok").count(), 144);
+    assert_eq!(actions.first().unwrap()["kind"], "session_start");
+    assert_eq!(actions.last().unwrap()["kind"], "session_end");
+    // Times come from the records, in order along the main chain. 156 of
+    // the calls are inline sidechain records of five parallel subagents,
+    // written as they ran (so not in time order), each marked as such.
+    let times: Vec<&str> = tools
+        .iter()
+        .filter(|a| a.get("agent").is_none())
+        .map(|a| a["at"].as_str().unwrap())
+        .collect();
+    assert_eq!(times.len(), 11);
+    assert_eq!(
+        tools.iter().filter(|a| a["agent"] == "sidechain").count(),
+        156
+    );
+    assert!(
+        tools
+            .iter()
+            .all(|a| a["at"].as_str().unwrap().starts_with("2025-09-03"))
+    );
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
+
+    let text = store.ok(&["timeline", &id]);
+    assert!(
+        text.contains("Edit /path/to/Demo/todo-app/src/app/page.tsx  +8 -97  ok"),
+        "{text}"
+    );
+    assert!(text.contains("ERROR: "));
+
+    // A projection like the others.
+    let file = store
+        .root()
+        .join("sessions")
+        .join(&id)
+        .join("timeline.json");
+    let projected = std::fs::read(&file).unwrap();
+    assert!(store.ok(&["verify"]).starts_with("ok:"));
+    std::fs::write(&file, b"{}").unwrap();
+    let bad = store.run(&["verify"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        stdout(&bad).contains("timeline.json: differs from a rebuild"),
+        "{}",
+        stdout(&bad)
+    );
+    store.ok(&["replay"]);
+    assert_eq!(std::fs::read(&file).unwrap(), projected);
+}
+
+#[test]
+fn the_timeline_follows_a_chain_and_goes_back_to_any_moment() {
+    let store = Store::new();
+    let a = store.start("build");
+    store.ok(&["note", "--session", &a, "--decision", "first decision"]);
+    store.ok(&["note", "--session", &a, "--decision", "second decision"]);
+    let b = store.ok(&["transition", &a]).trim().to_owned();
+    store.ok(&["note", "--session", &b, "--correction", "third, in b"]);
+
+    let chain = json_of(&store.ok(&["timeline", &b, "--chain", "--json"]));
+    let sessions: Vec<&str> = chain
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["session_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(sessions, [a.as_str(), b.as_str()]);
+    let kinds = |t: &Value| -> Vec<String> {
+        t["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["kind"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        kinds(&chain[0]),
+        ["session_start", "note", "note", "session_end"]
+    );
+    assert_eq!(kinds(&chain[1]), ["session_start", "note"]);
+    // From the first session, the chain reaches forward too.
+    assert_eq!(
+        json_of(&store.ok(&["timeline", &a, "--chain", "--json"])),
+        chain
+    );
+
+    // --at: the log as it stood when the first note landed.
+    let log: Vec<Value> = store
+        .ok(&["log", "--session", &a, "--json"])
+        .lines()
+        .map(json_of)
+        .collect();
+    let first_note = log
+        .iter()
+        .find(|e| e["event"].get("note_recorded").is_some())
+        .unwrap();
+    let at = first_note["at"].as_str().unwrap();
+    let then = json_of(&store.ok(&["timeline", &a, "--at", at, "--json"]));
+    assert_eq!(kinds(&then), ["session_start", "note"]);
+    assert_eq!(then["actions"][1]["detail"], "first decision");
+    store.fails(&["timeline", &a, "--at", "yesterday-ish"], 2);
+}
+
+#[test]
+fn search_and_files_find_real_work_across_sessions() {
+    let (store, id) = imported();
+    let hits = json_of(&store.ok(&["search", "useTodos", "--json"]));
+    let hits = hits.as_array().unwrap();
+    assert!(hits.len() >= 10, "{hits:?}");
+    assert!(hits.iter().all(|h| h["session"] == id.as_str()));
+    let scores: Vec<f64> = hits.iter().map(|h| h["score"].as_f64().unwrap()).collect();
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]), "best first");
+    for hit in hits {
+        let snippet = hit["snippet"].as_str().unwrap();
+        let (a, b) = (
+            hit["highlights"][0][0].as_u64().unwrap() as usize,
+            hit["highlights"][0][1].as_u64().unwrap() as usize,
+        );
+        assert!(snippet[a..b].eq_ignore_ascii_case("usetodos"), "{hit}");
+        assert!(hit["at"].as_str().unwrap().starts_with("2025-09-03"));
+    }
+    let edits = json_of(&store.ok(&["search", "useTodos", "--tool", "Edit", "--json"]));
+    assert!(!edits.as_array().unwrap().is_empty());
+    assert!(
+        edits
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|h| h["tool"] == "edit")
+    );
+    let text = store.ok(&["search", "useTodos", "--limit", "2"]);
+    assert!(text.contains("[useTodos]"), "{text}");
+    store.fails(&["search", "xylophonequartz"], 1);
+    store.fails(&["search", "  "], 2);
+
+    let uses = json_of(&store.ok(&["files", "src/app/page.tsx", "--json"]));
+    let uses = uses.as_array().unwrap();
+    let count = |action: &str| uses.iter().filter(|u| u["action"] == action).count();
+    assert_eq!((count("changed"), count("read")), (4, 3), "{uses:?}");
+    assert!(uses.iter().all(|u| u["session"] == id.as_str()));
+    store.fails(&["files", "no/such/file.rs"], 1);
+
+    // The index is derived: deleted, it comes back from the log.
+    store.stop_daemon();
+    std::fs::remove_dir_all(store.root().join("index")).unwrap();
+    assert_eq!(
+        json_of(&store.ok(&["search", "useTodos", "--json"]))
+            .as_array()
+            .unwrap()
+            .len(),
+        hits.len()
+    );
+}
+
+#[test]
+fn search_sees_what_lands_after_the_index_was_built() {
+    let (store, _) = imported();
+    store.ok(&["search", "useTodos"]);
+    let id = store.start("later");
+    store.ok(&[
+        "note",
+        "--session",
+        &id,
+        "--decision",
+        "adopt the quetzal plan",
+    ]);
+    let hits = json_of(&store.ok(&["search", "quetzal", "--json"]));
+    assert_eq!(hits.as_array().unwrap().len(), 1);
+    assert_eq!(hits[0]["session"], id.as_str());
+    assert_eq!(hits[0]["role"], "note");
+    let scoped = json_of(&store.ok(&["search", "quetzal", "--session", &id, "--json"]));
+    assert_eq!(scoped.as_array().unwrap().len(), 1);
+    store.fails(&["search", "quetzal", "--since", "2100-01-01"], 1);
+}
+
+fn env_cmd(store: &Store, config: &Path, args: &[&str]) -> std::process::Output {
+    store
+        .cmd()
+        .env("XDG_CONFIG_HOME", config)
+        .env_remove("LOGBOOK_ANCHOR_KEY")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn stdout(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Copies a store directory (the daemon stopped): a backup.
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else if entry.file_type().unwrap().is_file() {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+fn restore(store: &Store, backup: &Path) {
+    store.stop_daemon();
+    std::fs::remove_dir_all(store.root()).unwrap();
+    copy_dir(backup, &store.root());
+}
+
+#[test]
+fn an_anchor_detects_a_cut_log_a_rolled_back_store_and_a_forged_anchor() {
+    let store = Store::new();
+    let config = store.scratch().join("config");
+    let a = store.start("audited");
+    store.ok(&["note", "--session", &a, "--decision", "before the backup"]);
+    store.stop_daemon();
+    let backup = store.scratch().join("backup");
+    copy_dir(&store.root(), &backup);
+    for n in 0..3 {
+        store.ok(&["note", "--session", &a, "--decision", &format!("after {n}")]);
+    }
+    store.ok(&["end", &a]);
+    let anchor = store.scratch().join("anchor.json");
+    let out = env_cmd(
+        &store,
+        &config,
+        &["anchor", "--out", anchor.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", stdout(&out));
+    let signed = json_of(&std::fs::read_to_string(&anchor).unwrap());
+    assert_eq!(signed["format"], "logbook-anchor/1");
+    assert_eq!(signed["seq"], 6);
+    // The key: created on first use, private, outside the store.
+    let key = config.join("logbook/anchor.key");
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert_eq!(std::fs::read(&key).unwrap().len(), 32);
+
+    // Intact, and still intact once the log has grown.
+    let verify = |file: &Path| {
+        env_cmd(
+            &store,
+            &config,
+            &["verify", "--anchor", file.to_str().unwrap()],
+        )
+    };
+    let ok = verify(&anchor);
+    assert!(ok.status.success(), "{}", stdout(&ok));
+    assert!(stdout(&ok).contains("holds the anchored history unchanged"));
+    let b = store.start("later");
+    assert!(verify(&anchor).status.success());
+
+    // An ended session's session.json pins the history up to its end.
+    let session_json = store.root().join("sessions").join(&a).join("session.json");
+    let pin = json_of(&std::fs::read_to_string(&session_json).unwrap())["anchor"].clone();
+    assert_eq!(pin["seq"], 5, "{pin}");
+    let kept_pin = store.scratch().join("session.json");
+    std::fs::copy(&session_json, &kept_pin).unwrap();
+    assert!(verify(&kept_pin).status.success());
+
+    // Forged: moved back to match a shorter log, the signature fails.
+    let mut forged = signed.clone();
+    forged["seq"] = json!(2);
+    let forged_file = store.scratch().join("forged.json");
+    std::fs::write(&forged_file, forged.to_string()).unwrap();
+    let out = verify(&forged_file);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("forged"), "{}", stdout(&out));
+
+    // Cut: the store restored from the older copy ends before the anchor.
+    restore(&store, &backup);
+    for file in [&anchor, &kept_pin] {
+        let out = verify(file);
+        assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+        assert!(
+            stdout(&out).contains("cut off or restored from an older copy"),
+            "{}",
+            stdout(&out)
+        );
+    }
+    // Rolled back and gone on: as long again, but not the same history.
+    let c = store.start("rewritten");
+    for n in 0..4 {
+        store.ok(&["note", "--session", &c, "--decision", &format!("other {n}")]);
+    }
+    let out = verify(&anchor);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("rewritten"), "{}", stdout(&out));
+    let _ = b;
+
+    // A key kept inside the store could be rewritten with it: refused.
+    let out = store
+        .cmd()
+        .env("LOGBOOK_ANCHOR_KEY", store.root().join("anchor.key"))
+        .args(["anchor"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("inside the store"),
+        "{}",
+        stdout(&out)
+    );
+    store.fails(&["verify", "--anchor", "/no/such/anchor.json"], 2);
+    let not_anchor = store.scratch().join("x.json");
+    std::fs::write(&not_anchor, "{}").unwrap();
+    store.fails(&["verify", "--anchor", not_anchor.to_str().unwrap()], 2);
+}
+
+/// Secrets planted where an agent's transcript really carries them: a
+/// prompt, a command, a tool's output, an answer, a .env file read.
+const SECRETS: &[&str] = &[
+    "sk-ant-api03-PLANTEDa1b2c3d4e5f6g7h8i9j0",
+    "ghp_PLANTED0123456789abcdefABCDEF012345",
+    "AKIAPLANTED123456789",
+    "hunter2PLANTEDpw",
+    "PLANTEDstripeKEYx9y8z7w6",
+    "b3BlbnNzaC1rZXktdjEPLANTED",
+];
+
+fn planted_transcript(cwd: &Path) -> String {
+    let cwd = cwd.display().to_string();
+    let line = |v: Value| format!("{v}\n");
+    let mut t = String::new();
+    t += &line(
+        json!({"type":"user","sessionId":"plant","cwd":cwd,"timestamp":"2026-01-01T10:00:00Z",
+        "message":{"role":"user","content":format!("deploy with ANTHROPIC_API_KEY={} please", SECRETS[0])}}),
+    );
+    t += &line(
+        json!({"type":"assistant","sessionId":"plant","cwd":cwd,"timestamp":"2026-01-01T10:00:01Z",
+        "message":{"id":"m1","role":"assistant","content":[
+            {"type":"text","text":format!("I will push with https://x:{}@github.com/o/r", SECRETS[1])},
+            {"type":"tool_use","id":"t1","name":"Bash","input":{"command":format!("AWS_ACCESS_KEY_ID={} aws s3 ls", SECRETS[2])}}],
+        "usage":{"input_tokens":10,"output_tokens":5}}}),
+    );
+    t += &line(
+        json!({"type":"user","sessionId":"plant","cwd":cwd,"timestamp":"2026-01-01T10:00:02Z",
+        "message":{"role":"user","content":[{"type":"tool_result","tool_use_id":"t1","content":format!("DB_PASSWORD={}\nSTRIPE_KEY=sk_live_{}", SECRETS[3], SECRETS[4])}]}}),
+    );
+    t += &line(
+        json!({"type":"assistant","sessionId":"plant","cwd":cwd,"timestamp":"2026-01-01T10:00:03Z",
+        "message":{"id":"m2","role":"assistant","content":[
+            {"type":"tool_use","id":"t2","name":"Read","input":{"file_path":format!("{cwd}/.ssh/id_ed25519")}}]}}),
+    );
+    t += &line(
+        json!({"type":"user","sessionId":"plant","cwd":cwd,"timestamp":"2026-01-01T10:00:04Z",
+        "message":{"role":"user","content":[{"type":"tool_result","tool_use_id":"t2","content":format!("-----BEGIN OPENSSH PRIVATE KEY-----\n{}\n-----END OPENSSH PRIVATE KEY-----", SECRETS[5])}]}}),
+    );
+    t += &line(
+        json!({"type":"user","sessionId":"plant","cwd":cwd,"timestamp":"2026-01-01T10:00:05Z",
+        "message":{"role":"user","content":format!("no, never print DB_PASSWORD={} again; the deploy is decided", SECRETS[3])}}),
+    );
+    t
+}
+
+fn assert_clean(what: &str, text: &str) {
+    for secret in SECRETS {
+        assert!(!text.contains(secret), "{what} shows {secret}:\n{text}");
+    }
+}
+
+#[test]
+fn planted_secrets_reach_no_output_while_the_log_keeps_the_exact_bytes() {
+    let store = Store::new();
+    let project = store.scratch().join("app");
+    std::fs::create_dir_all(&project).unwrap();
+    let transcript = store.scratch().join("plant.jsonl");
+    append_text(&transcript, &planted_transcript(&project));
+    let at = |event: &str, agent: &str, path: &Path, extra: Value| {
+        hook_payload(event, agent, path, &project, extra)
+    };
+    store.piped(
+        &["hook"],
+        &at(
+            "SessionStart",
+            "plant",
+            &transcript,
+            json!({"source":"startup"}),
+        ),
+    );
+    store.piped(&["hook"], &at("Stop", "plant", &transcript, json!({})));
+    let id = store.sessions()[0]["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    store.ok(&[
+        "note",
+        "--session",
+        &id,
+        "--decision",
+        &format!("rotate {} tomorrow", SECRETS[0]),
+    ]);
+    // /clear: a handoff, and the brief handed to the next conversation.
+    store.piped(
+        &["hook"],
+        &at(
+            "SessionEnd",
+            "plant",
+            &transcript,
+            json!({"reason":"clear"}),
+        ),
+    );
+    let next = store.scratch().join("next.jsonl");
+    append_text(&next, "");
+    let brief = store.piped(
+        &["hook"],
+        &at("SessionStart", "next", &next, json!({"source":"clear"})),
+    );
+    let brief = String::from_utf8_lossy(&brief.stdout).into_owned();
+    assert!(brief.contains("deploy"), "the brief was handed on: {brief}");
+    assert_clean("the brief injected at SessionStart", &brief);
+
+    let mut shown = vec![
+        ("timeline", store.ok(&["timeline", &id])),
+        ("timeline --json", store.ok(&["timeline", &id, "--json"])),
+        (
+            "search",
+            store.ok(&[
+                "search",
+                "deploy OR push OR aws OR password OR stripe OR key OR print",
+                "--limit",
+                "50",
+                "--json",
+            ]),
+        ),
+        ("render md", store.ok(&["render", &id, "--format", "md"])),
+        (
+            "render html",
+            store.ok(&["render", &id, "--format", "html"]),
+        ),
+        ("export --redact", store.ok(&["export", "--redact"])),
+        ("context --json", store.ok(&["context", &id, "--json"])),
+        ("context", store.ok(&["context", &id])),
+        ("handoff", store.ok(&["handoff", &id])),
+        ("handoff --json", store.ok(&["handoff", &id, "--json"])),
+        ("log", store.ok(&["log"])),
+    ];
+    for file in [
+        "context.json",
+        "handoff.json",
+        "handoff.md",
+        "timeline.json",
+    ] {
+        let path = store.root().join("sessions").join(&id).join(file);
+        shown.push((file, std::fs::read_to_string(path).unwrap()));
+    }
+    for (what, text) in &shown {
+        assert_clean(what, text);
+    }
+    // The search did find the planted records, masked.
+    assert!(shown[2].1.contains("[REDACTED:"), "{}", shown[2].1);
+    assert!(shown[3].1.contains("[REDACTED:anthropic-key]"));
+    // The export, decoded, is still the transcript, masked.
+    let exported: String = shown[5]
+        .1
+        .lines()
+        .map(json_of)
+        .filter_map(|e| {
+            e["event"]["transcript_captured"]["bytes"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .map(|b| decode_base64(&b))
+        .collect();
+    assert!(exported.contains("[REDACTED:github-token]"), "{exported}");
+    for line in exported.lines() {
+        json_of(line);
+    }
+
+    // The log keeps the exact bytes, and a user who asks sees them.
+    let raw = store.ok(&["export"]);
+    let raw_bytes: String = raw
+        .lines()
+        .map(json_of)
+        .filter_map(|e| {
+            e["event"]["transcript_captured"]["bytes"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .map(|b| decode_base64(&b))
+        .collect();
+    assert_eq!(raw_bytes, std::fs::read_to_string(&transcript).unwrap());
+    assert!(
+        store
+            .ok(&["render", &id, "--no-redact"])
+            .contains(SECRETS[0])
+    );
+    assert!(
+        store
+            .ok(&["timeline", &id, "--no-redact"])
+            .contains(SECRETS[0])
+    );
+}
+
+/// The bytes of a transcript capture, as the export writes them (base64).
+fn decode_base64(text: &str) -> String {
+    use base64::Engine as _;
+    String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+/// The browser the render test drives: `LOGBOOK_CHROMIUM`, else the first
+/// of the usual names on PATH. CI installs it; a missing browser fails the
+/// test, never skips it.
+fn chromium() -> PathBuf {
+    if let Some(path) = std::env::var_os("LOGBOOK_CHROMIUM") {
+        return PathBuf::from(path);
+    }
+    for name in ["chromium", "chromium-browser", "google-chrome", "chrome"] {
+        for dir in std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()) {
+            let candidate = dir.join(name);
+            if candidate.is_file() {
+                return candidate;
+            }
+        }
+    }
+    panic!("no Chromium found (install chromium, or set LOGBOOK_CHROMIUM); .ci/run installs it")
+}
+
+fn headless(args: &[&str]) -> std::process::Output {
+    let child = std::process::Command::new(chromium())
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-dev-shm-usage",
+            // Offline: any request would fail, so a page that needs the
+            // network would show it.
+            "--proxy-server=127.0.0.1:9",
+        ])
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    logbook_tests::claude_code::wait_output(child, std::time::Duration::from_secs(120))
+}
+
+#[test]
+fn a_rendered_real_transcript_looks_right_in_headless_chromium() {
+    let (store, id) = imported();
+    // A hostile prompt, as an agent's transcript can hold one.
+    let hostile = store.scratch().join("hostile.jsonl");
+    append_text(
+        &hostile,
+        &format!(
+            "{}\n",
+            json!({"type":"user","sessionId":"hostile","timestamp":"2026-01-01T00:00:00Z",
+                "message":{"role":"user","content":"<script>document.title='PWNED'</script><img src=x onerror=\"document.title='PWNED'\"> render me"}})
+        ),
+    );
+    store.ok(&["import", hostile.to_str().unwrap()]);
+    let hostile_id = store
+        .sessions()
+        .into_iter()
+        .find(|s| s["agent"]["session_id"] == "hostile")
+        .map(|s| s["session_id"].as_str().unwrap().to_owned())
+        .unwrap();
+
+    let page = store.scratch().join("page.html");
+    store.ok(&[
+        "render",
+        &id,
+        "--format",
+        "html",
+        "--out",
+        page.to_str().unwrap(),
+    ]);
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(
+        !html.contains("src=\"http") && !html.contains("href=\"http"),
+        "self-contained"
+    );
+    assert_eq!(
+        html.matches("<details").count(),
+        167,
+        "every tool call, collapsed"
+    );
+
+    let shot = store.scratch().join("shot.png");
+    let url = format!("file://{}", page.display());
+    let out = headless(&[
+        &format!("--screenshot={}", shot.display()),
+        "--window-size=1200,1600",
+        &url,
+    ]);
+    assert!(shot.exists(), "no screenshot: {}", stdout(&out));
+    let (width, height, pixels) = decode_png(&shot);
+    assert_eq!((width, height), (1200, 1600));
+    let inked = pixels
+        .iter()
+        .filter(|p| p[0] < 200 || p[1] < 200 || p[2] < 200)
+        .count();
+    let colours: std::collections::BTreeSet<[u8; 3]> = pixels.iter().copied().collect();
+    assert!(
+        inked > pixels.len() / 100,
+        "the page looks blank: {inked} dark pixels of {}",
+        pixels.len()
+    );
+    assert!(colours.len() > 20, "only {} colours", colours.len());
+
+    // What the browser made of it: the text is there, as text.
+    let dom = headless(&["--dump-dom", &url]);
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    assert!(dom.contains(&format!("logbook session {id}")), "{dom:.400}");
+    assert!(dom.contains("useTodos"));
+    assert!(dom.contains("tokens: "));
+
+    let hostile_page = store.scratch().join("hostile.html");
+    store.ok(&[
+        "render",
+        &hostile_id,
+        "--format",
+        "html",
+        "--out",
+        hostile_page.to_str().unwrap(),
+    ]);
+    let dom = headless(&["--dump-dom", &format!("file://{}", hostile_page.display())]);
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    assert!(
+        dom.contains("&lt;script&gt;document.title='PWNED'&lt;/script&gt;"),
+        "{dom}"
+    );
+    assert!(!dom.contains("<title>PWNED"), "a script ran: {dom}");
+    assert!(!dom.contains("<img"), "{dom}");
+    assert!(dom.contains("render me"));
+}
+
+/// Decodes an 8-bit RGB or RGBA PNG into RGB pixels.
+fn decode_png(path: &Path) -> (u32, u32, Vec<[u8; 3]>) {
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let channels = match info.color_type {
+        png::ColorType::Rgb => 3,
+        png::ColorType::Rgba => 4,
+        other => panic!("unexpected PNG colour type {other:?}"),
+    };
+    let pixels = buf[..info.buffer_size()]
+        .chunks(channels)
+        .map(|p| [p[0], p[1], p[2]])
+        .collect();
+    (info.width, info.height, pixels)
+}
