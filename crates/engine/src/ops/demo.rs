@@ -150,6 +150,42 @@ pub async fn demo(
     )
     .await?;
 
+    say(
+        out,
+        &format!("timeline {second}   # what the agent did, in order"),
+    )?;
+    crate::ops::forensics::timeline(
+        &ws,
+        crate::request::TimelineArgs {
+            session: second.to_string(),
+            chain: true,
+            at: None,
+            redact: Default::default(),
+            json: no_json(),
+        },
+        out,
+    )
+    .await?;
+    say(out, "search \"hooks\"   # across every session, best first")?;
+    let (mut console, found, _) = Console::captured(env.clone());
+    crate::ops::forensics::search(
+        &ws,
+        crate::request::SearchArgs {
+            query: "hooks".into(),
+            session: None,
+            project: None,
+            since: None,
+            tool: None,
+            file: None,
+            limit: 3,
+            redact: Default::default(),
+            json: no_json(),
+        },
+        &mut console,
+    )
+    .await?;
+    out.write_all(&found.take())?;
+
     say(out, "ls")?;
     crate::ops::ls::ls(
         &ws,

@@ -124,7 +124,7 @@ pub async fn timeline(ws: &Workspace, args: TimelineArgs, out: &mut Out<'_>) -> 
 
 /// One action as a line: time, number, kind, what, outcome.
 fn line(a: &Action) -> String {
-    let mut text = format!("{}  #{:<4} {:<17}", a.at, a.n, a.kind.as_str());
+    let mut text = format!("{:<27}  #{:<4} {:<17}", a.at, a.n, a.kind.as_str());
     if let Some(agent) = &a.agent {
         text.push_str(&format!("[{agent}] "));
     }
