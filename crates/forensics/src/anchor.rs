@@ -266,17 +266,22 @@ impl std::fmt::Display for Finding {
 }
 
 /// Checks `pinned` against a log whose head is at `head` and whose event
-/// at the pinned seq hashes to `hash_at` (`None` when missing). `key`
-/// checks a signed anchor first: a forged anchor says nothing of the log.
-pub fn check(pinned: &Pinned, key: &Key, head: u64, hash_at: Option<Hash>) -> Finding {
+/// at the pinned seq hashes to `hash_at` (`None` when missing). A signed
+/// anchor's signature is checked first, with `key` (a forged anchor says
+/// nothing of the log); an unsigned pin needs none.
+pub fn check(pinned: &Pinned, key: Option<&Key>, head: u64, hash_at: Option<Hash>) -> Finding {
     if let Pinned::Signed(anchor) = pinned {
-        if anchor.key_id != key.id() {
-            return Finding::OtherKey {
-                key_id: anchor.key_id.clone(),
-            };
-        }
-        if !key.signed(anchor) {
-            return Finding::Forged;
+        match key {
+            Some(key) if anchor.key_id == key.id() => {
+                if !key.signed(anchor) {
+                    return Finding::Forged;
+                }
+            }
+            _ => {
+                return Finding::OtherKey {
+                    key_id: anchor.key_id.clone(),
+                };
+            }
         }
     }
     let pin = pinned.pin();
@@ -314,11 +319,11 @@ mod tests {
     fn an_intact_log_holds_its_anchor() {
         let key = Key::from_bytes([1; 32]);
         assert_eq!(
-            check(&signed(&key), &key, 10, Some(Hash([7; 32]))),
+            check(&signed(&key), Some(&key), 10, Some(Hash([7; 32]))),
             Finding::Holds
         );
         assert_eq!(
-            check(&signed(&key), &key, 15, Some(Hash([7; 32]))),
+            check(&signed(&key), Some(&key), 15, Some(Hash([7; 32]))),
             Finding::Holds
         );
     }
@@ -327,7 +332,7 @@ mod tests {
     fn a_shorter_log_is_cut() {
         let key = Key::from_bytes([1; 32]);
         assert_eq!(
-            check(&signed(&key), &key, 9, None),
+            check(&signed(&key), Some(&key), 9, None),
             Finding::Cut {
                 head: 9,
                 pinned: 10
@@ -339,7 +344,7 @@ mod tests {
     fn another_event_at_the_pinned_seq_is_a_rewrite() {
         let key = Key::from_bytes([1; 32]);
         assert_eq!(
-            check(&signed(&key), &key, 12, Some(Hash([8; 32]))),
+            check(&signed(&key), Some(&key), 12, Some(Hash([8; 32]))),
             Finding::Rewritten { seq: 10 }
         );
     }
@@ -355,7 +360,7 @@ mod tests {
         assert_eq!(
             check(
                 &Pinned::Signed(anchor.clone()),
-                &key,
+                Some(&key),
                 5,
                 Some(Hash([7; 32]))
             ),
@@ -363,7 +368,7 @@ mod tests {
         );
         let other = Key::from_bytes([2; 32]);
         assert!(matches!(
-            check(&signed(&other), &key, 10, Some(Hash([7; 32]))),
+            check(&signed(&other), Some(&key), 10, Some(Hash([7; 32]))),
             Finding::OtherKey { .. }
         ));
     }

@@ -141,7 +141,13 @@ impl Builder {
                 });
             }
             Event::NoteRecorded(n) => {
-                let text = format!("Note ({:?}): {}", n.kind, self.text(&n.text)).to_lowercase();
+                let kind = match n.kind {
+                    logbook_core::NoteKind::Decision => "decision",
+                    logbook_core::NoteKind::Correction => "correction",
+                    logbook_core::NoteKind::Plan => "plan",
+                    logbook_core::NoteKind::Memory => "memory",
+                };
+                let text = format!("Note ({kind}): {}", self.text(&n.text));
                 self.items.push(Item::Mark { at, text });
             }
             Event::TurnFailed(t) => {

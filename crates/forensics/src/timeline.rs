@@ -168,32 +168,6 @@ impl Action {
             call_id: None,
         }
     }
-
-    /// Whether it read a file: a read-only tool with a path.
-    pub fn reads(&self) -> bool {
-        matches!(
-            self.tool.as_deref(),
-            Some("Read" | "NotebookRead" | "Grep" | "Glob" | "LS")
-        )
-    }
-
-    /// Whether it changed a file.
-    pub fn changes(&self) -> bool {
-        matches!(
-            self.tool.as_deref(),
-            Some("Edit" | "MultiEdit" | "Write" | "NotebookEdit")
-        )
-    }
-
-    /// Applies `f` to every text it shows (for redaction).
-    pub fn map_text(&mut self, mut f: impl FnMut(&str) -> String) {
-        for text in [&mut self.target, &mut self.error, &mut self.detail]
-            .into_iter()
-            .flatten()
-        {
-            *text = f(text);
-        }
-    }
 }
 
 /// A session's timeline, and what its fold needs to go on.

@@ -319,19 +319,6 @@ impl SearchIndex {
         self.len() == 0
     }
 
-    /// The index's size on disk, in bytes.
-    pub fn disk_bytes(&self) -> u64 {
-        std::fs::read_dir(&self.dir)
-            .map(|entries| {
-                entries
-                    .filter_map(Result::ok)
-                    .filter_map(|e| e.metadata().ok())
-                    .map(|m| m.len())
-                    .sum()
-            })
-            .unwrap_or(0)
-    }
-
     fn writer(&self) -> Result<IndexWriter, SearchError> {
         Ok(self.index.writer_with_num_threads(1, WRITER_BUDGET)?)
     }

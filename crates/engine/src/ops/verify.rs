@@ -61,19 +61,14 @@ async fn check_anchor(
     let head = logbook_core::EventLog::head(ws.log()).await?.seq;
     let hash_at = super::forensics::hash_at(ws, pin.seq).await?;
     let signed = matches!(pinned, Pinned::Signed(_));
-    let finding = if signed {
-        let key = super::forensics::key(ws, &console.env)?;
-        check(&pinned, &key, head, hash_at)
+    // An unsigned pin (a handoff, a session file) is guarded by wherever
+    // it was kept; only a signed anchor needs the key.
+    let key = if signed {
+        Some(super::forensics::key(ws, &console.env)?)
     } else {
-        // An unsigned pin (a handoff, a session file) is guarded by
-        // wherever it was kept; no key is needed to check it.
-        check(
-            &pinned,
-            &logbook_forensics::anchor::Key::from_bytes([0; 32]),
-            head,
-            hash_at,
-        )
+        None
     };
+    let finding = check(&pinned, key.as_ref(), head, hash_at);
     Ok(AnchorReport {
         file: path.display().to_string(),
         seq: pin.seq,
