@@ -177,6 +177,7 @@ fn search_and_files_find_real_work_across_sessions() {
     assert_eq!((count("changed"), count("read")), (4, 3), "{uses:?}");
     assert!(uses.iter().all(|u| u["session"] == id.as_str()));
     store.fails(&["files", "no/such/file.rs"], 1);
+    store.fails(&["files", " "], 2);
 
     // The index is derived: deleted, it comes back from the log.
     store.stop_daemon();

@@ -289,6 +289,9 @@ fn highlight(snippet: &str, ranges: &[(usize, usize)], color: bool) -> String {
 
 /// Runs `files`.
 pub async fn files(ws: &Workspace, args: FilesArgs, console: &mut Console) -> crate::Result<u8> {
+    if args.path.trim().is_empty() {
+        return Err(EngineError::usage("the path is empty"));
+    }
     let index = fresh_index(ws, console).await?;
     let uses = index.files(&args.path)?;
     if uses.is_empty() {
