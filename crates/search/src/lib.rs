@@ -32,7 +32,7 @@ use logbook_core::{
 };
 use serde::Serialize;
 use tantivy::collector::TopDocs;
-use tantivy::query::{AllQuery, BooleanQuery, Occur, QueryParser, RangeQuery, TermQuery};
+use tantivy::query::{BooleanQuery, Occur, QueryParser, RangeQuery, TermQuery};
 use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TEXT, TantivyDocument,
     Value as _,
@@ -709,10 +709,11 @@ impl SearchIndex {
                 )),
             ),
         ]);
-        let count = searcher.search(&AllQuery, &tantivy::collector::Count)?;
-        let top = searcher.search(&query, &TopDocs::with_limit(count.max(1)).order_by_score())?;
+        // Every match, unranked: a top-N as large as the index would
+        // allocate for every document, not for every match.
+        let top = searcher.search(&query, &tantivy::collector::DocSetCollector)?;
         let mut uses = Vec::with_capacity(top.len());
-        for (_, address) in top {
+        for address in top {
             let doc: TantivyDocument = searcher.doc(address)?;
             let tool = str_field(&doc, f.tool);
             let action = match tool.as_str() {
