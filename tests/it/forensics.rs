@@ -116,6 +116,15 @@ fn the_timeline_follows_a_chain_and_goes_back_to_any_moment() {
         ["session_start", "note", "note", "session_end"]
     );
     assert_eq!(kinds(&chain[1]), ["session_start", "note"]);
+    // A render of the chain holds both sessions, oldest first.
+    let md = store.ok(&["render", &b, "--chain", "--format", "md"]);
+    let (in_a, in_b) = (
+        md.find(&format!("## Session {a}")).unwrap(),
+        md.find(&format!("## Session {b}")).unwrap(),
+    );
+    assert!(in_a < in_b, "{md}");
+    assert!(md.find("first decision").unwrap() < in_b);
+    assert!(md.find("third, in b").unwrap() > in_b);
     // From the first session, the chain reaches forward too.
     assert_eq!(
         json_of(&store.ok(&["timeline", &a, "--chain", "--json"])),
@@ -512,6 +521,15 @@ fn planted_secrets_reach_no_output_while_the_log_keeps_the_exact_bytes() {
     for line in exported.lines() {
         json_of(line);
     }
+
+    // The handoff pins the history up to it.
+    let handoff = store.root().join("sessions").join(&id).join("handoff.json");
+    assert!(json_of(&std::fs::read_to_string(&handoff).unwrap())["anchor"]["seq"].is_u64());
+    let pinned = store.ok(&["verify", "--anchor", handoff.to_str().unwrap()]);
+    assert!(
+        pinned.contains("holds the anchored history unchanged"),
+        "{pinned}"
+    );
 
     // The log keeps the exact bytes, and a user who asks sees them.
     let raw = store.ok(&["export"]);

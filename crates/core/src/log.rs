@@ -51,6 +51,29 @@ impl Pin {
     }
 }
 
+/// The hash of the event at `seq` as the log holds it now: its
+/// successor carries it, and the head's is kept with the head. `None` when
+/// the log does not hold `seq` (0 is the empty log's zero hash).
+pub async fn hash_at(log: &dyn EventLog, seq: u64) -> Result<Option<Hash>, LogError> {
+    if seq == 0 {
+        return Ok(Some(Hash::ZERO));
+    }
+    let head = log.head().await?;
+    if seq == head.seq {
+        return Ok(Some(head.hash));
+    }
+    if seq > head.seq {
+        return Ok(None);
+    }
+    Ok(log
+        .read_from(seq + 1, 1)
+        .await?
+        .into_iter()
+        .next()
+        .filter(|next| next.seq == seq + 1)
+        .map(|next| next.prev_hash))
+}
+
 /// Why a log operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {

@@ -102,6 +102,7 @@ impl Key {
     }
 
     /// A key from bytes (tests).
+    #[cfg(test)]
     pub fn from_bytes(bytes: [u8; 32]) -> Key {
         Key(bytes)
     }

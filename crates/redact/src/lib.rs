@@ -123,41 +123,43 @@ const RULES: &[Rule] = &[
     },
 ];
 
-type Compiled<Set, Re> = (Set, Vec<(&'static Rule, Re)>);
-
-// The patterns are constants the tests below compile, so a failure here is
-// a bug in this file that any test run finds.
+/// Every rule, compiled once: the set says which rules match at all (one
+/// pass), and only those look for where. The patterns are constants the
+/// tests below compile, so a failure here is a bug any test run finds.
 #[allow(clippy::expect_used)]
-static TEXT: LazyLock<Compiled<regex::RegexSet, regex::Regex>> = LazyLock::new(|| {
+static RULES_COMPILED: LazyLock<(
+    regex::bytes::RegexSet,
+    Vec<(&'static Rule, regex::bytes::Regex)>,
+)> = LazyLock::new(|| {
     (
-        regex::RegexSet::new(RULES.iter().map(|r| r.pattern)).expect("redaction patterns"),
+        regex::bytes::RegexSet::new(RULES.iter().map(|r| r.pattern)).expect("redaction patterns"),
         RULES
             .iter()
-            .map(|r| (r, regex::Regex::new(r.pattern).expect("redaction pattern")))
+            .map(|r| {
+                (
+                    r,
+                    regex::bytes::Regex::new(r.pattern).expect("redaction pattern"),
+                )
+            })
             .collect(),
     )
 });
 
-#[allow(clippy::expect_used)]
-static BYTES: LazyLock<Compiled<regex::bytes::RegexSet, regex::bytes::Regex>> =
-    LazyLock::new(|| {
-        (
-            regex::bytes::RegexSet::new(RULES.iter().map(|r| r.pattern))
-                .expect("redaction patterns"),
-            RULES
-                .iter()
-                .map(|r| {
-                    (
-                        r,
-                        regex::bytes::Regex::new(r.pattern).expect("redaction pattern"),
-                    )
-                })
-                .collect(),
-        )
-    });
-
 /// A match: its whole span and its `secret` group's.
 type Found = (usize, usize, Option<(usize, usize)>);
+
+/// What a masked secret starts with.
+const MASK: &[u8] = b"[REDACTED:";
+
+/// The spans of masks already in `haystack` (`[REDACTED:kind]`).
+fn masks(haystack: &[u8]) -> Vec<(usize, usize)> {
+    memchr::memmem::find_iter(haystack, MASK)
+        .map(|at| {
+            let end = memchr::memchr(b']', &haystack[at..]).map_or(haystack.len(), |i| at + i + 1);
+            (at, end)
+        })
+        .collect()
+}
 
 /// Whether a value is worth masking under a rule that asks for it: long,
 /// with letters and digits mixed, as keys and tokens are.
@@ -173,11 +175,18 @@ fn spans(
     rules: impl Iterator<Item = (&'static Rule, Vec<Found>)>,
     haystack: &[u8],
 ) -> Vec<(usize, usize, &'static str)> {
+    let masked = masks(haystack);
     let mut out: Vec<(usize, usize, &'static str)> = Vec::new();
     for (rule, found) in rules {
         for (start, end, secret) in found {
             let (s, e) = secret.unwrap_or((start, end));
             if rule.credential_like && !credential_like(&haystack[s..e]) {
+                continue;
+            }
+            // Already masked: masking again must change nothing, or a
+            // projection that goes on from its own (masked) file would
+            // differ from a rebuild from the log.
+            if masked.iter().any(|&(a, b)| s < b && a < e) {
                 continue;
             }
             if out.iter().any(|&(a, b, _)| s < b && a < e) {
@@ -195,7 +204,7 @@ fn splice(haystack: &[u8], spans: &[(usize, usize, &str)]) -> Vec<u8> {
     let mut at = 0;
     for &(start, end, kind) in spans {
         out.extend_from_slice(&haystack[at..start]);
-        out.extend_from_slice(b"[REDACTED:");
+        out.extend_from_slice(MASK);
         out.extend_from_slice(kind.as_bytes());
         out.push(b']');
         at = end;
@@ -206,38 +215,17 @@ fn splice(haystack: &[u8], spans: &[(usize, usize, &str)]) -> Vec<u8> {
 
 /// `text` with every secret masked; borrowed when there was none.
 pub fn redact(text: &str) -> Cow<'_, str> {
-    let (set, each) = &*TEXT;
-    let hits = set.matches(text);
-    if !hits.matched_any() {
-        return Cow::Borrowed(text);
+    match redact_bytes(text.as_bytes()) {
+        Cow::Borrowed(_) => Cow::Borrowed(text),
+        // The patterns are Unicode-aware, so on UTF-8 input every span
+        // starts and ends on a character, and the spliced text stays UTF-8.
+        Cow::Owned(masked) => Cow::Owned(String::from_utf8_lossy(&masked).into_owned()),
     }
-    let found = hits.iter().map(|i| {
-        let (rule, re) = &each[i];
-        let matches: Vec<Found> = re
-            .captures_iter(text)
-            .filter_map(|c| {
-                let whole = c.get(0)?;
-                Some((
-                    whole.start(),
-                    whole.end(),
-                    c.name("secret").map(|m| (m.start(), m.end())),
-                ))
-            })
-            .collect();
-        (*rule, matches)
-    });
-    let spans = spans(found, text.as_bytes());
-    if spans.is_empty() {
-        return Cow::Borrowed(text);
-    }
-    // Spans come from a `str` regex, so they fall on character boundaries
-    // and the spliced text is still UTF-8.
-    Cow::Owned(String::from_utf8_lossy(&splice(text.as_bytes(), &spans)).into_owned())
 }
 
 /// [`redact`] for raw bytes (a transcript line as captured).
 pub fn redact_bytes(bytes: &[u8]) -> Cow<'_, [u8]> {
-    let (set, each) = &*BYTES;
+    let (set, each) = &*RULES_COMPILED;
     let hits = set.matches(bytes);
     if !hits.matched_any() {
         return Cow::Borrowed(bytes);
@@ -372,6 +360,14 @@ mod tests {
             let bytes = redact_bytes(text.as_bytes());
             let bytes = String::from_utf8_lossy(&bytes);
             assert!(!bytes.contains(secret), "{text} -> {bytes}");
+        }
+    }
+
+    #[test]
+    fn masking_twice_changes_nothing() {
+        for (text, _) in PLANTED {
+            let once = redact(text).into_owned();
+            assert_eq!(redact(&once), once, "{text}");
         }
     }
 

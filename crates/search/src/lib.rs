@@ -323,25 +323,6 @@ impl SearchIndex {
         Ok(self.index.writer_with_num_threads(1, WRITER_BUDGET)?)
     }
 
-    /// Whether the log still holds `pin`.
-    async fn holds(log: &dyn EventLog, pin: Pin) -> Result<bool, SearchError> {
-        if pin.seq == 0 {
-            return Ok(true);
-        }
-        let head = log.head().await?;
-        if head.seq == pin.seq {
-            return Ok(head.hash == pin.hash);
-        }
-        if head.seq < pin.seq {
-            return Ok(false);
-        }
-        Ok(log
-            .read_from(pin.seq + 1, 1)
-            .await?
-            .first()
-            .is_some_and(|next| next.seq == pin.seq + 1 && next.prev_hash == pin.hash))
-    }
-
     /// Indexes everything the log holds past the last commit. An index the
     /// log no longer vouches for is emptied first. Returns how many events
     /// were read.
@@ -352,7 +333,7 @@ impl SearchIndex {
             return Ok(0);
         }
         let mut writer = self.writer()?;
-        if !Self::holds(log, pin).await? {
+        if logbook_core::log::hash_at(log, pin.seq).await? != Some(pin.hash) {
             tracing::warn!(
                 seq = pin.seq,
                 "the log no longer holds the search index's position; rebuilding it"

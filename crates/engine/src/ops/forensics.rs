@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use logbook_core::{Envelope, EventLog as _, Hash, Pin, SessionId, Timestamp};
+use logbook_core::{Envelope, EventLog as _, Pin, SessionId, Timestamp};
 use logbook_forensics::anchor::Key;
 use logbook_forensics::projection::timeline_path;
 use logbook_forensics::render::{Format, render as render_envelopes};
@@ -61,7 +61,7 @@ async fn envelopes(
 }
 
 /// Resolves a path the client gave, relative to the client's directory.
-fn client_path(env: &ClientEnv, path: &Path) -> PathBuf {
+pub(crate) fn client_path(env: &ClientEnv, path: &Path) -> PathBuf {
     if path.is_absolute() {
         path.to_owned()
     } else {
@@ -351,29 +351,6 @@ pub(crate) fn key(ws: &Workspace, env: &ClientEnv) -> crate::Result<Key> {
         )));
     }
     Key::load_or_create(&path).map_err(|e| EngineError::failed(e.to_string()))
-}
-
-/// The hash of the event at `seq` (its successor holds it; the head's is
-/// kept with the head), or `None` when the log does not hold it.
-pub(crate) async fn hash_at(ws: &Workspace, seq: u64) -> crate::Result<Option<Hash>> {
-    let head = ws.log().head().await?;
-    if seq == 0 {
-        return Ok(Some(Hash::ZERO));
-    }
-    if seq == head.seq {
-        return Ok(Some(head.hash));
-    }
-    if seq > head.seq {
-        return Ok(None);
-    }
-    Ok(ws
-        .log()
-        .read_from(seq + 1, 1)
-        .await?
-        .into_iter()
-        .next()
-        .filter(|next| next.seq == seq + 1)
-        .map(|next| next.prev_hash))
 }
 
 /// Runs `anchor`.

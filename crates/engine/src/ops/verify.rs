@@ -47,11 +47,7 @@ async fn check_anchor(
     console: &Console,
 ) -> crate::Result<AnchorReport> {
     use logbook_forensics::anchor::{Finding, Pinned, check};
-    let path = if file.is_absolute() {
-        file.to_owned()
-    } else {
-        console.env.cwd.join(file)
-    };
+    let path = super::forensics::client_path(&console.env, file);
     let bytes = std::fs::read(&path).map_err(|e| {
         crate::error::EngineError::usage(format!("cannot read the anchor {}: {e}", path.display()))
     })?;
@@ -59,7 +55,7 @@ async fn check_anchor(
         .map_err(|e| crate::error::EngineError::usage(format!("{}: {e}", path.display())))?;
     let pin = pinned.pin();
     let head = logbook_core::EventLog::head(ws.log()).await?.seq;
-    let hash_at = super::forensics::hash_at(ws, pin.seq).await?;
+    let hash_at = logbook_core::log::hash_at(ws.log(), pin.seq).await?;
     let signed = matches!(pinned, Pinned::Signed(_));
     // An unsigned pin (a handoff, a session file) is guarded by wherever
     // it was kept; only a signed anchor needs the key.
