@@ -184,7 +184,7 @@ pub async fn capture_file_split(
     file.seek(SeekFrom::Start(start.offset)).map_err(&err)?;
     let start_offset = start.offset;
     let mut options = config.scan;
-    options.jsonl = source.kind == SourceKind::ClaudeCode;
+    options.jsonl = source.kind.is_agent_jsonl();
     let scanner = Scanner::new(source, start, options).with_tail(window);
     let mut state = Run {
         session,
@@ -327,7 +327,7 @@ impl Run<'_> {
                 }
                 let reading = match (&event, self.token_reading) {
                     (Event::TranscriptCaptured(c), Some(read))
-                        if c.source.kind != SourceKind::ClaudeCode =>
+                        if !c.source.kind.is_agent_jsonl() =>
                     {
                         c.bytes.0.split(|b| *b == b'\n').rev().find_map(read)
                     }

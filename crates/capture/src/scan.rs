@@ -3,9 +3,7 @@
 
 use std::io::Read;
 
-use logbook_core::{
-    Bytes, CompactionDetected, CompactionTrigger, Event, SourceRef, TranscriptCaptured,
-};
+use logbook_core::{Bytes, Event, SourceRef, TranscriptCaptured};
 use serde::de::IgnoredAny;
 
 use crate::cursor::{Cursor, FINGERPRINT_WINDOW, fingerprint};
@@ -19,8 +17,8 @@ pub struct ScanOptions {
     /// A batch (one atomic append) closes once it holds this many bytes, so
     /// memory stays bounded whatever the source's size.
     pub max_batch_bytes: usize,
-    /// Treat lines as JSONL: count malformed ones and split at Claude Code's
-    /// `compact_boundary` records.
+    /// Treat lines as an agent's JSONL: count malformed ones and split at
+    /// the compactions the agent marks.
     pub jsonl: bool,
 }
 
@@ -138,7 +136,7 @@ impl Scanner {
             let end =
                 memchr::memchr(b'\n', &self.pending[pos..region]).map_or(region, |i| pos + i + 1);
             let boundary = if self.options.jsonl {
-                compact_boundary(&self.pending[pos..end])
+                logbook_agents::compaction(self.source.kind, &self.pending[pos..end])
             } else {
                 None
             };
@@ -212,33 +210,10 @@ impl Scanner {
     }
 }
 
-/// A Claude Code `compact_boundary` system record, if `line` is one. The
-/// substring test keeps JSON parsing off the hot path.
-pub fn compact_boundary(line: &[u8]) -> Option<CompactionDetected> {
-    memchr::memmem::find(line, b"compact_boundary")?;
-    let record: serde_json::Value = serde_json::from_slice(line).ok()?;
-    if record.get("type")?.as_str()? != "system"
-        || record.get("subtype")?.as_str()? != "compact_boundary"
-    {
-        return None;
-    }
-    let meta = record.get("compactMetadata");
-    let trigger = match meta.and_then(|m| m.get("trigger")).and_then(|t| t.as_str()) {
-        Some("manual") => CompactionTrigger::Manual,
-        _ => CompactionTrigger::Auto,
-    };
-    Some(CompactionDetected {
-        trigger,
-        pre_tokens: meta
-            .and_then(|m| m.get("preTokens"))
-            .and_then(serde_json::Value::as_u64),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use logbook_core::SourceKind;
+    use logbook_core::{CompactionDetected, CompactionTrigger, SourceKind};
 
     fn source() -> SourceRef {
         SourceRef {
@@ -372,7 +347,13 @@ mod tests {
             matches!(&events[2], Event::TranscriptCaptured(c) if c.lines == 2 && c.line_start == 1)
         );
         // A user merely mentioning the word is not a boundary.
-        assert!(compact_boundary(b"{\"type\":\"user\",\"text\":\"compact_boundary\"}").is_none());
+        assert!(
+            logbook_agents::compaction(
+                SourceKind::ClaudeCode,
+                b"{\"type\":\"user\",\"text\":\"compact_boundary\"}"
+            )
+            .is_none()
+        );
     }
 
     #[test]

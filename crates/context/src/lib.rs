@@ -13,4 +13,3 @@
 pub mod brief;
 pub mod model;
 pub mod projection;
-pub mod record;

@@ -5,9 +5,8 @@ use std::collections::BTreeMap;
 
 use logbook_core::{NoteKind, SessionId};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
-use crate::record::{BlockRef, Record};
+use logbook_agents::record::{Call, CallResult, Item, Outcome, Record, Seen};
 
 /// How many of the user's latest requests are kept.
 pub const LAST_REQUESTS: usize = 5;
@@ -49,56 +48,17 @@ pub struct TextEntry {
     pub source: String,
 }
 
-/// A todo item; the last TodoWrite or Task update wins.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Todo {
-    /// What to do.
-    pub content: String,
-    /// `pending`, `in_progress`, `completed`, …
-    pub status: String,
-}
-
-/// What a tool use does to the context once its result says it
-/// succeeded: the `tool_use` record only says what was attempted (a `Read`
-/// of a missing file, a `TodoWrite` Claude Code refused).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "effect", rename_all = "snake_case")]
-pub enum Effect {
-    /// A file was read.
-    Read {
-        /// Relative to the cwd when inside it.
-        path: String,
-    },
-    /// A file was changed.
-    Modify {
-        /// Relative to the cwd when inside it.
-        path: String,
-    },
-    /// The todo list was replaced.
-    Todos {
-        /// The new list.
-        todos: Vec<Todo>,
-    },
-    /// A task was added.
-    TaskCreate {
-        /// Its subject.
-        content: String,
-    },
-    /// A task's status changed.
-    TaskUpdate {
-        /// Position in creation order, from 0.
-        index: usize,
-        /// The new status.
-        status: String,
-    },
-}
+/// A todo item (the last list or task update wins), and what a tool use
+/// does to the context once its result says it succeeded: the call itself
+/// only says what was attempted (a read of a missing file, a plan the agent
+/// refused). Paths are kept relative to the cwd when inside it.
+pub use logbook_agents::record::{Effect, Todo};
 
 /// A tool use whose effect waits for its result.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingUse {
     /// What it does if it succeeds.
-    #[serde(flatten)]
-    pub effect: Effect,
+    pub effects: Vec<Effect>,
     /// When it was used (what `last_touched` records).
     pub at: Option<String>,
     /// Whether it is a subagent's.
@@ -155,6 +115,10 @@ pub struct ContextView {
     /// use succeeded (a result may come in a later capture).
     #[serde(default)]
     pub pending: BTreeMap<String, PendingUse>,
+    /// Items already taken from records an agent writes again (Gemini
+    /// CLI), so a repeat adds nothing.
+    #[serde(default, skip_serializing_if = "Seen::is_empty")]
+    pub seen: Seen,
     /// The last log seq folded in: applying an event twice changes nothing.
     pub seq: u64,
 }
@@ -177,40 +141,56 @@ impl ContextView {
             sidechains: Activity::default(),
             open_tool_uses: BTreeMap::new(),
             pending: BTreeMap::new(),
+            seen: Seen::default(),
             seq: 0,
         }
     }
 
-    /// Folds one transcript line. `sidechain` is true for lines of a
-    /// subagent's own transcript. Lines that are not records are ignored.
-    pub fn apply_line(&mut self, line: &[u8], sidechain: bool) {
-        let Some(record) = Record::parse(line) else {
+    /// Folds one record an agent adapter read. `sidechain` is true for
+    /// lines of a subagent's own file.
+    pub fn apply_record(&mut self, record: &Record, sidechain: bool) {
+        // Copied history is the other session's activity, not this one's.
+        if record.replayed {
             return;
-        };
+        }
         if !self.cwd_from_records && record.cwd.is_some() {
             self.cwd.clone_from(&record.cwd);
             self.cwd_from_records = true;
         }
-        let at = record.timestamp.clone();
+        let at = record.at.clone();
         if at.is_some() {
             if self.first_activity.is_none() {
                 self.first_activity.clone_from(&at);
             }
             self.last_activity.clone_from(&at);
         }
-        let side = sidechain || record.is_sidechain;
-        for block in record.blocks() {
-            match block {
-                BlockRef::ToolUse { id, name, input } => self.tool_use(side, id, name, input, &at),
-                BlockRef::ToolResult { id, text, is_error } => {
-                    self.tool_result(side, id, &text, is_error, &record, &at);
+        let side = sidechain || record.sidechain;
+        let mut seen = std::mem::take(&mut self.seen);
+        for item in record.fresh(&mut seen) {
+            match item {
+                Item::Call(call) => self.tool_use(side, call, &at),
+                Item::Result(result) => self.tool_result(side, result, &at),
+                Item::Touched { effects, .. } => {
+                    for effect in effects {
+                        if let Some(effect) = self.effect(side, effect) {
+                            self.take_effect(PendingUse {
+                                effects: vec![effect],
+                                at: at.clone(),
+                                sidechain: side,
+                            });
+                        }
+                    }
                 }
-                BlockRef::Text(text) if record.kind == "user" && !side => {
-                    self.prompt(text, &record, &at);
-                }
-                BlockRef::Text(_) => {}
+                Item::Prompt { text, command } if !side && !command => self.prompt(text, &at),
+                Item::Interrupt { text } if !side => self.corrections.push(TextEntry {
+                    text: text.clone(),
+                    at: at.clone(),
+                    source: "interrupt".into(),
+                }),
+                _ => {}
             }
         }
+        self.seen = seen;
     }
 
     /// Folds a `logbook note`.
@@ -246,76 +226,34 @@ impl ContextView {
         }
     }
 
-    fn tool_use(&mut self, side: bool, id: &str, name: &str, input: &Value, at: &Option<String>) {
-        let field = |key: &str| input.get(key).and_then(Value::as_str);
+    fn tool_use(&mut self, side: bool, call: &Call, at: &Option<String>) {
         *self
             .chain(side)
             .tool_counts
-            .entry(name.to_owned())
+            .entry(call.name.clone())
             .or_default() += 1;
-        self.open_tool_uses.insert(id.to_owned(), name.to_owned());
-        let effect = match name {
-            "Read" | "NotebookRead" | "Grep" | "Glob" => field("file_path")
-                .or_else(|| field("notebook_path"))
-                .or_else(|| field("path"))
-                .map(|path| Effect::Read {
-                    path: self.relative(path),
-                }),
-            "Edit" | "MultiEdit" | "Write" | "NotebookEdit" => field("file_path")
-                .or_else(|| field("notebook_path"))
-                .map(|path| Effect::Modify {
-                    path: self.relative(path),
-                }),
-            "Bash" => {
+        self.open_tool_uses
+            .insert(call.id.clone(), call.name.clone());
+        let mut effects = Vec::new();
+        for effect in &call.effects {
+            match effect {
                 // Commands are recorded as run, with the outcome their
                 // result gives them.
-                if let Some(command) = field("command") {
-                    self.chain(side).commands.push(CommandEntry {
-                        command: command.to_owned(),
-                        at: at.clone(),
-                        status: None,
-                        exit_code: None,
-                        tool_use_id: id.to_owned(),
-                    });
-                }
-                None
-            }
-            "TodoWrite" if !side => {
-                input
-                    .get("todos")
-                    .and_then(Value::as_array)
-                    .map(|items| Effect::Todos {
-                        todos: items
-                            .iter()
-                            .map(|item| Todo {
-                                content: text_of(item, "content"),
-                                status: text_of(item, "status"),
-                            })
-                            .collect(),
-                    })
-            }
-            "TaskCreate" if !side => Some(Effect::TaskCreate {
-                content: field("subject")
-                    .or_else(|| field("description"))
-                    .unwrap_or_default()
-                    .to_owned(),
-            }),
-            // Task ids count from 1 in creation order.
-            "TaskUpdate" if !side => field("taskId")
-                .and_then(|id| id.parse::<usize>().ok())
-                .and_then(|n| n.checked_sub(1))
-                .zip(field("status"))
-                .map(|(index, status)| Effect::TaskUpdate {
-                    index,
-                    status: status.to_owned(),
+                Effect::Shell { command } => self.chain(side).commands.push(CommandEntry {
+                    command: command.clone(),
+                    at: at.clone(),
+                    status: None,
+                    exit_code: None,
+                    tool_use_id: call.id.clone(),
                 }),
-            _ => None,
-        };
-        if let Some(effect) = effect {
+                other => effects.extend(self.effect(side, other)),
+            }
+        }
+        if !effects.is_empty() {
             self.pending.insert(
-                id.to_owned(),
+                call.id.clone(),
                 PendingUse {
-                    effect,
+                    effects,
                     at: at.clone(),
                     sidechain: side,
                 },
@@ -323,11 +261,33 @@ impl ContextView {
         }
     }
 
+    /// What an agent's effect does to this context (paths made relative);
+    /// a subagent's plans are its own, and commands are kept apart.
+    fn effect(&self, side: bool, effect: &Effect) -> Option<Effect> {
+        Some(match effect {
+            Effect::Read { path } => Effect::Read {
+                path: self.relative(path),
+            },
+            Effect::Modify { path } => Effect::Modify {
+                path: self.relative(path),
+            },
+            Effect::Shell { .. } => return None,
+            _ if side => return None,
+            other => other.clone(),
+        })
+    }
+
     /// Applies what a tool use did, now that its result says it succeeded.
     fn take_effect(&mut self, pending: PendingUse) {
         let side = pending.sidechain;
         let at = &pending.at;
-        match pending.effect {
+        for effect in pending.effects {
+            self.take_one(side, effect, at);
+        }
+    }
+
+    fn take_one(&mut self, side: bool, effect: Effect, at: &Option<String>) {
+        match effect {
             Effect::Read { path } => touch(&mut self.chain(side).files_read, path, at),
             Effect::Modify { path } => touch(&mut self.chain(side).files_modified, path, at),
             Effect::Todos { todos } => self.todos = todos,
@@ -340,38 +300,26 @@ impl ContextView {
                     todo.status = status;
                 }
             }
+            Effect::Shell { .. } => {}
         }
     }
 
-    fn tool_result(
-        &mut self,
-        side: bool,
-        id: &str,
-        text: &str,
-        is_error: bool,
-        record: &Record,
-        at: &Option<String>,
-    ) {
+    fn tool_result(&mut self, side: bool, result: &CallResult, at: &Option<String>) {
+        let id = result.id.as_str();
         let tool = self.open_tool_uses.remove(id);
         // Only a use that succeeded read, changed or planned anything.
         if let Some(pending) = self.pending.remove(id)
-            && !is_error
+            && result.outcome == Outcome::Ok
         {
             self.take_effect(pending);
         }
-        let interrupted = record
-            .tool_use_result
-            .as_ref()
-            .and_then(|r| r.get("interrupted"))
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
-        let rejected = is_error && text.contains("doesn't want to proceed with this tool use");
+        let rejected = result.outcome == Outcome::Refused;
         if rejected && !side {
             self.corrections.push(TextEntry {
                 text: format!(
                     "rejected {}: {}",
                     tool.as_deref().unwrap_or("a tool use"),
-                    first_line(text)
+                    first_line(&result.text)
                 ),
                 at: at.clone(),
                 source: "rejected_tool".into(),
@@ -384,33 +332,21 @@ impl ContextView {
             .rev()
             .find(|c| c.tool_use_id == id)
         {
-            entry.exit_code = exit_code(text);
+            entry.exit_code = result.exit_code;
             entry.status = Some(
-                if interrupted || rejected {
-                    "interrupted"
-                } else if is_error {
-                    "error"
-                } else {
-                    "ok"
+                match result.outcome {
+                    Outcome::Interrupted | Outcome::Refused => "interrupted",
+                    Outcome::Error => "error",
+                    Outcome::Ok => "ok",
                 }
                 .into(),
             );
         }
     }
 
-    fn prompt(&mut self, text: &str, record: &Record, at: &Option<String>) {
+    fn prompt(&mut self, text: &str, at: &Option<String>) {
         let text = text.trim();
-        if text.starts_with("[Request interrupted by user") {
-            self.corrections.push(TextEntry {
-                text: text.to_owned(),
-                at: at.clone(),
-                source: "interrupt".into(),
-            });
-            return;
-        }
-        // Slash commands, command output, reminders and summaries are
-        // Claude Code talking, not the user.
-        if record.is_meta || record.is_compact_summary || text.is_empty() || text.starts_with('<') {
+        if text.is_empty() {
             return;
         }
         let entry = TextEntry {
@@ -446,27 +382,8 @@ fn touch(list: &mut Vec<FileEntry>, path: String, at: &Option<String>) {
     );
 }
 
-fn text_of(item: &Value, key: &str) -> String {
-    item.get(key)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned()
-}
-
 fn first_line(text: &str) -> &str {
     text.lines().next().unwrap_or_default()
-}
-
-/// `Exit code N` as Claude Code's Bash tool reports a failure.
-fn exit_code(text: &str) -> Option<i32> {
-    let lower = text.to_ascii_lowercase();
-    let at = lower.find("exit code")?;
-    lower[at + "exit code".len()..]
-        .trim_start_matches([' ', ':'])
-        .split(|c: char| !c.is_ascii_digit() && c != '-')
-        .next()?
-        .parse()
-        .ok()
 }
 
 fn words(text: &str) -> Vec<String> {
@@ -503,6 +420,16 @@ pub fn is_decision(text: &str) -> bool {
     ];
     let lower = text.to_lowercase().replace('’', "'");
     PHRASES.iter().any(|p| lower.contains(p))
+}
+
+#[cfg(test)]
+impl ContextView {
+    /// Folds a Claude Code line: the tests' shorthand.
+    pub(crate) fn apply_line(&mut self, line: &[u8], sidechain: bool) {
+        if let Some(record) = logbook_agents::claude::read(line) {
+            self.apply_record(&record, sidechain);
+        }
+    }
 }
 
 #[cfg(test)]

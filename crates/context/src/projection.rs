@@ -286,10 +286,14 @@ impl ContextProjection {
             Event::SessionStarted(s) if state.view.cwd.is_none() => {
                 state.view.cwd = s.agent.as_ref().and_then(|a| a.cwd.clone());
             }
-            Event::TranscriptCaptured(c) if c.source.kind == SourceKind::ClaudeCode => {
+            Event::TranscriptCaptured(c) if c.source.kind.is_agent_jsonl() => {
                 let side = c.source.key != MAIN_SOURCE;
                 for line in c.bytes.0.split_inclusive(|b| *b == b'\n') {
-                    state.view.apply_line(line, side);
+                    if let Some(record) =
+                        logbook_agents::read(c.source.kind, &c.source.location, line)
+                    {
+                        state.view.apply_record(&record, side);
+                    }
                 }
                 if !side {
                     state.main_lines += c.lines;

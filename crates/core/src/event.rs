@@ -261,6 +261,20 @@ pub enum SourceKind {
     Stdin,
     /// A tmux pane's scrollback.
     Tmux,
+    /// A Codex CLI rollout (JSONL, appended).
+    Codex,
+    /// A Gemini CLI chat: its JSONL log as written, or its whole-file JSON
+    /// form transcoded to the same JSONL, one line per new or changed
+    /// message.
+    Gemini,
+}
+
+impl SourceKind {
+    /// Whether the source is JSON lines an agent wrote (its parts are
+    /// `.jsonl`, and a line that does not parse is malformed).
+    pub fn is_agent_jsonl(self) -> bool {
+        matches!(self, Self::ClaudeCode | Self::Codex | Self::Gemini)
+    }
 }
 
 /// Payload of [`Event::TranscriptCaptured`]: the bytes and the cursor

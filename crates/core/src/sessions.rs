@@ -201,7 +201,7 @@ pub fn session_dir(id: SessionId) -> String {
 /// The file extension of a source's transcript parts.
 pub fn part_extension(kind: Option<SourceKind>) -> &'static str {
     match kind {
-        Some(SourceKind::ClaudeCode) => "jsonl",
+        Some(k) if k.is_agent_jsonl() => "jsonl",
         _ => "txt",
     }
 }

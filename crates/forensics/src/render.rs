@@ -8,11 +8,13 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use logbook_agents::record::{Counting, Outcome, Usage};
+use logbook_agents::{Item as AgentItem, Record, Seen};
 use logbook_core::sessions::MAIN_SOURCE;
-use logbook_core::{Envelope, Event, SessionId, SourceKind};
+use logbook_core::{Envelope, Event, SessionId};
 use serde_json::Value;
 
-use crate::timeline::target;
+use crate::timeline::cut;
 
 /// The longest tool result or input shown; the rest is summarised.
 pub const RESULT_CHARS: usize = 8_000;
@@ -79,6 +81,12 @@ struct Builder {
     /// The turn's usage, by API message id (the last count of each wins:
     /// Claude Code writes one response over several lines).
     turn: BTreeMap<String, Tokens>,
+    /// The last running total per source (Codex counts that way).
+    totals: BTreeMap<String, logbook_agents::Tokens>,
+    /// Running-total steps taken so far, to name each in `turn`.
+    steps: u64,
+    /// Items already taken from records an agent writes again.
+    seen: Seen,
     redact: bool,
 }
 
@@ -120,11 +128,13 @@ impl Builder {
                     ),
                 });
             }
-            Event::TranscriptCaptured(c) if c.source.kind == SourceKind::ClaudeCode => {
+            Event::TranscriptCaptured(c) if c.source.kind.is_agent_jsonl() => {
                 let agent = (c.source.key != MAIN_SOURCE).then(|| c.source.key.clone());
                 for line in c.bytes.0.split_inclusive(|b| *b == b'\n') {
-                    if let Ok(record) = serde_json::from_slice::<Value>(line) {
-                        self.record(&record, agent.clone());
+                    if let Some(record) =
+                        logbook_agents::read(c.source.kind, &c.source.location, line)
+                    {
+                        self.record(&record, &c.source.key, agent.clone());
                     }
                 }
             }
@@ -173,116 +183,72 @@ impl Builder {
         }
     }
 
-    fn record(&mut self, record: &Value, agent: Option<String>) {
-        let str_of = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_owned);
-        let at = str_of(record, "timestamp").unwrap_or_default();
-        let flag = |key: &str| record.get(key).and_then(Value::as_bool).unwrap_or(false);
-        let agent = agent.or_else(|| flag("isSidechain").then(|| "sidechain".to_owned()));
-        let kind = record
-            .get("type")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let Some(message) = record.get("message") else {
-            return;
-        };
-        let content = message.get("content");
-        if kind == "user" && flag("isCompactSummary") {
-            self.close_turn();
-            let text = self.text(&plain(content));
-            self.items.push(Item::Summary { at, text });
+    fn record(&mut self, record: &Record, source: &str, agent: Option<String>) {
+        // Copied history is rendered with the session it came from.
+        if record.replayed {
             return;
         }
-        if kind == "user"
-            && agent.is_none()
-            && !flag("isMeta")
-            && let Some(Value::String(text)) = content
-        {
-            self.close_turn();
-            let text = self.text(text);
-            self.items.push(Item::Prompt { at, text });
-            return;
-        }
-        if kind == "assistant"
-            && let (Some(id), Some(usage)) = (str_of(message, "id"), message.get("usage"))
-        {
-            let n = |key: &str| usage.get(key).and_then(Value::as_u64).unwrap_or(0);
-            self.turn.insert(
-                id,
-                Tokens {
-                    input: n("input_tokens"),
-                    output: n("output_tokens"),
-                    cache_read: n("cache_read_input_tokens"),
-                    cache_write: n("cache_creation_input_tokens"),
-                },
-            );
-        }
-        let Some(Value::Array(blocks)) = content else {
-            return;
-        };
-        for block in blocks {
-            match block.get("type").and_then(Value::as_str) {
-                Some("text") => {
-                    let text = self.text(
-                        block
-                            .get("text")
-                            .and_then(Value::as_str)
-                            .unwrap_or_default(),
-                    );
-                    if text.trim().is_empty() {
-                        continue;
-                    }
-                    if kind == "user" {
-                        if agent.is_none() && !flag("isMeta") {
-                            self.close_turn();
-                            self.items.push(Item::Prompt {
-                                at: at.clone(),
-                                text,
-                            });
-                        }
-                    } else {
-                        self.items.push(Item::Answer {
-                            at: at.clone(),
-                            text,
-                            agent: agent.clone(),
-                        });
-                    }
+        let at = record.at.clone().unwrap_or_default();
+        let agent = agent.or_else(|| record.sidechain.then(|| "sidechain".to_owned()));
+        let mut seen = std::mem::take(&mut self.seen);
+        for item in record.fresh(&mut seen) {
+            match item {
+                AgentItem::Summary { text } => {
+                    self.close_turn();
+                    let text = self.text(text);
+                    self.items.push(Item::Summary {
+                        at: at.clone(),
+                        text,
+                    });
                 }
-                Some("tool_use") => {
-                    let input = block.get("input").cloned().unwrap_or(Value::Null);
-                    let name = str_of(block, "name").unwrap_or_default();
-                    let diff = diff_of(&name, &input).map(|d| self.text(&d));
-                    let pretty = serde_json::to_string_pretty(&input).unwrap_or_default();
+                AgentItem::Prompt { text, .. } | AgentItem::Interrupt { text }
+                    if agent.is_none() =>
+                {
+                    self.close_turn();
+                    let text = self.text(text);
+                    self.items.push(Item::Prompt {
+                        at: at.clone(),
+                        text,
+                    });
+                }
+                AgentItem::Reply { text } if !text.trim().is_empty() => {
+                    let text = self.text(text);
+                    self.items.push(Item::Answer {
+                        at: at.clone(),
+                        text,
+                        agent: agent.clone(),
+                    });
+                }
+                AgentItem::Usage(usage) => self.usage(source, usage),
+                AgentItem::Call(call) => {
+                    let pretty = match &call.input {
+                        Value::String(s) => s.clone(),
+                        input => serde_json::to_string_pretty(input).unwrap_or_default(),
+                    };
                     let item = Item::Tool {
                         at: at.clone(),
-                        target: target(&input, self.redact),
+                        target: call
+                            .target
+                            .as_deref()
+                            .map(|t| cut(&logbook_redact::maybe(first(t), self.redact))),
                         input: self.text(&clip(&pretty)),
-                        diff,
+                        diff: call.diff.as_deref().map(|d| self.text(&clip(d))),
                         result: None,
                         agent: agent.clone(),
-                        name,
+                        name: call.name.clone(),
                     };
-                    if let Some(id) = str_of(block, "id") {
-                        self.open.insert(id, self.items.len());
-                    }
+                    self.open.insert(call.id.clone(), self.items.len());
                     self.items.push(item);
                 }
-                Some("tool_result") => {
-                    let Some(index) =
-                        str_of(block, "tool_use_id").and_then(|id| self.open.remove(&id))
-                    else {
+                AgentItem::Result(result) => {
+                    let Some(index) = self.open.remove(&result.id) else {
                         continue;
                     };
-                    let is_error = block
-                        .get("is_error")
-                        .and_then(Value::as_bool)
-                        .unwrap_or(false);
-                    let text = self.text(&clip(&plain(block.get("content"))));
-                    let patch = record
-                        .get("toolUseResult")
-                        .and_then(patch_diff)
-                        .map(|d| self.text(&d));
+                    let text = self.text(&clip(&result.text));
+                    let patch = result.patch.as_deref().map(|d| self.text(&clip(d)));
+                    let failed = result.outcome != Outcome::Ok;
                     if let Some(Item::Tool { result, diff, .. }) = self.items.get_mut(index) {
-                        *result = Some((text, is_error));
+                        *result = Some((text, failed));
                         if patch.is_some() {
                             *diff = patch;
                         }
@@ -291,20 +257,49 @@ impl Builder {
                 _ => {}
             }
         }
+        self.seen = seen;
+    }
+
+    /// Adds a response's tokens to the turn: each response once, at its
+    /// last count; a running total by its step.
+    fn usage(&mut self, source: &str, usage: &Usage) {
+        let counted = match usage.counting {
+            Counting::Response => usage.tokens,
+            Counting::Cumulative => {
+                let before = self.totals.insert(source.to_owned(), usage.tokens);
+                match before {
+                    Some(before) if usage.tokens.all() >= before.all() => {
+                        usage.tokens.since(&before)
+                    }
+                    _ => usage.tokens,
+                }
+            }
+        };
+        if counted.all() == 0 {
+            return;
+        }
+        let key = match (&usage.key, usage.counting) {
+            (Some(key), Counting::Response) => key.clone(),
+            _ => {
+                self.steps += 1;
+                format!("step {}", self.steps)
+            }
+        };
+        self.turn.insert(
+            key,
+            Tokens {
+                input: counted.input,
+                output: counted.output,
+                cache_read: counted.cache_read,
+                cache_write: counted.cache_creation,
+            },
+        );
     }
 }
 
-/// The text of a content value: a string, or its text blocks joined.
-fn plain(content: Option<&Value>) -> String {
-    match content {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Array(items)) => items
-            .iter()
-            .filter_map(|i| i.get("text").and_then(Value::as_str))
-            .collect::<Vec<_>>()
-            .join("\n"),
-        _ => String::new(),
-    }
+/// The first line of a text.
+fn first(text: &str) -> &str {
+    text.trim().lines().next().unwrap_or_default()
 }
 
 fn clip(text: &str) -> String {
@@ -316,65 +311,6 @@ fn clip(text: &str) -> String {
         ),
         None => text.to_owned(),
     }
-}
-
-/// An edit as a unified-style diff, from what the call asked for.
-fn diff_of(tool: &str, input: &Value) -> Option<String> {
-    let s = |v: &Value, key: &str| {
-        v.get(key)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned()
-    };
-    let pair = |old: &str, new: &str| {
-        let mut out = String::new();
-        for line in old.lines() {
-            let _ = writeln!(out, "-{line}");
-        }
-        for line in new.lines() {
-            let _ = writeln!(out, "+{line}");
-        }
-        out
-    };
-    match tool {
-        "Edit" => Some(pair(&s(input, "old_string"), &s(input, "new_string"))),
-        "MultiEdit" => input.get("edits").and_then(Value::as_array).map(|edits| {
-            edits
-                .iter()
-                .map(|e| pair(&s(e, "old_string"), &s(e, "new_string")))
-                .collect::<Vec<_>>()
-                .join("@@\n")
-        }),
-        "Write" => Some(pair("", &s(input, "content"))),
-        _ => None,
-    }
-    .map(|d| clip(&d))
-}
-
-/// The diff a result's `structuredPatch` holds.
-fn patch_diff(details: &Value) -> Option<String> {
-    let hunks = details.get("structuredPatch")?.as_array()?;
-    let mut out = String::new();
-    for hunk in hunks {
-        let n = |key: &str| hunk.get(key).and_then(Value::as_u64).unwrap_or(0);
-        let _ = writeln!(
-            out,
-            "@@ -{},{} +{},{} @@",
-            n("oldStart"),
-            n("oldLines"),
-            n("newStart"),
-            n("newLines")
-        );
-        for line in hunk
-            .get("lines")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let _ = writeln!(out, "{}", line.as_str().unwrap_or_default());
-        }
-    }
-    Some(clip(&out))
 }
 
 /// Renders envelopes (one session, or a chain's sessions one after the
@@ -389,6 +325,9 @@ pub fn render<'a>(
         items: Vec::new(),
         open: BTreeMap::new(),
         turn: BTreeMap::new(),
+        totals: BTreeMap::new(),
+        steps: 0,
+        seen: Seen::default(),
         redact,
     };
     for env in envelopes {

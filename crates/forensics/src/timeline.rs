@@ -7,11 +7,11 @@
 
 use std::collections::BTreeMap;
 
-use logbook_context::record::{BlockRef, Record};
+use logbook_agents::record::{CallResult, Outcome as AgentOutcome, diff_lines};
+use logbook_agents::{Item, Record, Seen};
 use logbook_core::sessions::{MAIN_SOURCE, origin_name};
-use logbook_core::{Envelope, Event, NoteKind, SessionId, SourceKind, ToolOutcome};
+use logbook_core::{Envelope, Event, NoteKind, SessionId, ToolOutcome};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 /// How much of a prompt, note or error an action keeps: the timeline says
 /// what happened; `render` shows it whole.
@@ -55,6 +55,9 @@ pub enum Kind {
     CaptureGap,
     /// The conversation went on in another session.
     Resumed,
+    /// The agent dropped the conversation back to an earlier message
+    /// (`target`: the first message removed).
+    Rewind,
     /// The session ended (`detail`: why).
     SessionEnd,
 }
@@ -79,6 +82,7 @@ impl Kind {
             Kind::Task => "task",
             Kind::Workdir => "workdir",
             Kind::CaptureGap => "capture_gap",
+            Kind::Rewind => "rewind",
             Kind::Resumed => "resumed",
             Kind::SessionEnd => "session_end",
         }
@@ -146,6 +150,9 @@ pub struct Action {
     /// The agent's id of the call.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub call_id: Option<String>,
+    /// The call starts a subagent, whose end its result is.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub subagent: bool,
 }
 
 impl Action {
@@ -166,6 +173,7 @@ impl Action {
             ended_at: None,
             duration_ms: None,
             call_id: None,
+            subagent: false,
         }
     }
 }
@@ -185,6 +193,9 @@ pub struct Timeline {
     /// Sidechain transcripts already seen.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub agents: Vec<String>,
+    /// Items already taken from records an agent writes again.
+    #[serde(default, skip_serializing_if = "Seen::is_empty")]
+    pub seen: Seen,
     /// Whether shown texts (targets, details, errors) were redacted as
     /// they were folded: before they were cut, so no cut leaves half a
     /// secret behind.
@@ -203,6 +214,7 @@ impl Timeline {
             open: BTreeMap::new(),
             early: BTreeMap::new(),
             agents: Vec::new(),
+            seen: Seen::default(),
             seq: 0,
         }
     }
@@ -245,7 +257,7 @@ impl Timeline {
                 let action = self.push(env, None, Kind::SessionEnd);
                 action.detail = Some(format!("{} ({})", e.reason, e.status));
             }
-            Event::TranscriptCaptured(c) if c.source.kind == SourceKind::ClaudeCode => {
+            Event::TranscriptCaptured(c) if c.source.kind.is_agent_jsonl() => {
                 let agent = (c.source.key != MAIN_SOURCE).then(|| c.source.key.clone());
                 if let Some(key) = &agent
                     && !self.agents.contains(key)
@@ -255,7 +267,9 @@ impl Timeline {
                     action.agent = Some(key.clone());
                 }
                 for line in c.bytes.0.split_inclusive(|b| *b == b'\n') {
-                    if let Some(record) = Record::parse(line) {
+                    if let Some(record) =
+                        logbook_agents::read(c.source.kind, &c.source.location, line)
+                    {
                         self.record(env, &record, agent.as_deref());
                     }
                 }
@@ -373,92 +387,86 @@ impl Timeline {
     }
 
     fn record(&mut self, env: &Envelope, record: &Record, agent: Option<&str>) {
+        // Copied history belongs to the session it was copied from.
+        if record.replayed {
+            return;
+        }
         let r = self.redacted;
-        let at = record.timestamp.as_deref();
+        let at = record.at.as_deref();
         let agent = agent
             .map(str::to_owned)
-            .or_else(|| record.is_sidechain.then(|| "sidechain".to_owned()));
-        for block in record.blocks() {
-            match block {
-                BlockRef::ToolUse { id, name, input } => {
-                    let early = self.early.remove(id);
+            .or_else(|| record.sidechain.then(|| "sidechain".to_owned()));
+        let mut seen = std::mem::take(&mut self.seen);
+        for item in record.fresh(&mut seen) {
+            match item {
+                Item::Call(call) => {
+                    let early = self.early.remove(&call.id);
                     let action = self.push(env, at, Kind::Tool);
                     action.agent.clone_from(&agent);
-                    action.tool = Some(name.to_owned());
-                    action.target = target(input, r);
+                    action.tool = Some(call.name.clone());
+                    action.target = call.target.as_deref().map(|t| first_line(r, t));
                     action.outcome = Some(Outcome::Pending);
-                    action.call_id = Some(id.to_owned());
+                    action.call_id = Some(call.id.clone());
                     action.duration_ms = early;
-                    if let Some((added, removed)) = edit_lines(name, input) {
+                    action.subagent = call.subagent;
+                    if let Some(diff) = &call.diff {
+                        let (added, removed) = diff_lines(diff);
                         action.added = Some(added);
                         action.removed = Some(removed);
                     }
                     let index = self.actions.len() - 1;
-                    self.open.insert(id.to_owned(), index);
+                    self.open.insert(call.id.clone(), index);
                 }
-                BlockRef::ToolResult { id, text, is_error } => {
-                    self.result(env, record, at, id, &text, is_error, &agent);
+                Item::Result(result) => self.result(env, at, result, &agent),
+                Item::Prompt { text, .. } if agent.is_none() => {
+                    let action = self.push(env, at, Kind::Prompt);
+                    action.detail = Some(shown(r, text.trim()));
                 }
-                BlockRef::Text(text) if record.kind == "user" && agent.is_none() => {
-                    let text = text.trim();
-                    if text.starts_with("[Request interrupted by user") {
-                        let action = self.push(env, at, Kind::Interrupt);
-                        action.detail = Some(shown(r, text));
-                    } else if !(record.is_meta || record.is_compact_summary || text.is_empty()) {
-                        let action = self.push(env, at, Kind::Prompt);
-                        action.detail = Some(shown(r, text));
-                    }
+                Item::Interrupt { text } if agent.is_none() => {
+                    let action = self.push(env, at, Kind::Interrupt);
+                    action.detail = Some(shown(r, text));
                 }
-                BlockRef::Text(_) => {}
+                Item::Rewind { to } => {
+                    let action = self.push(env, at, Kind::Rewind);
+                    action.target = Some(to.clone());
+                }
+                _ => {}
             }
         }
+        self.seen = seen;
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn result(
         &mut self,
         env: &Envelope,
-        record: &Record,
         at: Option<&str>,
-        id: &str,
-        text: &str,
-        is_error: bool,
+        result: &CallResult,
         agent: &Option<String>,
     ) {
         let r = self.redacted;
-        let Some(index) = self.open.remove(id) else {
+        let Some(index) = self.open.remove(&result.id) else {
             return;
         };
-        let details = record.tool_use_result.as_ref();
-        let interrupted = details
-            .and_then(|r| r.get("interrupted"))
-            .and_then(Value::as_bool)
-            .unwrap_or(false)
-            || text.contains("[Request interrupted by user");
-        let refused = is_error && is_refusal(text);
         let Some(action) = self.actions.get_mut(index) else {
             return;
         };
         action.ended_at = at.map(str::to_owned);
-        action.outcome = Some(if interrupted {
-            Outcome::Interrupted
-        } else if refused {
-            Outcome::Refused
-        } else if is_error {
-            Outcome::Error
-        } else {
-            Outcome::Ok
+        action.outcome = Some(match result.outcome {
+            AgentOutcome::Ok => Outcome::Ok,
+            AgentOutcome::Error => Outcome::Error,
+            AgentOutcome::Refused => Outcome::Refused,
+            AgentOutcome::Interrupted => Outcome::Interrupted,
         });
-        if is_error || interrupted {
-            action.error = Some(first_line(r, text));
+        if result.outcome != AgentOutcome::Ok {
+            action.error = Some(first_line(r, &result.text));
         }
-        if !is_error && let Some((added, removed)) = details.and_then(patch_lines) {
+        if let Some(patch) = &result.patch {
+            let (added, removed) = diff_lines(patch);
             action.added = Some(added);
             action.removed = Some(removed);
         }
-        let subagent = matches!(action.tool.as_deref(), Some("Task" | "Agent"));
         let target = action.target.clone();
-        if subagent {
+        if action.subagent {
             let end = self.push(env, at, Kind::SubagentEnd);
             end.agent.clone_from(agent);
             end.target = target;
@@ -479,78 +487,6 @@ fn set_outcome(action: &mut Action, outcome: &ToolOutcome, r: bool) {
             action.error = Some(first_line(r, error));
         }
     }
-}
-
-/// What Claude Code writes when the user or a rule refuses a call.
-fn is_refusal(text: &str) -> bool {
-    text.contains("doesn't want to proceed with this tool use")
-        || text.contains("tool use was rejected")
-        || (text.contains("Permission to use") && text.contains("denied"))
-}
-
-/// The one thing a call acted on, by the input fields common tools use;
-/// redacted when `r`.
-pub fn target(input: &Value, r: bool) -> Option<String> {
-    const FIELDS: &[&str] = &[
-        "command",
-        "file_path",
-        "notebook_path",
-        "url",
-        "pattern",
-        "path",
-        "query",
-        "description",
-        "subject",
-        "prompt",
-    ];
-    FIELDS
-        .iter()
-        .find_map(|key| input.get(*key).and_then(Value::as_str))
-        .map(|text| first_line(r, text))
-}
-
-/// Lines an edit adds and removes, from what the call asked for: the
-/// result's patch (when it has one) is more exact and replaces it.
-fn edit_lines(tool: &str, input: &Value) -> Option<(u64, u64)> {
-    let lines = |key: &str, from: &Value| {
-        from.get(key).and_then(Value::as_str).map_or(0, |s| {
-            if s.is_empty() {
-                0
-            } else {
-                s.lines().count() as u64
-            }
-        })
-    };
-    match tool {
-        "Edit" => Some((lines("new_string", input), lines("old_string", input))),
-        "MultiEdit" => input.get("edits").and_then(Value::as_array).map(|edits| {
-            edits.iter().fold((0, 0), |(a, r), e| {
-                (a + lines("new_string", e), r + lines("old_string", e))
-            })
-        }),
-        "Write" => Some((lines("content", input), 0)),
-        _ => None,
-    }
-}
-
-/// Lines added and removed by a result's `structuredPatch` hunks.
-fn patch_lines(details: &Value) -> Option<(u64, u64)> {
-    let hunks = details.get("structuredPatch")?.as_array()?;
-    let mut added = 0;
-    let mut removed = 0;
-    for line in hunks
-        .iter()
-        .filter_map(|h| h.get("lines").and_then(Value::as_array))
-        .flatten()
-        .filter_map(Value::as_str)
-    {
-        if line.starts_with('+') {
-            added += 1;
-        } else if line.starts_with('-') {
-            removed += 1;
-        }
-    }
-    Some((added, removed))
 }
 
 fn first_line(r: bool, text: &str) -> String {

@@ -26,10 +26,8 @@ use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use logbook_context::record::{BlockRef, Record};
-use logbook_core::{
-    Envelope, Event, EventLog, Hash, LogError, Pin, SessionId, SourceKind, Timestamp,
-};
+use logbook_agents::{Effect, Item, Record, Seen};
+use logbook_core::{Envelope, Event, EventLog, Hash, LogError, Pin, SessionId, Timestamp};
 use serde::Serialize;
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, Occur, QueryParser, RangeQuery, TermQuery};
@@ -245,7 +243,14 @@ pub struct SearchIndex {
     calls: Mutex<Calls>,
     /// Each session's project terms.
     projects: Mutex<HashMap<SessionId, Vec<String>>>,
+    /// Per session, items already indexed from records an agent writes
+    /// again (Gemini CLI), for the sessions indexed lately.
+    seen: Mutex<HashMap<SessionId, Seen>>,
 }
+
+/// How many sessions' [`Seen`] windows the index keeps in memory: an agent
+/// repeats a message soon after writing it, within the same session.
+const SEEN_SESSIONS: usize = 64;
 
 impl std::fmt::Debug for SearchIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -296,6 +301,7 @@ impl SearchIndex {
             fields,
             dir: dir.to_owned(),
             calls: Mutex::new(Calls::default()),
+            seen: Mutex::new(HashMap::new()),
             projects: Mutex::new(HashMap::new()),
         })
     }
@@ -504,11 +510,13 @@ impl SearchIndex {
             }
             Event::TranscriptCaptured(c) => {
                 self.project_of(log, env.session).await?;
-                if c.source.kind == SourceKind::ClaudeCode {
+                if c.source.kind.is_agent_jsonl() {
                     let mut docs = Vec::new();
                     for line in c.bytes.0.split_inclusive(|b| *b == b'\n') {
-                        if let Some(record) = Record::parse(line) {
-                            self.record_docs(&record, at, &mut docs);
+                        if let Some(record) =
+                            logbook_agents::read(c.source.kind, &c.source.location, line)
+                        {
+                            self.record_docs(env.session, &record, at, &mut docs);
                         }
                     }
                     docs
@@ -523,60 +531,75 @@ impl SearchIndex {
         })
     }
 
-    fn record_docs(&self, record: &Record, at: i64, docs: &mut Vec<Doc>) {
+    fn record_docs(&self, session: SessionId, record: &Record, at: i64, docs: &mut Vec<Doc>) {
+        // Copied history is searchable in the session it was copied from.
+        if record.replayed {
+            return;
+        }
         let at = record
-            .timestamp
+            .at
             .as_deref()
             .and_then(|t| Timestamp::parse(t).ok())
             .map_or(at, Timestamp::as_micros);
-        for block in record.blocks() {
-            match block {
-                BlockRef::Text(text) if !text.trim().is_empty() => {
-                    let role = match record.kind.as_str() {
-                        "user" if record.is_compact_summary => "summary",
-                        "user" if record.is_meta => continue,
-                        "user" => "prompt",
-                        "assistant" => "assistant",
-                        _ => continue,
-                    };
-                    docs.push(Doc {
-                        role,
-                        at,
-                        text: clip(text),
-                        ..Doc::default()
-                    });
-                }
-                BlockRef::Text(_) => {}
-                BlockRef::ToolUse { id, name, input } => {
-                    let files = paths(input);
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        if seen.len() > SEEN_SESSIONS && !seen.contains_key(&session) {
+            seen.clear();
+        }
+        let seen = seen.entry(session).or_default();
+        for item in record.fresh(seen) {
+            let (role, text) = match item {
+                Item::Prompt { text, .. } | Item::Interrupt { text } => ("prompt", text),
+                Item::Reply { text } => ("assistant", text),
+                Item::Summary { text } => ("summary", text),
+                Item::Call(call) => {
+                    let mut files = paths(&call.input);
+                    for effect in &call.effects {
+                        if let Effect::Read { path } | Effect::Modify { path } = effect {
+                            let path = normal_path(path).to_owned();
+                            if !path.is_empty() && !files.contains(&path) {
+                                files.push(path);
+                            }
+                        }
+                    }
                     self.calls
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
-                        .insert(id.to_owned(), (name.to_owned(), files.clone()));
-                    let mut text = name.to_owned();
-                    strings(input, &mut text);
+                        .insert(call.id.clone(), (call.name.clone(), files.clone()));
+                    let mut text = call.name.clone();
+                    strings(&call.input, &mut text);
                     docs.push(Doc {
                         role: "tool_call",
                         at,
-                        tool: Some(name.to_owned()),
+                        tool: Some(call.name.clone()),
                         files,
-                        call: Some(id.to_owned()),
+                        call: Some(call.id.clone()),
                         text: clip(&text),
                     });
+                    continue;
                 }
-                BlockRef::ToolResult { id, text, .. } => {
+                Item::Result(result) => {
                     let (tool, files) = self
-                        .call(id)
+                        .call(&result.id)
                         .map_or((None, Vec::new()), |(t, f)| (Some(t), f));
                     docs.push(Doc {
                         role: "tool_result",
                         at,
                         tool,
                         files,
-                        call: Some(id.to_owned()),
-                        text: clip(&text),
+                        call: Some(result.id.clone()),
+                        text: clip(&result.text),
                     });
+                    continue;
                 }
+                _ => continue,
+            };
+            if !text.trim().is_empty() {
+                docs.push(Doc {
+                    role,
+                    at,
+                    text: clip(text),
+                    ..Doc::default()
+                });
             }
         }
     }

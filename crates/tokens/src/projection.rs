@@ -9,12 +9,15 @@ use async_trait::async_trait;
 use logbook_core::projection::{json_file, seq_before};
 use logbook_core::sessions::{session_dir, session_file};
 use logbook_core::{
-    Envelope, Event, EventLog, Projection, ProjectionError, ProjectionFiles, SessionId, SourceKind,
+    Envelope, Event, EventLog, Projection, ProjectionError, ProjectionFiles, SessionId,
 };
 use serde::{Deserialize, Serialize};
 
 use crate::budget::{AlertFired, ContextNow, DEFAULT_WINDOW, ModelWindows};
-use crate::usage::{Ledger, Reported, Seen, Totals, read_line};
+use logbook_agents::record::{Counting, Usage as AgentUsage};
+use logbook_agents::{Item, Record, Tokens};
+
+use crate::usage::{Ledger, Reported, Totals, Usage};
 
 /// The contents of `tokens.json` (keys per DESIGN.md §4, plus the split
 /// by chain and day, and the fold's own state).
@@ -61,8 +64,32 @@ pub struct TokensView {
     /// conversation, not this session alone).
     #[serde(default)]
     pub claude_code_reported: Option<Reported>,
+    /// The agent that wrote the session (`agent.kind` at its start).
+    #[serde(default)]
+    pub agent: Option<String>,
+    /// Per source: what adding up its usage needs from earlier lines.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sources: BTreeMap<String, SourceCount>,
     /// The last log seq folded in.
     pub seq: u64,
+}
+
+/// What the fold keeps per source between lines: Codex names the model
+/// only in its `turn_context` lines and counts tokens as running totals.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceCount {
+    /// The model of the last request.
+    pub model: Option<String>,
+    /// The last running total.
+    pub total: Option<Tokens>,
+}
+
+/// Whether running total `now` is at least `before` in every field.
+fn covers(now: &Tokens, before: &Tokens) -> bool {
+    now.input >= before.input
+        && now.output >= before.output
+        && now.cache_creation >= before.cache_creation
+        && now.cache_read >= before.cache_read
 }
 
 impl TokensView {
@@ -86,6 +113,8 @@ impl TokensView {
             request_window: None,
             model_window: None,
             claude_code_reported: None,
+            agent: None,
+            sources: BTreeMap::new(),
             seq: 0,
         }
     }
@@ -104,47 +133,90 @@ impl TokensView {
             .unwrap_or(DEFAULT_WINDOW)
     }
 
-    /// Folds one transcript line; `subagent` for a subagent's own
-    /// transcript.
-    pub fn apply_line(&mut self, line: &[u8], subagent: bool, windows: &Windows) {
-        match read_line(line) {
-            Seen::Response {
-                key,
-                model,
-                sidechain,
-                usage,
-                at,
-            } => {
-                let side = subagent || sidechain;
-                if !side {
-                    self.model_window = windows.models.window(&model, &[]);
-                    self.context =
-                        ContextNow::new(Some(usage.context()), self.window(), windows.fixed);
-                }
-                if at.is_some() {
-                    if self.first.is_none() {
-                        self.first.clone_from(&at);
+    /// Folds one record of source `source` (its key); `subagent` for a
+    /// subagent's own file.
+    pub fn apply_record(
+        &mut self,
+        record: &Record,
+        source: &str,
+        subagent: bool,
+        windows: &Windows,
+    ) {
+        let side = subagent || record.sidechain;
+        for item in &record.items {
+            match item {
+                Item::Usage(usage) => self.usage(record, source, side, usage, windows),
+                Item::Compaction if !subagent && !record.replayed => self.compacted(),
+                Item::Reported(r) if !subagent => self.claude_code_reported = Some(r.into()),
+                Item::Request { model, betas } => {
+                    self.sources.entry(source.to_owned()).or_default().model = Some(model.clone());
+                    if !side && !record.replayed {
+                        self.request_window = Some(
+                            windows
+                                .models
+                                .window(model, betas)
+                                .unwrap_or(DEFAULT_WINDOW),
+                        );
                     }
-                    self.last.clone_from(&at);
                 }
-                self.ledger.record(key, model, side, usage, at.as_deref());
+                _ => {}
             }
-            Seen::Compaction if !subagent => self.compacted(),
-            Seen::Reported(r) if !subagent => self.claude_code_reported = Some(r),
-            Seen::Request {
-                model,
-                betas,
-                sidechain: false,
-            } if !subagent => {
-                self.request_window = Some(
-                    windows
-                        .models
-                        .window(&model, &betas)
-                        .unwrap_or(DEFAULT_WINDOW),
-                );
-            }
-            _ => {}
         }
+    }
+
+    fn usage(
+        &mut self,
+        record: &Record,
+        source: &str,
+        side: bool,
+        usage: &AgentUsage,
+        windows: &Windows,
+    ) {
+        let state = self.sources.entry(source.to_owned()).or_default();
+        let model = usage
+            .model
+            .clone()
+            .or_else(|| state.model.clone())
+            .unwrap_or_else(|| "unknown".into());
+        let counted = match usage.counting {
+            Counting::Response => usage.tokens,
+            Counting::Cumulative => {
+                // The step from the last total; a total below it is a new
+                // counter (a thread that did not carry its parent's over).
+                let step = match state.total {
+                    Some(before) if covers(&usage.tokens, &before) => usage.tokens.since(&before),
+                    _ => usage.tokens,
+                };
+                state.total = Some(usage.tokens);
+                step
+            }
+        };
+        // Copied history was counted in the session it came from; a
+        // repeated total adds nothing.
+        if record.replayed || (usage.counting == Counting::Cumulative && counted.all() == 0) {
+            return;
+        }
+        let key = match usage.counting {
+            Counting::Response => usage.key.clone(),
+            Counting::Cumulative => None,
+        };
+        if !side {
+            if let Some(window) = usage.window.filter(|w| *w > 0) {
+                self.stated_window = Some(window);
+            }
+            self.model_window = windows.models.window(&model, &[]);
+            let used = usage.context.unwrap_or_else(|| usage.tokens.context());
+            self.context = ContextNow::new(Some(used), self.window(), windows.fixed);
+        }
+        let at = record.at.clone();
+        if at.is_some() {
+            if self.first.is_none() {
+                self.first.clone_from(&at);
+            }
+            self.last.clone_from(&at);
+        }
+        self.ledger
+            .record(key, model, side, Usage::from(counted), at.as_deref());
     }
 
     fn compacted(&mut self) {
@@ -233,11 +305,16 @@ impl TokensProjection {
         match &env.event {
             Event::SessionStarted(s) => {
                 view.agent_session_id = s.agent.as_ref().and_then(|a| a.session_id.clone());
+                view.agent = s.agent.as_ref().map(|a| a.kind.clone());
             }
-            Event::TranscriptCaptured(c) if c.source.kind == SourceKind::ClaudeCode => {
+            Event::TranscriptCaptured(c) if c.source.kind.is_agent_jsonl() => {
                 let subagent = c.source.key != logbook_core::sessions::MAIN_SOURCE;
                 for line in c.bytes.0.split_inclusive(|b| *b == b'\n') {
-                    view.apply_line(line, subagent, &self.windows);
+                    if let Some(record) =
+                        logbook_agents::read(c.source.kind, &c.source.location, line)
+                    {
+                        view.apply_record(&record, &c.source.key, subagent, &self.windows);
+                    }
                 }
             }
             Event::TokenUsageObserved(t) => {
@@ -330,6 +407,13 @@ impl Projection for TokensProjection {
 mod tests {
     use super::*;
 
+    /// Folds a Claude Code line into the main chain.
+    fn apply_line(v: &mut TokensView, line: &[u8], subagent: bool, windows: &Windows) {
+        if let Some(record) = logbook_agents::claude::read(line) {
+            v.apply_record(&record, "main", subagent, windows);
+        }
+    }
+
     fn response(model: &str, sidechain: bool) -> String {
         format!(
             r#"{{"type":"assistant","isSidechain":{sidechain},"requestId":"r","message":{{"id":"m","model":"{model}","usage":{{"input_tokens":10,"output_tokens":5,"cache_creation_input_tokens":0,"cache_read_input_tokens":90}}}}}}"#
@@ -346,14 +430,16 @@ mod tests {
     fn without_a_status_line_the_window_follows_the_requests_then_the_model() {
         let windows = Windows::default();
         let mut v = TokensView::new(SessionId::new_v7());
-        v.apply_line(
+        apply_line(
+            &mut v,
             response("claude-sonnet-4-5", false).as_bytes(),
             false,
             &windows,
         );
         assert_eq!(v.context.window, DEFAULT_WINDOW);
         // The model Claude Code 2.1.328 stated 1M for.
-        v.apply_line(
+        apply_line(
+            &mut v,
             response("claude-opus-5-5", false).as_bytes(),
             false,
             &windows,
@@ -368,7 +454,7 @@ mod tests {
                 request("claude-sonnet-4-5", betas, source),
                 response("claude-sonnet-4-5", false),
             ] {
-                v.apply_line(line.as_bytes(), false, &windows);
+                apply_line(&mut v, line.as_bytes(), false, &windows);
             }
             v.context.window
         };
@@ -382,7 +468,8 @@ mod tests {
     fn a_stated_or_configured_window_wins() {
         let mut v = TokensView::new(SessionId::new_v7());
         v.stated_window = Some(400_000);
-        v.apply_line(
+        apply_line(
+            &mut v,
             response("claude-opus-5-5", false).as_bytes(),
             false,
             &Windows::default(),
@@ -393,7 +480,8 @@ mod tests {
             models: ModelWindows::new([("sonnet-4-5".to_owned(), 500_000)]),
         };
         let mut v = TokensView::new(SessionId::new_v7());
-        v.apply_line(
+        apply_line(
+            &mut v,
             response("claude-sonnet-4-5", false).as_bytes(),
             false,
             &configured,
@@ -403,7 +491,12 @@ mod tests {
             fixed: Some(300_000),
             models: ModelWindows::default(),
         };
-        v.apply_line(response("claude-opus-5-5", false).as_bytes(), false, &fixed);
+        apply_line(
+            &mut v,
+            response("claude-opus-5-5", false).as_bytes(),
+            false,
+            &fixed,
+        );
         assert_eq!(v.context.window, 300_000);
     }
 }

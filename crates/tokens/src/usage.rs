@@ -75,6 +75,39 @@ pub struct Usage {
     pub cache_read_input_tokens: u64,
 }
 
+impl From<logbook_agents::Tokens> for Usage {
+    fn from(t: logbook_agents::Tokens) -> Self {
+        Usage {
+            input_tokens: t.input,
+            output_tokens: t.output,
+            cache_creation_input_tokens: t.cache_creation,
+            cache_read_input_tokens: t.cache_read,
+        }
+    }
+}
+
+impl From<&logbook_agents::record::Reported> for Reported {
+    fn from(r: &logbook_agents::record::Reported) -> Self {
+        Reported {
+            by_model: r
+                .by_model
+                .iter()
+                .map(|(model, t)| {
+                    let totals = Totals {
+                        input: t.input,
+                        output: t.output,
+                        cache_creation: t.cache_creation,
+                        cache_read: t.cache_read,
+                        responses: 0,
+                    };
+                    (model.clone(), totals)
+                })
+                .collect(),
+            cost_usd: r.cost_usd,
+        }
+    }
+}
+
 impl Usage {
     /// What the model had in its context for this response.
     pub fn context(&self) -> u64 {
@@ -84,27 +117,7 @@ impl Usage {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Line {
-    #[serde(rename = "type")]
-    kind: Option<String>,
-    subtype: Option<String>,
-    #[serde(default)]
-    is_sidechain: bool,
-    request_id: Option<String>,
-    timestamp: Option<String>,
-    message: Option<Message>,
-}
-
-#[derive(Deserialize)]
-struct Message {
-    id: Option<String>,
-    model: Option<String>,
-    usage: Option<Usage>,
-}
-
-/// Claude Code's own running account of a conversation, from its
+/// The agent's own running account of a conversation: Claude Code's
 /// `cost-state` records (2.1.x): cumulative per model since the
 /// conversation began, across processes (`--resume` restores it), and
 /// counting calls no assistant record carries (compaction summaries, side
@@ -136,140 +149,6 @@ impl Reported {
             }
         }
         out
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct CostState {
-    #[serde(rename = "type")]
-    kind: String,
-    #[serde(default)]
-    model_usage: BTreeMap<String, ModelUsage>,
-    #[serde(rename = "totalCostUSD")]
-    total_cost_usd: Option<f64>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", default)]
-struct ModelUsage {
-    input_tokens: u64,
-    output_tokens: u64,
-    cache_read_input_tokens: u64,
-    cache_creation_input_tokens: u64,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ApiRequest {
-    #[serde(rename = "type")]
-    kind: String,
-    query_source: Option<String>,
-    #[serde(default)]
-    params: RequestParams,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct RequestParams {
-    model: Option<String>,
-    betas: Vec<String>,
-}
-
-/// What one transcript line says about tokens.
-#[derive(Debug, PartialEq)]
-pub enum Seen {
-    /// An assistant line with usage.
-    Response {
-        /// `message.id` + `requestId`, when present.
-        key: Option<String>,
-        /// The model.
-        model: String,
-        /// A subagent's.
-        sidechain: bool,
-        /// Its usage.
-        usage: Usage,
-        /// Its time.
-        at: Option<String>,
-    },
-    /// A compaction: the context size is unknown until the next response.
-    Compaction,
-    /// Claude Code's running account (`cost-state`).
-    Reported(Reported),
-    /// Claude Code's record of a request it made (`api-request`, 2.1.x):
-    /// the model and beta flags, which say the window.
-    Request {
-        /// The model asked for.
-        model: String,
-        /// The beta flags sent.
-        betas: Vec<String>,
-        /// A subagent's (`querySource` `agent:…`).
-        sidechain: bool,
-    },
-    /// Nothing about tokens.
-    Nothing,
-}
-
-/// Reads one line. Cheap for lines that are not assistant responses.
-pub fn read_line(line: &[u8]) -> Seen {
-    let has = |needle: &[u8]| memchr::memmem::find(line, needle).is_some();
-    if has(b"\"cost-state\"")
-        && let Ok(c) = serde_json::from_slice::<CostState>(line)
-        && c.kind == "cost-state"
-    {
-        return Seen::Reported(Reported {
-            by_model: c
-                .model_usage
-                .into_iter()
-                .map(|(model, u)| {
-                    let totals = Totals {
-                        input: u.input_tokens,
-                        output: u.output_tokens,
-                        cache_creation: u.cache_creation_input_tokens,
-                        cache_read: u.cache_read_input_tokens,
-                        responses: 0,
-                    };
-                    (model, totals)
-                })
-                .collect(),
-            cost_usd: c.total_cost_usd,
-        });
-    }
-    if has(b"\"api-request\"")
-        && let Ok(r) = serde_json::from_slice::<ApiRequest>(line)
-        && r.kind == "api-request"
-        && let Some(model) = r.params.model
-    {
-        return Seen::Request {
-            model,
-            betas: r.params.betas,
-            sidechain: r.query_source.is_some_and(|q| q.starts_with("agent:")),
-        };
-    }
-    if !has(b"\"usage\"") && !has(b"compact_boundary") {
-        return Seen::Nothing;
-    }
-    let Ok(l) = serde_json::from_slice::<Line>(line) else {
-        return Seen::Nothing;
-    };
-    if l.kind.as_deref() == Some("system") && l.subtype.as_deref() == Some("compact_boundary") {
-        return Seen::Compaction;
-    }
-    let Some(message) = l.message.filter(|_| l.kind.as_deref() == Some("assistant")) else {
-        return Seen::Nothing;
-    };
-    let model = message.model.unwrap_or_else(|| "unknown".into());
-    let Some(usage) = message.usage.filter(|_| model != "<synthetic>") else {
-        return Seen::Nothing;
-    };
-    Seen::Response {
-        key: message
-            .id
-            .map(|id| format!("{id}:{}", l.request_id.unwrap_or_default())),
-        model,
-        sidechain: l.is_sidechain,
-        usage,
-        at: l.timestamp,
     }
 }
 
@@ -398,6 +277,21 @@ impl Ledger {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use logbook_agents::{Item, claude};
+
+    /// The usage a Claude Code line states, as the tokens fold takes it.
+    fn response(text: &str) -> Option<(Option<String>, String, bool, Usage)> {
+        let record = claude::read(text.as_bytes())?;
+        record.items.iter().find_map(|item| match item {
+            Item::Usage(u) => Some((
+                u.key.clone(),
+                u.model.clone().unwrap_or_default(),
+                record.sidechain,
+                Usage::from(u.tokens),
+            )),
+            _ => None,
+        })
+    }
 
     #[test]
     fn usage_near_the_top_of_u64_saturates_instead_of_wrapping() {
@@ -405,7 +299,7 @@ mod tests {
         let text = format!(
             r#"{{"type":"assistant","requestId":"r","message":{{"id":"m","model":"claude-x","usage":{{"input_tokens":{near},"output_tokens":{near},"cache_creation_input_tokens":{near},"cache_read_input_tokens":{near}}}}}}}"#
         );
-        let Seen::Response { usage, .. } = read_line(text.as_bytes()) else {
+        let Some((_, _, _, usage)) = response(&text) else {
             panic!("not a response");
         };
         assert_eq!(usage.context(), u64::MAX);
@@ -428,15 +322,8 @@ mod tests {
     }
 
     fn feed(ledger: &mut Ledger, text: &str) {
-        if let Seen::Response {
-            key,
-            model,
-            sidechain,
-            usage,
-            at,
-        } = read_line(text.as_bytes())
-        {
-            ledger.record(key, model, sidechain, usage, at.as_deref());
+        if let Some((key, model, sidechain, usage)) = response(text) {
+            ledger.record(key, model, sidechain, usage, None);
         }
     }
 
@@ -472,18 +359,18 @@ mod tests {
         );
         feed(&mut l, "garbage \"usage\"");
         assert_eq!(l.main_totals(), Totals::default());
-        assert_eq!(
-            read_line(br#"{"type":"system","subtype":"compact_boundary"}"#),
-            Seen::Compaction
-        );
+        let boundary = claude::read(br#"{"type":"system","subtype":"compact_boundary"}"#);
+        assert_eq!(boundary.map(|r| r.items), Some(vec![Item::Compaction]));
     }
 
     #[test]
     fn cost_state_is_claude_codes_account_and_the_rest_is_what_it_adds() {
         let line = br#"{"type":"cost-state","sessionId":"s","totalCostUSD":0.0024,"modelUsage":{"claude-x":{"inputTokens":300,"outputTokens":60,"thinkingTokens":0,"cacheReadInputTokens":7,"cacheCreationInputTokens":0,"costUSD":0.0024,"newField":1}},"unknown":true}"#;
-        let Seen::Reported(r) = read_line(line) else {
+        let Some(Item::Reported(r)) = claude::read(line).and_then(|r| r.items.into_iter().next())
+        else {
             panic!("not read as a cost-state");
         };
+        let r = Reported::from(&r);
         assert_eq!(r.cost_usd, Some(0.0024));
         assert_eq!(r.by_model["claude-x"].input, 300);
         let counted = BTreeMap::from([(
@@ -500,10 +387,8 @@ mod tests {
         assert_eq!(extra["claude-x"].input, 200);
         assert_eq!(extra["claude-x"].output, 0, "never below what was seen");
         // A user line that merely mentions the type is not one.
-        assert_eq!(
-            read_line(br#"{"type":"user","message":{"content":"\"cost-state\""}}"#),
-            Seen::Nothing
-        );
+        let mention = claude::read(br#"{"type":"user","message":{"content":"\"cost-state\""}}"#);
+        assert!(mention.is_some_and(|r| !r.items.iter().any(|i| matches!(i, Item::Reported(_)))));
     }
 
     #[test]

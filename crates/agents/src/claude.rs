@@ -1,0 +1,440 @@
+//! Claude Code: transcripts under `~/.claude/projects/<slug>/<session>.jsonl`,
+//! one JSON record per line (DESIGN.md §6).
+//!
+//! The format is internal to Claude Code and changes between versions, so
+//! every field is optional and everything else is ignored: a record this
+//! module cannot read contributes nothing rather than failing the capture.
+
+use logbook_core::{CompactionDetected, CompactionTrigger};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::record::{
+    Call, CallResult, Counting, Effect, Item, Outcome, Record, Reported, Todo, Tokens, Usage,
+    pair_diff, str_field, target_of, text_of,
+};
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct Line {
+    #[serde(rename = "type")]
+    kind: String,
+    subtype: Option<String>,
+    is_sidechain: bool,
+    is_meta: bool,
+    is_compact_summary: bool,
+    timestamp: Option<String>,
+    cwd: Option<String>,
+    request_id: Option<String>,
+    message: Option<Message>,
+    tool_use_result: Option<Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Message {
+    id: Option<String>,
+    model: Option<String>,
+    content: Option<Content>,
+    usage: Option<ApiUsage>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Content {
+    Text(String),
+    Blocks(Vec<Block>),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Block {
+    Text {
+        #[serde(default)]
+        text: String,
+    },
+    ToolUse {
+        #[serde(default)]
+        id: String,
+        #[serde(default)]
+        name: String,
+        #[serde(default)]
+        input: Value,
+    },
+    ToolResult {
+        #[serde(default)]
+        tool_use_id: String,
+        #[serde(default)]
+        content: Value,
+        #[serde(default)]
+        is_error: Option<bool>,
+    },
+    #[serde(other)]
+    Other,
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize)]
+#[serde(default)]
+struct ApiUsage {
+    input_tokens: u64,
+    output_tokens: u64,
+    cache_creation_input_tokens: u64,
+    cache_read_input_tokens: u64,
+}
+
+impl From<ApiUsage> for Tokens {
+    fn from(u: ApiUsage) -> Self {
+        Tokens {
+            input: u.input_tokens,
+            output: u.output_tokens,
+            cache_creation: u.cache_creation_input_tokens,
+            cache_read: u.cache_read_input_tokens,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CostState {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    model_usage: std::collections::BTreeMap<String, ModelUsage>,
+    #[serde(rename = "totalCostUSD")]
+    total_cost_usd: Option<f64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct ModelUsage {
+    input_tokens: u64,
+    output_tokens: u64,
+    cache_read_input_tokens: u64,
+    cache_creation_input_tokens: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ApiRequest {
+    #[serde(rename = "type")]
+    kind: String,
+    query_source: Option<String>,
+    #[serde(default)]
+    params: RequestParams,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RequestParams {
+    model: Option<String>,
+    betas: Vec<String>,
+}
+
+/// Reads one transcript line; `None` for anything that is not a JSON
+/// object this module can read.
+pub fn read(line: &[u8]) -> Option<Record> {
+    let has = |needle: &[u8]| memchr::memmem::find(line, needle).is_some();
+    // Claude Code's own records about accounting (2.1.x).
+    if has(b"\"cost-state\"")
+        && let Ok(c) = serde_json::from_slice::<CostState>(line)
+        && c.kind == "cost-state"
+    {
+        let by_model = c
+            .model_usage
+            .into_iter()
+            .map(|(model, u)| {
+                let tokens = Tokens {
+                    input: u.input_tokens,
+                    output: u.output_tokens,
+                    cache_creation: u.cache_creation_input_tokens,
+                    cache_read: u.cache_read_input_tokens,
+                };
+                (model, tokens)
+            })
+            .collect();
+        return Some(Record {
+            items: vec![Item::Reported(Reported {
+                by_model,
+                cost_usd: c.total_cost_usd,
+            })],
+            ..Record::default()
+        });
+    }
+    if has(b"\"api-request\"")
+        && let Ok(r) = serde_json::from_slice::<ApiRequest>(line)
+        && r.kind == "api-request"
+        && let Some(model) = r.params.model
+    {
+        return Some(Record {
+            sidechain: r.query_source.is_some_and(|q| q.starts_with("agent:")),
+            items: vec![Item::Request {
+                model,
+                betas: r.params.betas,
+            }],
+            ..Record::default()
+        });
+    }
+    let line: Line = serde_json::from_slice(line).ok()?;
+    let mut record = Record {
+        at: line.timestamp.clone(),
+        cwd: line.cwd.clone(),
+        sidechain: line.is_sidechain,
+        ..Record::default()
+    };
+    if line.kind == "system" && line.subtype.as_deref() == Some("compact_boundary") {
+        record.items.push(Item::Compaction);
+        return Some(record);
+    }
+    let Some(message) = &line.message else {
+        return Some(record);
+    };
+    let user = line.kind == "user";
+    match &message.content {
+        None => {}
+        Some(Content::Text(text)) => user_text(&line, text, &mut record.items),
+        Some(Content::Blocks(blocks)) => {
+            for block in blocks {
+                match block {
+                    Block::Text { text } if user => user_text(&line, text, &mut record.items),
+                    Block::Text { text } if line.kind == "assistant" => {
+                        record.items.push(Item::Reply { text: text.clone() });
+                    }
+                    Block::Text { .. } | Block::Other => {}
+                    Block::ToolUse { id, name, input } => {
+                        record.items.push(Item::Call(call(id, name, input)));
+                    }
+                    Block::ToolResult {
+                        tool_use_id,
+                        content,
+                        is_error,
+                    } => record.items.push(Item::Result(result(
+                        tool_use_id,
+                        content,
+                        is_error.unwrap_or(false),
+                        line.tool_use_result.as_ref(),
+                    ))),
+                }
+            }
+        }
+    }
+    if line.kind == "assistant"
+        && let Some(usage) = message.usage
+    {
+        let model = message.model.clone().unwrap_or_else(|| "unknown".into());
+        // Claude Code's own placeholder answers cost nothing.
+        if model != "<synthetic>" {
+            let tokens = Tokens::from(usage);
+            record.items.push(Item::Usage(Usage {
+                // One response is several lines sharing `message.id` and
+                // `requestId`; the last line's usage is the response's.
+                key: message
+                    .id
+                    .as_ref()
+                    .map(|id| format!("{id}:{}", line.request_id.as_deref().unwrap_or_default())),
+                model: Some(model),
+                context: Some(tokens.context()),
+                tokens,
+                counting: Counting::Response,
+                window: None,
+            }));
+        }
+    }
+    Some(record)
+}
+
+fn user_text(line: &Line, text: &str, items: &mut Vec<Item>) {
+    let trimmed = text.trim();
+    if line.is_compact_summary {
+        items.push(Item::Summary {
+            text: text.to_owned(),
+        });
+    } else if trimmed.starts_with("[Request interrupted by user") {
+        items.push(Item::Interrupt {
+            text: trimmed.to_owned(),
+        });
+    } else if !line.is_meta && !trimmed.is_empty() {
+        items.push(Item::Prompt {
+            text: text.to_owned(),
+            // Slash commands and their output come wrapped in tags: Claude
+            // Code talking, not the user's own words.
+            command: trimmed.starts_with('<'),
+        });
+    }
+}
+
+fn call(id: &str, name: &str, input: &Value) -> Call {
+    let field = |key: &str| str_field(input, key);
+    let path = || {
+        field("file_path")
+            .or_else(|| field("notebook_path"))
+            .map(str::to_owned)
+    };
+    let mut effects = Vec::new();
+    let mut diff = None;
+    match name {
+        "Read" | "NotebookRead" | "Grep" | "Glob" => {
+            if let Some(path) = path().or_else(|| field("path").map(str::to_owned)) {
+                effects.push(Effect::Read { path });
+            }
+        }
+        "Edit" | "MultiEdit" | "Write" | "NotebookEdit" => {
+            if let Some(path) = path() {
+                effects.push(Effect::Modify { path });
+            }
+            let s = |v: &Value, key: &str| str_field(v, key).unwrap_or_default().to_owned();
+            diff = match name {
+                "Edit" => Some(pair_diff(&s(input, "old_string"), &s(input, "new_string"))),
+                "MultiEdit" => input.get("edits").and_then(Value::as_array).map(|edits| {
+                    edits
+                        .iter()
+                        .map(|e| pair_diff(&s(e, "old_string"), &s(e, "new_string")))
+                        .collect::<Vec<_>>()
+                        .join("@@\n")
+                }),
+                "Write" => Some(pair_diff("", &s(input, "content"))),
+                _ => None,
+            };
+        }
+        "Bash" => {
+            if let Some(command) = field("command") {
+                effects.push(Effect::Shell {
+                    command: command.to_owned(),
+                });
+            }
+        }
+        "TodoWrite" => {
+            if let Some(items) = input.get("todos").and_then(Value::as_array) {
+                let todos = items
+                    .iter()
+                    .map(|item| Todo {
+                        content: str_field(item, "content").unwrap_or_default().to_owned(),
+                        status: str_field(item, "status").unwrap_or_default().to_owned(),
+                    })
+                    .collect();
+                effects.push(Effect::Todos { todos });
+            }
+        }
+        "TaskCreate" => effects.push(Effect::TaskCreate {
+            content: field("subject")
+                .or_else(|| field("description"))
+                .unwrap_or_default()
+                .to_owned(),
+        }),
+        // Task ids count from 1 in creation order.
+        "TaskUpdate" => {
+            if let Some((index, status)) = field("taskId")
+                .and_then(|id| id.parse::<usize>().ok())
+                .and_then(|n| n.checked_sub(1))
+                .zip(field("status"))
+            {
+                effects.push(Effect::TaskUpdate {
+                    index,
+                    status: status.to_owned(),
+                });
+            }
+        }
+        _ => {}
+    }
+    Call {
+        id: id.to_owned(),
+        name: name.to_owned(),
+        input: input.clone(),
+        target: target_of(input),
+        effects,
+        diff,
+        subagent: matches!(name, "Task" | "Agent"),
+    }
+}
+
+fn result(id: &str, content: &Value, is_error: bool, details: Option<&Value>) -> CallResult {
+    let text = text_of(content);
+    let interrupted = details
+        .and_then(|r| r.get("interrupted"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+        || text.contains("[Request interrupted by user");
+    let outcome = if interrupted {
+        Outcome::Interrupted
+    } else if is_error && is_refusal(&text) {
+        Outcome::Refused
+    } else if is_error {
+        Outcome::Error
+    } else {
+        Outcome::Ok
+    };
+    CallResult {
+        id: id.to_owned(),
+        exit_code: if is_error { exit_code(&text) } else { None },
+        patch: details.filter(|_| !is_error).and_then(patch_of),
+        text,
+        outcome,
+    }
+}
+
+/// What Claude Code writes when the user or a rule refuses a call.
+fn is_refusal(text: &str) -> bool {
+    text.contains("doesn't want to proceed with this tool use")
+        || text.contains("tool use was rejected")
+        || (text.contains("Permission to use") && text.contains("denied"))
+}
+
+/// `Exit code N` as Claude Code's Bash tool reports a failure.
+fn exit_code(text: &str) -> Option<i32> {
+    let lower = text.to_ascii_lowercase();
+    let at = lower.find("exit code")?;
+    lower[at + "exit code".len()..]
+        .trim_start_matches([' ', ':'])
+        .split(|c: char| !c.is_ascii_digit() && c != '-')
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// The hunks of a result's `structuredPatch`, as diff lines.
+fn patch_of(details: &Value) -> Option<String> {
+    let hunks = details.get("structuredPatch")?.as_array()?;
+    let mut out = String::new();
+    for hunk in hunks {
+        let n = |key: &str| hunk.get(key).and_then(Value::as_u64).unwrap_or(0);
+        out.push_str(&format!(
+            "@@ -{},{} +{},{} @@\n",
+            n("oldStart"),
+            n("oldLines"),
+            n("newStart"),
+            n("newLines")
+        ));
+        for line in hunk
+            .get("lines")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            out.push_str(line.as_str().unwrap_or_default());
+            out.push('\n');
+        }
+    }
+    Some(out)
+}
+
+/// A `compact_boundary` system record, if `line` is one: the capture opens
+/// a new segment there.
+pub fn compaction(line: &[u8]) -> Option<CompactionDetected> {
+    memchr::memmem::find(line, b"compact_boundary")?;
+    let record: Value = serde_json::from_slice(line).ok()?;
+    if record.get("type")?.as_str()? != "system"
+        || record.get("subtype")?.as_str()? != "compact_boundary"
+    {
+        return None;
+    }
+    let meta = record.get("compactMetadata");
+    let trigger = match meta.and_then(|m| m.get("trigger")).and_then(Value::as_str) {
+        Some("manual") => CompactionTrigger::Manual,
+        _ => CompactionTrigger::Auto,
+    };
+    Some(CompactionDetected {
+        trigger,
+        pre_tokens: meta
+            .and_then(|m| m.get("preTokens"))
+            .and_then(Value::as_u64),
+    })
+}
