@@ -303,17 +303,25 @@ impl Snapshot {
 
     /// The lines that bring a reader who saw `seen` (from the captures so
     /// far) to this version. A first capture starts with the header line.
+    /// When earlier history is gone the stream starts again: header, a
+    /// `$rewindTo` naming the first message that went, and every message
+    /// this version holds ([`Change::rewind_to`]; the capture records the
+    /// restart as a source reset).
     pub fn change(&self, seen: &Captured, first: bool) -> Change {
         let mut change = Change::default();
-        if first {
-            push(&mut change, &self.header_line);
-        }
-        let present: std::collections::BTreeSet<&str> =
+        let present: std::collections::HashSet<&str> =
             self.messages.iter().map(|(id, _)| id.as_str()).collect();
         // Gemini's own `$rewindTo` drops the named message and every later
         // one: name the earliest message this version no longer has.
-        if let Some(gone) = seen.order.iter().find(|id| !present.contains(id.as_str())) {
-            change.rewind_to = Some(gone.clone());
+        change.rewind_to = seen
+            .order
+            .iter()
+            .find(|id| !present.contains(id.as_str()))
+            .cloned();
+        if first || change.rewind_to.is_some() {
+            push(&mut change, &self.header_line);
+        }
+        if let Some(gone) = &change.rewind_to {
             let mut rewind = Map::new();
             rewind.insert("$rewindTo".into(), Value::String(gone.clone()));
             push(&mut change, &line_of(&Value::Object(rewind)));
@@ -324,8 +332,6 @@ impl Snapshot {
                 .hashes
                 .get(id)
                 .is_some_and(|h| *h == blake3::hash(line));
-            // After a rewind every message is written again: the reader
-            // dropped them with the rewind.
             if rewound || !known {
                 push(&mut change, line);
             }

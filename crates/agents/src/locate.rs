@@ -78,6 +78,31 @@ pub fn default_roots(agent: Agent, var: &dyn Fn(&str) -> Option<String>) -> Vec<
     }
 }
 
+/// The folder under `root` (one of [`default_roots`]) that holds one
+/// project's sessions: Claude Code names it after the project's path with
+/// every character but a letter or digit made `-`; Gemini CLI after the
+/// sha256 of the path. Codex keeps every project's rollouts together
+/// (`None`: filter them by their `cwd`).
+pub fn project_folder(agent: Agent, root: &Path, project: &Path) -> Option<PathBuf> {
+    let text = project.display().to_string();
+    match agent {
+        Agent::ClaudeCode => Some(
+            root.join(
+                text.chars()
+                    .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+                    .collect::<String>(),
+            ),
+        ),
+        Agent::Gemini => {
+            use sha2::Digest as _;
+            let digest = sha2::Sha256::digest(text.as_bytes());
+            let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+            Some(root.join(hex))
+        }
+        Agent::Codex => None,
+    }
+}
+
 /// The session files of `agent` under `root` (a missing root has none), in
 /// path order. Where one session has two files the agent's own rules pick
 /// one: a Codex rollout under `sessions/` over its copy under

@@ -39,6 +39,7 @@ pub mod cursor;
 pub mod projection;
 pub mod run;
 pub mod scan;
+pub mod snapshot;
 pub mod source;
 pub mod tmux;
 pub mod unterminated;

@@ -299,23 +299,20 @@ async fn housekeeping(daemon: Arc<Daemon>) {
     }
 }
 
-/// Records transcripts no hook saw: at start, then every
-/// `sweep_interval_secs`. A project store sweeps its own project's folder
-/// only; the user store sweeps them all.
+/// Records session files no hook saw, of every agent: at start, then
+/// every `sweep_interval_secs`. A project store sweeps its own project's
+/// sessions only; the user store sweeps them all.
 async fn sweep(daemon: Arc<Daemon>) {
     let every = daemon.ws.config().sweep_interval_secs;
     if every == 0 {
         return;
     }
-    let Some(dir) = claude_projects(&daemon.root) else {
-        return;
-    };
     tokio::time::sleep(Duration::from_secs(1)).await;
     loop {
-        let (ws, dir2) = (daemon.ws.clone(), dir.clone());
-        let options = logbook_engine::ops::import::ImportOptions { skip_active: true };
+        let (ws, root) = (daemon.ws.clone(), daemon.root.clone());
         let done = blocking(move |rt| {
-            rt.block_on(logbook_engine::ops::import::import_dir(&ws, &dir2, options))
+            let var = |name: &str| std::env::var(name).ok();
+            rt.block_on(logbook_engine::ops::import::sweep(&ws, &root, &var))
         })
         .await;
         match done {
@@ -327,25 +324,6 @@ async fn sweep(daemon: Arc<Daemon>) {
         }
         tokio::time::sleep(Duration::from_secs(every)).await;
     }
-}
-
-/// Claude Code's projects folder for this store.
-fn claude_projects(root: &Path) -> Option<PathBuf> {
-    let base = std::env::var_os("CLAUDE_CONFIG_DIR")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".claude")))?
-        .join("projects");
-    if root.file_name().is_some_and(|n| n == ".logbook") {
-        // Claude Code names a project's folder after its path, with every
-        // character other than a letter or digit made a '-'.
-        let project = root.parent()?.display().to_string();
-        let slug: String = project
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-            .collect();
-        return Some(base.join(slug));
-    }
-    Some(base)
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -24,8 +24,10 @@ pub struct ClientEnv {
     /// `LOGBOOK_PROGRESS=always`: draw progress even off a terminal.
     pub progress_always: bool,
     /// The client's variables that programs run for it need (`PATH`,
-    /// `TMUX`, `TMUX_TMPDIR`) and that locate the anchor key (`HOME`,
-    /// `XDG_CONFIG_HOME`, `LOGBOOK_ANCHOR_KEY`), as `(name, value)`.
+    /// `TMUX`, `TMUX_TMPDIR`), that locate the anchor key (`HOME`,
+    /// `XDG_CONFIG_HOME`, `LOGBOOK_ANCHOR_KEY`) and the agents' folders
+    /// (`CLAUDE_CONFIG_DIR`, `CODEX_HOME`, `GEMINI_CLI_HOME`), as
+    /// `(name, value)`.
     pub vars: Vec<(String, String)>,
 }
 
@@ -47,11 +49,22 @@ impl ClientEnv {
                 "HOME",
                 "XDG_CONFIG_HOME",
                 "LOGBOOK_ANCHOR_KEY",
+                "CLAUDE_CONFIG_DIR",
+                "CODEX_HOME",
+                "GEMINI_CLI_HOME",
             ]
             .iter()
             .filter_map(|name| Some(((*name).to_owned(), std::env::var(name).ok()?)))
             .collect(),
         })
+    }
+
+    /// One of the client's [`vars`](Self::vars).
+    pub fn var(&self, name: &str) -> Option<String> {
+        self.vars
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
     }
 
     /// A path as the client meant it.

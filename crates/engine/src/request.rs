@@ -199,9 +199,11 @@ pub struct CaptureArgs {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "clap", derive(clap::Args))]
 pub struct ImportArgs {
-    /// Transcript files or folders
-    #[cfg_attr(feature = "clap", arg(required = true))]
+    /// Session files or folders [default: every agent's own folders]
     pub paths: Vec<PathBuf>,
+    /// Only this agent's files: claude-code, codex or gemini
+    #[cfg_attr(feature = "clap", arg(long, value_name = "NAME"))]
+    pub agent: Option<String>,
     /// Whether to print JSON.
     #[cfg_attr(feature = "clap", command(flatten))]
     pub json: JsonArg,
@@ -278,6 +280,8 @@ pub enum TokensBy {
     Day,
     /// One row per model
     Model,
+    /// One row per agent (claude-code, codex, gemini)
+    Agent,
 }
 
 /// `verify`.

@@ -1,23 +1,27 @@
-//! `logbook import`: backfill Claude Code transcripts, idempotently.
+//! `logbook import`: backfill agents' session files, idempotently.
 //!
-//! Each main transcript becomes one session (agent kind `claude-code`, agent
-//! session id and cwd read from its records); subagent transcripts
-//! (`<session>/subagents/agent-*.jsonl`, or flat `agent-*.jsonl` naming their
-//! parent in `sessionId`) become further sources of their parent's session.
+//! With no path it reads every supported agent's own folders (`--agent`
+//! narrows to one). Each file is recognised by its content
+//! (`logbook_agents::locate`): a Claude Code transcript, a Codex rollout
+//! (plain or `.zst`), or a Gemini CLI chat (its JSONL log, or the JSON file
+//! it rewrites whole). A session's own file becomes one logbook session
+//! (agent kind, agent session id and cwd read from its records); a
+//! subagent's file becomes a further source of its parent's session.
 //! Capture uses the same exactly-once cursor as `logbook capture`, so a
-//! second import adds nothing and a grown file adds only its new lines.
+//! second import adds nothing and a grown file adds only what is new.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read as _};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use logbook_agents::Agent;
+use logbook_agents::locate::{Form, Found, default_roots, recognise, session_files};
 use logbook_capture::run::CaptureConfig;
 use logbook_capture::source::{FileSource, Source};
 use logbook_core::lifecycle::LifecycleCommand;
 use logbook_core::sessions::{MAIN_SOURCE, SessionStatus};
 use logbook_core::{
-    AgentInfo, EndReason, EndStatus, Event, EventLog as _, Origin, SessionId, SourceKind, SourceRef,
+    AgentInfo, EndReason, EndStatus, Event, EventLog as _, Origin, SessionId, SourceRef,
 };
 use serde::Serialize;
 
@@ -27,18 +31,8 @@ use crate::files::list_files_and_links;
 use crate::request::ImportArgs;
 use crate::workspace::Workspace;
 
-/// Transcripts untouched for this long are recorded as ended.
+/// Session files untouched for this long are recorded as ended.
 const IDLE: Duration = Duration::from_secs(3600);
-
-#[derive(Debug)]
-struct Transcript {
-    path: PathBuf,
-    /// The agent session it belongs to.
-    agent_session: String,
-    /// `main` or `subagents/<file stem>`.
-    key: String,
-    cwd: Option<String>,
-}
 
 /// What an import did.
 #[derive(Debug, Default, Serialize)]
@@ -59,78 +53,12 @@ pub struct ImportSummary {
     pub skipped: Vec<(String, String)>,
 }
 
-/// How much of a transcript's opening is read for its identity: the
-/// opening records are small, and a file of one endless line (or
-/// `/dev/zero`) must not be read into memory whole.
-const IDENTITY_BYTES: u64 = 4 << 20;
-
-/// The first `sessionId` and `cwd` found in a transcript's opening records.
-fn identity(path: &Path) -> std::io::Result<(Option<String>, Option<String>)> {
-    let reader = BufReader::new(std::fs::File::open(path)?.take(IDENTITY_BYTES));
-    let (mut session, mut cwd) = (None, None);
-    for line in reader.split(b'\n').take(200) {
-        let Ok(record) = serde_json::from_slice::<serde_json::Value>(&line?) else {
-            continue;
-        };
-        if session.is_none() {
-            session = record
-                .get("sessionId")
-                .and_then(|v| v.as_str())
-                .map(str::to_owned);
-        }
-        if cwd.is_none() {
-            cwd = record
-                .get("cwd")
-                .and_then(|v| v.as_str())
-                .map(str::to_owned);
-        }
-        if session.is_some() && cwd.is_some() {
-            break;
-        }
-    }
-    Ok((session, cwd))
-}
-
-fn stem(path: &Path) -> String {
-    path.file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default()
-}
-
-/// Classifies one `.jsonl` file.
-fn classify(path: &Path) -> std::io::Result<Transcript> {
-    // Opening a FIFO waits for a writer, and a device has no end.
-    if !std::fs::metadata(path)?.is_file() {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "not a regular file (a FIFO, socket or device), refused",
-        ));
-    }
-    let (session, cwd) = identity(path)?;
-    let name = stem(path);
-    let parent_dir = path.parent();
-    let in_subagents = parent_dir
-        .and_then(Path::file_name)
-        .is_some_and(|n| n == "subagents");
-    if in_subagents || name.starts_with("agent-") {
-        let parent = if in_subagents {
-            parent_dir.and_then(Path::parent).map(stem)
-        } else {
-            session.clone()
-        };
-        return Ok(Transcript {
-            path: path.to_owned(),
-            agent_session: parent.unwrap_or_else(|| name.clone()),
-            key: format!("subagents/{name}"),
-            cwd,
-        });
-    }
-    Ok(Transcript {
-        path: path.to_owned(),
-        agent_session: session.unwrap_or(name),
-        key: MAIN_SOURCE.to_owned(),
-        cwd,
-    })
+/// Whether a file in a folder given to `import` may be a session file:
+/// JSONL (any agent), a compressed rollout, or a Gemini CLI chat.
+fn may_be_session(name: &str) -> bool {
+    name.ends_with(".jsonl")
+        || name.ends_with(".jsonl.zst")
+        || (name.ends_with(".json") && name.contains("session-"))
 }
 
 fn gather(paths: &[PathBuf], env: &ClientEnv) -> crate::Result<Vec<PathBuf>> {
@@ -139,7 +67,7 @@ fn gather(paths: &[PathBuf], env: &ClientEnv) -> crate::Result<Vec<PathBuf>> {
         let path = env.resolve(path);
         if path.is_dir() {
             for rel in list_files_and_links(&path, ".")? {
-                if rel.ends_with(".jsonl") {
+                if may_be_session(&rel) {
                     out.push(path.join(rel.trim_start_matches("./")));
                 }
             }
@@ -163,18 +91,61 @@ fn gather(paths: &[PathBuf], env: &ClientEnv) -> crate::Result<Vec<PathBuf>> {
 }
 
 /// What an import should leave alone.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct ImportOptions {
     /// Skip conversations whose newest session is still active: a live
     /// session belongs to its watcher, which also splits it at compactions
     /// (the daemon's sweep sets this).
     pub skip_active: bool,
+    /// Only this agent's files; others are listed as skipped.
+    pub only: Option<Agent>,
+    /// Only sessions whose stated working directory is inside this folder
+    /// (a project store's sweep of Codex rollouts, which every project
+    /// shares); files that state none are kept.
+    pub within: Option<PathBuf>,
+}
+
+/// Every session file in the agents' own folders (`only` narrows to one
+/// agent), as the client's variables locate them.
+fn default_files(only: Option<Agent>, env: &ClientEnv) -> crate::Result<Vec<PathBuf>> {
+    let var = |name: &str| env.var(name);
+    let mut out = Vec::new();
+    for agent in Agent::ALL
+        .into_iter()
+        .filter(|a| only.is_none_or(|o| o == *a))
+    {
+        for root in default_roots(agent, &var) {
+            out.extend(session_files(agent, &root)?);
+        }
+    }
+    Ok(out)
+}
+
+/// The agent `--agent` names.
+pub fn agent_arg(name: Option<&str>) -> crate::Result<Option<Agent>> {
+    name.map(|name| {
+        Agent::from_name(name).ok_or_else(|| {
+            crate::error::EngineError::usage(format!(
+                "unknown agent `{name}`: claude-code, codex or gemini"
+            ))
+        })
+    })
+    .transpose()
 }
 
 /// Runs `import`.
 pub async fn import(ws: &Workspace, args: ImportArgs, console: &mut Console) -> crate::Result<u8> {
-    let files = gather(&args.paths, &console.env)?;
-    let summary = import_files(ws, files, ImportOptions::default(), Some(console)).await?;
+    let only = agent_arg(args.agent.as_deref())?;
+    let files = if args.paths.is_empty() {
+        default_files(only, &console.env)?
+    } else {
+        gather(&args.paths, &console.env)?
+    };
+    let options = ImportOptions {
+        only,
+        ..ImportOptions::default()
+    };
+    let summary = import_files(ws, files, options, Some(console)).await?;
     // What was imported is searchable when the import returns; an index
     // failure is said, and the next search catches up.
     if let Err(e) = ws.index_catch_up().await {
@@ -215,21 +186,41 @@ pub async fn import(ws: &Workspace, args: ImportArgs, console: &mut Console) -> 
     Ok(0)
 }
 
-/// Imports every `.jsonl` under `dir` (the daemon's sweep of Claude Code's
-/// projects folder); a missing folder imports nothing.
-pub async fn import_dir(
+/// The daemon's sweep: every agent's own folders, as `var` locates them,
+/// skipping sessions a watcher follows. A project store (a `.logbook`
+/// folder) takes its own project's sessions only: Claude Code's and Gemini
+/// CLI's project folder, and the Codex rollouts whose `cwd` is inside it.
+/// A folder that cannot be read is logged and passed over.
+pub async fn sweep(
     ws: &Workspace,
-    dir: &Path,
-    options: ImportOptions,
+    store_root: &Path,
+    var: &dyn Fn(&str) -> Option<String>,
 ) -> crate::Result<ImportSummary> {
-    if !dir.is_dir() {
-        return Ok(ImportSummary::default());
+    let project = store_root
+        .file_name()
+        .is_some_and(|n| n == ".logbook")
+        .then(|| store_root.parent())
+        .flatten();
+    let mut files = Vec::new();
+    for agent in Agent::ALL {
+        for root in default_roots(agent, var) {
+            let folder = match project {
+                Some(project) => {
+                    logbook_agents::locate::project_folder(agent, &root, project).unwrap_or(root)
+                }
+                None => root,
+            };
+            match session_files(agent, &folder) {
+                Ok(found) => files.extend(found),
+                Err(e) => tracing::warn!("sweep: {}: {e}", folder.display()),
+            }
+        }
     }
-    let files = list_files_and_links(dir, ".")?
-        .into_iter()
-        .filter(|rel| rel.ends_with(".jsonl"))
-        .map(|rel| dir.join(rel.trim_start_matches("./")))
-        .collect();
+    let options = ImportOptions {
+        skip_active: true,
+        only: None,
+        within: project.map(Path::to_owned),
+    };
     import_files(ws, files, options, None).await
 }
 
@@ -242,10 +233,26 @@ pub async fn import_files(
     console: Option<&Console>,
 ) -> crate::Result<ImportSummary> {
     let mut summary = ImportSummary::default();
-    let mut transcripts = Vec::new();
+    let mut transcripts: Vec<Found> = Vec::new();
     for path in files {
-        match classify(&path) {
-            Ok(t) => transcripts.push(t),
+        match recognise(&path) {
+            Ok(found)
+                if options
+                    .within
+                    .as_ref()
+                    .zip(found.cwd.as_ref())
+                    .is_some_and(|(within, cwd)| !Path::new(cwd).starts_with(within)) => {}
+            Ok(found) if options.only.is_none_or(|only| only == found.agent) => {
+                transcripts.push(found);
+            }
+            Ok(found) => summary.skipped.push((
+                path.display().to_string(),
+                format!(
+                    "a {} file, not {}",
+                    found.agent,
+                    options.only.map_or("", Agent::name)
+                ),
+            )),
             Err(e) => summary
                 .skipped
                 .push((path.display().to_string(), e.to_string())),
@@ -282,35 +289,26 @@ pub async fn import_files(
                 .map(|n| n.to_string_lossy())
                 .unwrap_or_default()
         ));
-        // A main transcript is its file (copies of one conversation are
-        // separate sessions); a subagent joins whichever session holds its
-        // parent conversation. Either way the newest session of the chain.
-        let lookup = if t.key == MAIN_SOURCE {
-            known
-                .by_file
-                .get(&(t.agent_session.clone(), same_file_key(&t.path)))
-        } else {
-            known.by_agent.get(&t.agent_session)
-        };
+        let lookup = known.lookup(t);
         if let Some(id) = lookup
             && options.skip_active
-            && ws.quick_view(*id).await?.status == SessionStatus::Active
+            && ws.quick_view(id).await?.status == SessionStatus::Active
         {
             continue;
         }
         let session = match lookup {
-            Some(id) => *id,
+            Some(id) => id,
             None => {
                 let id = SessionId::new_v7();
+                let transcript_path = (t.key == MAIN_SOURCE).then(|| t.path.display().to_string());
                 ws.run(
                     id,
                     LifecycleCommand::Start {
                         command: None,
                         agent: Some(AgentInfo {
-                            kind: "claude-code".into(),
-                            session_id: Some(t.agent_session.clone()),
-                            transcript_path: (t.key == MAIN_SOURCE)
-                                .then(|| t.path.display().to_string()),
+                            kind: t.agent.name().into(),
+                            session_id: Some(t.session.clone()),
+                            transcript_path: transcript_path.clone(),
                             cwd: t.cwd.clone(),
                             pid: None,
                         }),
@@ -318,23 +316,17 @@ pub async fn import_files(
                     },
                 )
                 .await?;
-                known.insert(
-                    &t.agent_session,
-                    (t.key == MAIN_SOURCE).then(|| t.path.display().to_string()),
-                    id,
-                );
+                known.insert(t.agent.name(), &t.session, transcript_path, id);
                 summary.new_sessions += 1;
                 id
             }
         };
         let source = SourceRef {
-            kind: SourceKind::ClaudeCode,
-            key: t.key.clone(),
+            kind: t.agent.source_kind(),
+            key: known.key_for(t),
             location: t.path.display().to_string(),
         };
-        let report = FileSource::new(source, t.path.clone())
-            .capture(ws.log(), session, config, &mut |n| bar.inc(n))
-            .await;
+        let report = capture(ws, t, source, session, config, &bar).await;
         match report {
             Ok(report) => {
                 summary.files += 1;
@@ -403,38 +395,144 @@ fn same_file_key(path: &Path) -> String {
         .to_string()
 }
 
+/// Captures one recognised file in the form its agent writes it.
+async fn capture(
+    ws: &Workspace,
+    found: &Found,
+    source: SourceRef,
+    session: SessionId,
+    config: CaptureConfig,
+    bar: &indicatif::ProgressBar,
+) -> Result<logbook_capture::run::CaptureReport, logbook_capture::CaptureError> {
+    match found.form {
+        Form::Lines => {
+            FileSource::new(source, found.path.clone())
+                .capture(ws.log(), session, config, &mut |n| bar.inc(n))
+                .await
+        }
+        Form::Snapshot => {
+            let report = logbook_capture::snapshot::capture_snapshot(
+                ws.log(),
+                session,
+                source,
+                &found.path,
+                config,
+            )
+            .await;
+            bar.inc(std::fs::metadata(&found.path).map_or(0, |m| m.len()));
+            report
+        }
+        // A compressed rollout: its lines, decompressed to a temporary
+        // file, captured as the rollout's (the cursor is the same as for
+        // the plain file it was compressed from).
+        Form::Compressed => {
+            let io = |e: std::io::Error| logbook_capture::CaptureError::Io {
+                path: found.path.display().to_string(),
+                source: e,
+            };
+            let mut plain = tempfile::NamedTempFile::new().map_err(io)?;
+            let mut decoder =
+                zstd::stream::read::Decoder::new(std::fs::File::open(&found.path).map_err(io)?)
+                    .map_err(io)?;
+            std::io::copy(&mut decoder, plain.as_file_mut()).map_err(io)?;
+            FileSource::new(source, plain.path().to_owned())
+                .capture(ws.log(), session, config, &mut |n| bar.inc(n))
+                .await
+        }
+    }
+}
+
 /// Imported sessions, by what identifies them.
 #[derive(Default)]
 struct Known {
-    /// (agent session id, transcript path) → session.
+    /// Claude Code: (agent session id, transcript path) → session. Copies
+    /// of one conversation in two files are two sessions.
     by_file: HashMap<(String, String), SessionId>,
-    /// agent session id → the first session holding it.
+    /// Claude Code: agent session id → the first session holding it.
     by_agent: HashMap<String, SessionId>,
+    /// Other agents: (agent, its session id) → the newest session. A Codex
+    /// rollout compressed or archived, or a Gemini chat resumed into a new
+    /// file, is still the same thread.
+    by_thread: HashMap<(String, String), (SessionId, Option<String>)>,
 }
 
 impl Known {
-    fn insert(&mut self, agent: &str, path: Option<String>, id: SessionId) {
+    fn insert(&mut self, agent: &str, session: &str, path: Option<String>, id: SessionId) {
+        if agent != Agent::ClaudeCode.name() {
+            let path = path.map(|p| same_file_key(Path::new(&p)));
+            self.by_thread
+                .insert((agent.to_owned(), session.to_owned()), (id, path));
+            return;
+        }
         if let Some(path) = path {
             // Sessions are inserted oldest first: the newest segment of a
             // chain wins, and captures go on there.
             self.by_file
-                .insert((agent.to_owned(), same_file_key(Path::new(&path))), id);
+                .insert((session.to_owned(), same_file_key(Path::new(&path))), id);
         }
-        self.by_agent.entry(agent.to_owned()).or_insert(id);
+        self.by_agent.entry(session.to_owned()).or_insert(id);
+    }
+
+    /// The session a file's lines go to, if it has one yet.
+    fn lookup(&self, found: &Found) -> Option<SessionId> {
+        match found.agent {
+            // A main transcript is its file; a subagent joins whichever
+            // session holds its parent conversation.
+            Agent::ClaudeCode if found.key == MAIN_SOURCE => self
+                .by_file
+                .get(&(found.session.clone(), same_file_key(&found.path)))
+                .copied(),
+            Agent::ClaudeCode => self.by_agent.get(&found.session).copied(),
+            other => self
+                .by_thread
+                .get(&(other.name().to_owned(), found.session.clone()))
+                .map(|(id, _)| *id),
+        }
+    }
+
+    /// The source key a file is captured under. A second file of a Gemini
+    /// CLI session (the `.jsonl` a resumed `.json` chat goes on in, or a
+    /// copy) is a source of its own beside the first: each file keeps its
+    /// own cursor, and the folds count a message written in both once (by
+    /// its id). Codex rollouts of one thread share one cursor: a
+    /// compressed or archived copy holds the same bytes.
+    fn key_for(&self, found: &Found) -> String {
+        if found.agent != Agent::Gemini || found.key != MAIN_SOURCE {
+            return found.key.clone();
+        }
+        match self
+            .by_thread
+            .get(&(found.agent.name().to_owned(), found.session.clone()))
+        {
+            Some((_, Some(main))) if *main != same_file_key(&found.path) => format!(
+                "copies/{}",
+                found
+                    .path
+                    .file_name()
+                    .map(|n| n.to_string_lossy())
+                    .unwrap_or_default()
+            ),
+            _ => MAIN_SOURCE.to_owned(),
+        }
     }
 }
 
-/// Every Claude Code session in the store, from each session's first event.
+/// Every agent session in the store, from each session's first event.
 async fn agent_sessions(ws: &Workspace) -> crate::Result<Known> {
     let mut known = Known::default();
     for id in ws.log().sessions().await? {
         for env in ws.log().read_session_range(id, 1, 1).await? {
             if let Event::SessionStarted(s) = &env.event
                 && let Some(agent) = &s.agent
-                && agent.kind == "claude-code"
+                && Agent::from_name(&agent.kind).is_some()
                 && let Some(agent_session) = &agent.session_id
             {
-                known.insert(agent_session, agent.transcript_path.clone(), id);
+                known.insert(
+                    &agent.kind,
+                    agent_session,
+                    agent.transcript_path.clone(),
+                    id,
+                );
             }
         }
     }

@@ -63,8 +63,9 @@ pub fn system_message(alerts: &[(u8, f64)]) -> Option<String> {
     ))
 }
 
-/// What a row groups by: session, agent session, day, model.
+/// What a row groups by: session, agent session, day, model, agent.
 type RowKey = (
+    Option<String>,
     Option<String>,
     Option<String>,
     Option<String>,
@@ -78,6 +79,10 @@ struct Row {
     agent_session_id: Option<String>,
     day: Option<String>,
     model: Option<String>,
+    /// The agent (`claude-code`, `codex`, `gemini`), for rows by session
+    /// or by agent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    agent: Option<String>,
     input: u64,
     output: u64,
     cache_creation: u64,
@@ -100,19 +105,13 @@ fn add_cost(
     }
 }
 
-fn row(
-    key: (
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-    ),
-) -> Row {
+fn row(key: RowKey) -> Row {
     Row {
         session_id: key.0,
         agent_session_id: key.1,
         day: key.2,
         model: key.3,
+        agent: key.4,
         input: 0,
         output: 0,
         cache_creation: 0,
@@ -167,6 +166,12 @@ fn reconciled(views: &[Arc<TokensView>]) -> Vec<Arc<TokensView>> {
         .collect()
 }
 
+/// The agent a session recorded (`other` for sessions of no known agent:
+/// commands whose terminal output was captured).
+fn agent_of(view: &TokensView) -> String {
+    view.agent.clone().unwrap_or_else(|| "other".into())
+}
+
 /// Runs `tokens`.
 pub async fn tokens(
     ws: &Workspace,
@@ -207,7 +212,7 @@ pub async fn tokens(
                         continue;
                     }
                     let r = rows
-                        .entry((None, None, Some(day.clone()), None))
+                        .entry((None, None, Some(day.clone()), None, None))
                         .or_insert_with_key(|k| row(k.clone()));
                     r.add(totals);
                     // A day's cost uses the session's model mix.
@@ -237,7 +242,7 @@ pub async fn tokens(
                 }
                 for (model, totals) in &view.by_model {
                     let r = rows
-                        .entry((None, None, None, Some(model.clone())))
+                        .entry((None, None, None, Some(model.clone()), None))
                         .or_insert_with_key(|k| row(k.clone()));
                     r.add(totals);
                     r.span(&view.first, &view.last);
@@ -247,29 +252,32 @@ pub async fn tokens(
                     }
                 }
             }
-            TokensBy::Session | TokensBy::AgentSession => {
+            TokensBy::Session | TokensBy::AgentSession | TokensBy::Agent => {
                 if since_text
                     .as_ref()
                     .is_some_and(|s| view.last.as_ref().is_some_and(|l| l < s))
                 {
                     continue;
                 }
-                let key = if args.by == TokensBy::Session {
-                    (
+                let agent = Some(agent_of(&view));
+                let key = match args.by {
+                    TokensBy::Session => (
                         Some(id.to_string()),
                         view.agent_session_id.clone(),
                         None,
                         None,
-                    )
-                } else {
-                    (
+                        agent,
+                    ),
+                    TokensBy::Agent => (None, None, None, None, agent),
+                    _ => (
                         None,
                         view.agent_session_id
                             .clone()
                             .or_else(|| Some(id.to_string())),
                         None,
                         None,
-                    )
+                        agent,
+                    ),
                 };
                 let r = rows.entry(key).or_insert_with_key(|k| row(k.clone()));
                 r.add(&view.totals);
@@ -302,6 +310,7 @@ pub async fn tokens(
                 .or_else(|| r.agent_session_id.clone())
                 .or_else(|| r.day.clone())
                 .or_else(|| r.model.clone())
+                .or_else(|| r.agent.clone())
                 .unwrap_or_default();
             writeln!(
                 out,
