@@ -1,6 +1,7 @@
 //! The one integration-test binary. Each module is a user-facing area.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod agents;
 mod bad_input;
 mod capture;
 mod concurrency;

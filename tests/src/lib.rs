@@ -40,6 +40,15 @@ pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/claude-code")
 }
 
+/// Real session files of another agent (`codex` or `gemini`), copied with
+/// their licences (`tests/fixtures/<agent>/SOURCES.md`).
+pub fn agent_fixture(agent: &str, path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(agent)
+        .join(path)
+}
+
 /// The concatenated transcript parts of a session's source (`main` or a
 /// sub-key), in order.
 pub fn parts_of(store: &Store, session: &str, key: &str) -> Vec<u8> {
@@ -159,6 +168,9 @@ impl Store {
             // The daemon's sweep reads Claude Code's projects folder: a
             // test's is its own, empty unless the test fills it.
             .env("CLAUDE_CONFIG_DIR", self.dir.path().join("claude"))
+            // So are Codex CLI's and Gemini CLI's folders.
+            .env("CODEX_HOME", self.dir.path().join("codex"))
+            .env("GEMINI_CLI_HOME", self.dir.path().join("gemini"))
             .current_dir(self.dir.path())
             .stdin(Stdio::null());
         if let Some(mode) = self.daemon {

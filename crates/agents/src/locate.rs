@@ -242,6 +242,18 @@ pub fn recognise(path: &Path) -> std::io::Result<Found> {
             return Ok(gemini(path, &value, Form::Snapshot));
         }
     }
+    // A `.json` file is never JSONL: one that does not parse is a chat
+    // cut off or damaged, kept as it is under its file name.
+    if path.extension().is_some_and(|e| e == "json") {
+        return Ok(Found {
+            path: path.to_owned(),
+            agent: Agent::Gemini,
+            form: Form::Snapshot,
+            session: stem(path),
+            key: MAIN.to_owned(),
+            cwd: None,
+        });
+    }
     Ok(claude(path, &opening))
 }
 

@@ -1,0 +1,646 @@
+//! Codex CLI and Gemini CLI: their real session files (tests/fixtures/codex
+//! and gemini, with SOURCES.md), imported, swept and counted like Claude
+//! Code's.
+
+use std::path::{Path, PathBuf};
+
+use logbook_tests::{Store, agent_fixture, fixtures, wait_until};
+use serde_json::Value;
+
+/// Token figures of one session as `tokens --json` gives them.
+#[derive(Debug, PartialEq, Eq)]
+struct Counted {
+    input: u64,
+    cache_read: u64,
+    output: u64,
+    responses: u64,
+}
+
+fn import(store: &Store, paths: &[&Path]) -> Value {
+    let mut args = vec!["import", "--json"];
+    let paths: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    args.extend(paths.iter().map(String::as_str));
+    serde_json::from_str(&store.ok(&args)).unwrap()
+}
+
+/// `tokens --json` rows by the agent's session id.
+fn counted(store: &Store, agent_session: &str) -> Counted {
+    let rows: Value = serde_json::from_str(&store.ok(&["tokens", "--json"])).unwrap();
+    let row = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["agent_session_id"] == agent_session)
+        .unwrap_or_else(|| panic!("no tokens row for {agent_session}: {rows:#}"));
+    let n = |k: &str| row[k].as_u64().unwrap();
+    assert_eq!(n("cache_creation"), 0, "neither agent reports cache writes");
+    Counted {
+        input: n("input"),
+        cache_read: n("cache_read"),
+        output: n("output"),
+        responses: n("responses"),
+    }
+}
+
+fn session_of(store: &Store, agent_session: &str) -> String {
+    store
+        .sessions()
+        .iter()
+        .find(|s| s["agent"]["session_id"] == agent_session)
+        .unwrap_or_else(|| panic!("no session for {agent_session}"))["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Each Codex fixture, its thread id, and the hand count of its unique
+/// usage. Codex writes usage only in `token_count` events, whose
+/// `total_token_usage` is the thread's running total; input there includes
+/// the cached part, and logbook's `input` is the fresh part. So the count
+/// is the last running total: fresh = input_tokens - cached_input_tokens,
+/// cache_read = cached_input_tokens, output = output_tokens (reasoning
+/// included). `responses` is the number of distinct running totals (one
+/// per model request), which leaves out the `info: null` opener and every
+/// re-emission.
+const CODEX: &[(&str, &str, Counted)] = &[
+    // 0.77 exec: 6 token_counts = 1 null + 3 distinct + 2 re-emitted.
+    // Last total: input 22,474 (cached 14,848), output 300.
+    (
+        "codemie-code/rollout-2026-01-02T18-39-45-019b7f94-51b4-7593-922e-ba12b5b73b52.jsonl",
+        "019b7f94-51b4-7593-922e-ba12b5b73b52",
+        Counted {
+            input: 7_626,
+            cache_read: 14_848,
+            output: 300,
+            responses: 3,
+        },
+    ),
+    // 0.125 tui: 66 token_counts, none null or repeated.
+    // Last total: input 6,055,836 (cached 4,929,536), output 9,118.
+    (
+        "codemie-code/rollout-2026-05-11T11-26-55-019e1625-789d-76c0-80ab-3724b5ddb799.jsonl",
+        "019e1625-789d-76c0-80ab-3724b5ddb799",
+        Counted {
+            input: 1_126_300,
+            cache_read: 4_929_536,
+            output: 9_118,
+            responses: 66,
+        },
+    ),
+    // 0.104: 162 = 1 null + 81 distinct + 80 re-emitted.
+    (
+        "localpush/rollout-2026-02-23T12-40-23-019c8a4c-ed82-79a1-aa28-7738fc5ab61a.jsonl",
+        "019c8a4c-ed82-79a1-aa28-7738fc5ab61a",
+        Counted {
+            input: 367_673,
+            cache_read: 6_836_352,
+            output: 36_075,
+            responses: 81,
+        },
+    ),
+    // 0.104 with a compaction: 573 = 1 null + 286 distinct + 285
+    // re-emitted + 1 phantom (same running total, last_token_usage of
+    // 940,499 at the compaction). Summing last_token_usage line by line
+    // gives 69,395,466 tokens; the thread's own total is 33,944,484.
+    (
+        "localpush/rollout-2026-02-23T12-54-34-019c8a59-e9dd-71f0-9ae3-4079fe9726a9.jsonl",
+        "019c8a59-e9dd-71f0-9ae3-4079fe9726a9",
+        Counted {
+            input: 2_188_981,
+            cache_read: 31_621_504,
+            output: 133_999,
+            responses: 286,
+        },
+    ),
+    // 0.39 vscode: 19 token_counts, all distinct.
+    (
+        "vibecodingtracker/test_conversation_oai.jsonl",
+        "01996135-afde-7911-97f0-d863511eca56",
+        Counted {
+            input: 133_698,
+            cache_read: 136_832,
+            output: 12_551,
+            responses: 19,
+        },
+    ),
+];
+
+#[test]
+fn every_codex_fixture_imports_once_and_counts_each_request_once() {
+    let store = Store::new();
+    let paths: Vec<PathBuf> = CODEX
+        .iter()
+        .map(|(p, ..)| agent_fixture("codex", p))
+        .collect();
+    let refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
+    let first = import(&store, &refs);
+    assert_eq!(first["files"], 5);
+    assert_eq!(first["new_sessions"], 5);
+    assert_eq!(first["malformed"], serde_json::json!([]));
+    let bytes: u64 = paths
+        .iter()
+        .map(|p| std::fs::metadata(p).unwrap().len())
+        .sum();
+    assert_eq!(first["bytes"], bytes, "every byte kept");
+    let again = import(&store, &refs);
+    assert_eq!(
+        (again["lines"].as_u64(), again["new_sessions"].as_u64()),
+        (Some(0), Some(0))
+    );
+
+    for (_, thread, expected) in CODEX {
+        assert_eq!(&counted(&store, thread), expected, "{thread}");
+        let id = session_of(&store, thread);
+        assert_eq!(store.show(&id)["agent"]["kind"], "codex");
+    }
+    // The compaction is recorded where Codex wrote it.
+    let compacted = session_of(&store, "019c8a59-e9dd-71f0-9ae3-4079fe9726a9");
+    let timeline: Value =
+        serde_json::from_str(&store.ok(&["timeline", &compacted, "--json"])).unwrap();
+    let kinds: Vec<&str> = timeline["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds.iter().filter(|k| **k == "compaction").count(), 1);
+    // And the summary Codex wrote there is in the readable transcript.
+    let md = store.ok(&["render", &compacted, "--format", "md"]);
+    assert_eq!(md.matches("### Compaction summary").count(), 1);
+    // 38 user messages: each typed prompt once (Codex writes each twice).
+    assert_eq!(kinds.iter().filter(|k| **k == "prompt").count(), 38);
+}
+
+#[test]
+fn codex_views_context_timeline_search_render() {
+    let store = Store::new();
+    let path = agent_fixture("codex", CODEX[1].0);
+    import(&store, &[&path]);
+    let id = session_of(&store, CODEX[1].1);
+
+    let context: Value = serde_json::from_slice(
+        &std::fs::read(store.root().join("sessions").join(&id).join("context.json")).unwrap(),
+    )
+    .unwrap();
+    // Three apply_patch calls, one file each (hand count of the patches).
+    let modified: Vec<&str> = context["files_modified"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(modified.len(), 3, "{modified:?}");
+    assert!(modified.contains(&"src/agents/plugins/codemie-code.plugin.ts"));
+    // 43 exec_command calls, in order, with the files 0.125 says they read.
+    assert_eq!(context["commands"].as_array().unwrap().len(), 43);
+    assert!(!context["files_read"].as_array().unwrap().is_empty());
+    assert_eq!(context["tool_counts"]["apply_patch"], 3);
+    assert_eq!(context["tool_counts"]["write_stdin"], 54);
+
+    let timeline: Value = serde_json::from_str(&store.ok(&["timeline", &id, "--json"])).unwrap();
+    let actions = timeline["actions"].as_array().unwrap();
+    let tools = actions.iter().filter(|a| a["kind"] == "tool").count();
+    // 99 function calls + 3 apply_patch + 3 web searches.
+    assert_eq!(tools, 105);
+    assert!(
+        actions
+            .iter()
+            .all(|a| a["kind"] != "tool" || a["outcome"] != "pending"),
+        "every call has its result"
+    );
+    let patch = actions.iter().find(|a| a["tool"] == "apply_patch").unwrap();
+    assert!(patch["added"].as_u64().unwrap() > 0);
+
+    let hits: Value = serde_json::from_str(&store.ok(&["search", "compart", "--json"])).unwrap();
+    let hits = hits.as_array().unwrap();
+    assert!(
+        hits.iter()
+            .any(|h| h["role"] == "prompt" && h["session"] == id.as_str())
+    );
+
+    let md = store.ok(&["render", &id, "--format", "md"]);
+    assert!(md.contains("let's update the defailt context compart to 90 in env var"));
+    assert!(md.contains("apply_patch"));
+}
+
+#[test]
+fn a_forked_rollout_counts_only_its_own_work_and_a_compressed_one_is_the_same_thread() {
+    let store = Store::new();
+    let parent = agent_fixture("codex", CODEX[0].0);
+    let parent_lines = std::fs::read_to_string(&parent).unwrap();
+    // A fork made after the parent's last line: Codex copies the parent's
+    // lines verbatim (their own timestamps), then goes on with its own
+    // running total, which carries the parent's over.
+    let created = uuid::Timestamp::from_unix(uuid::NoContext, 1_767_400_000, 0); // 2026-01-03
+    let fork_id = uuid::Uuid::new_v7(created).to_string();
+    let dir = store.scratch().join("codex/sessions/2026/01/03");
+    std::fs::create_dir_all(&dir).unwrap();
+    let fork = dir.join(format!("rollout-2026-01-03T00-26-40-{fork_id}.jsonl"));
+    let meta = format!(
+        r#"{{"timestamp":"2026-01-03T00:26:40.000Z","type":"session_meta","payload":{{"id":"{fork_id}","forked_from_id":"{}","timestamp":"2026-01-03T00:26:40.000Z","cwd":"/tmp/fork","originator":"codex_cli_rs","cli_version":"0.77.0"}}}}"#,
+        CODEX[0].1
+    );
+    let own = [
+        r#"{"timestamp":"2026-01-03T00:27:00.000Z","type":"turn_context","payload":{"cwd":"/tmp/fork","model":"gpt-5-1-codex-2025-11-13"}}"#,
+        r#"{"timestamp":"2026-01-03T00:27:01.000Z","type":"event_msg","payload":{"type":"user_message","message":"now the fork's own question","images":[]}}"#,
+        // The parent ended at input 22,474 (cached 14,848), output 300; the
+        // fork's one request adds input 1,000 (cached 600) and output 50.
+        r#"{"timestamp":"2026-01-03T00:27:05.000Z","type":"event_msg","payload":{"type":"token_count","info":{"total_token_usage":{"input_tokens":23474,"cached_input_tokens":15448,"output_tokens":350,"reasoning_output_tokens":0,"total_tokens":23824},"last_token_usage":{"input_tokens":1000,"cached_input_tokens":600,"output_tokens":50,"reasoning_output_tokens":0,"total_tokens":1050}}}}"#,
+        // And Codex writes it again after the next turn_context.
+        r#"{"timestamp":"2026-01-03T00:27:06.000Z","type":"turn_context","payload":{"cwd":"/tmp/fork","model":"gpt-5-1-codex-2025-11-13"}}"#,
+        r#"{"timestamp":"2026-01-03T00:27:06.000Z","type":"event_msg","payload":{"type":"token_count","info":{"total_token_usage":{"input_tokens":23474,"cached_input_tokens":15448,"output_tokens":350,"reasoning_output_tokens":0,"total_tokens":23824},"last_token_usage":{"input_tokens":1000,"cached_input_tokens":600,"output_tokens":50,"reasoning_output_tokens":0,"total_tokens":1050}}}}"#,
+    ];
+    std::fs::write(&fork, format!("{meta}\n{parent_lines}{}\n", own.join("\n"))).unwrap();
+
+    import(&store, &[&parent, &fork]);
+    assert_eq!(
+        counted(&store, CODEX[0].1),
+        CODEX[0].2,
+        "the parent as before"
+    );
+    assert_eq!(
+        counted(&store, &fork_id),
+        Counted {
+            input: 400,
+            cache_read: 600,
+            output: 50,
+            responses: 1
+        },
+        "the fork: its own request only"
+    );
+    let fork_session = session_of(&store, &fork_id);
+    let timeline: Value =
+        serde_json::from_str(&store.ok(&["timeline", &fork_session, "--json"])).unwrap();
+    let prompts: Vec<&Value> = timeline["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["kind"] == "prompt")
+        .collect();
+    assert_eq!(prompts.len(), 1, "the parent's prompt stays the parent's");
+    assert_eq!(prompts[0]["detail"], "now the fork's own question");
+
+    // Compressed: the same parent rollout as `.jsonl.zst` in another Codex
+    // home is the same thread and adds nothing; alone, it imports whole.
+    let zst = store.scratch().join("parent.jsonl.zst");
+    let name = parent.file_name().unwrap().to_string_lossy().into_owned();
+    let zst = zst.with_file_name(format!("{name}.zst"));
+    std::fs::write(&zst, zstd::encode_all(parent_lines.as_bytes(), 3).unwrap()).unwrap();
+    let again = import(&store, &[&zst]);
+    assert_eq!(
+        (again["files"].as_u64(), again["lines"].as_u64()),
+        (Some(1), Some(0))
+    );
+    let fresh = Store::new();
+    let whole = import(&fresh, &[&zst]);
+    assert_eq!(whole["bytes"], parent_lines.len() as u64);
+    assert_eq!(counted(&fresh, CODEX[0].1), CODEX[0].2);
+}
+
+/// Each Gemini fixture, its session id and the hand count of its unique
+/// messages' tokens. Gemini writes tokens per API response on each
+/// `gemini` message: `input` includes `cached`; `thoughts` and `tool` are
+/// billed beside output and input. So fresh input = input - cached + tool,
+/// cache_read = cached, output = output + thoughts; one response per
+/// message id, whatever number of times it was written.
+const GEMINI: &[(&str, Counted)] = &[
+    // Legacy JSON, 14 messages, 11 with tokens: input 101,630, cached
+    // 56,538, output 2,734, thoughts 1,493, tool 0 (SOURCES.md).
+    (
+        "codemie-code/session-2025-12-01T21-45-5b959dae.json",
+        Counted {
+            input: 45_092,
+            cache_read: 56_538,
+            output: 4_227,
+            responses: 11,
+        },
+    ),
+    // Legacy JSON, 9 with tokens: input 87,418, cached 62,117, output
+    // 1,441, thoughts 2,914.
+    (
+        "codemie-code/session-2026-01-16T11-01-file-ops-37b7abef.json",
+        Counted {
+            input: 25_301,
+            cache_read: 62_117,
+            output: 4_355,
+            responses: 9,
+        },
+    ),
+    // JSONL: 16 message lines for 11 ids; 5 gemini messages written twice
+    // with the same tokens. Last copy per id: 206,879 tokens in all
+    // (summing every line: 373,199).
+    (
+        "vibecodingtracker/test_conversation_gemini.jsonl",
+        Counted {
+            input: 153_635,
+            cache_read: 48_951,
+            output: 4_293,
+            responses: 6,
+        },
+    ),
+    // Legacy JSON, newest shape: 3 with tokens: input 76,348, cached
+    // 39,826, output 9,325, thoughts 11,616.
+    (
+        "vibecodingtracker/test_conversation_gemini.894772f.json",
+        Counted {
+            input: 36_522,
+            cache_read: 39_826,
+            output: 20_941,
+            responses: 3,
+        },
+    ),
+    // Legacy JSON, older shape, no toolCalls: 18 with tokens: input
+    // 466,642, cached 326,620, output 3,302, thoughts 3,642.
+    (
+        "vibecodingtracker/test_conversation_gemini.b36a8d3.json",
+        Counted {
+            input: 140_022,
+            cache_read: 326_620,
+            output: 6_944,
+            responses: 18,
+        },
+    ),
+];
+
+fn gemini_session_id(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap();
+    let first: Value = serde_json::from_str(&text)
+        .or_else(|_| serde_json::from_str(text.lines().next().unwrap()))
+        .unwrap();
+    first["sessionId"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn every_gemini_fixture_imports_once_and_counts_each_message_once() {
+    let store = Store::new();
+    let paths: Vec<PathBuf> = GEMINI
+        .iter()
+        .map(|(p, _)| agent_fixture("gemini", p))
+        .collect();
+    let refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
+    let first = import(&store, &refs);
+    assert_eq!(first["files"], 5);
+    assert_eq!(first["new_sessions"], 5);
+    assert_eq!(first["malformed"], serde_json::json!([]));
+    let again = import(&store, &refs);
+    assert_eq!(again["lines"], 0, "a second import adds nothing");
+    for ((_, expected), path) in GEMINI.iter().zip(&paths) {
+        let id = gemini_session_id(path);
+        assert_eq!(&counted(&store, &id), expected, "{}", path.display());
+    }
+    // The JSONL form is kept byte for byte.
+    let jsonl = &paths[2];
+    let id = session_of(&store, &gemini_session_id(jsonl));
+    assert_eq!(
+        logbook_tests::parts_of(&store, &id, "main"),
+        std::fs::read(jsonl).unwrap()
+    );
+    // Its views hold each message once, however often it was written: 3
+    // prompts, 12 tool calls (read_file 7, update_topic 3, write_file 1,
+    // replace 1), each with its result.
+    let timeline: Value = serde_json::from_str(&store.ok(&["timeline", &id, "--json"])).unwrap();
+    let actions = timeline["actions"].as_array().unwrap();
+    assert_eq!(actions.iter().filter(|a| a["kind"] == "prompt").count(), 3);
+    let tools: Vec<&Value> = actions.iter().filter(|a| a["kind"] == "tool").collect();
+    assert_eq!(tools.len(), 12);
+    assert!(tools.iter().all(|a| a["outcome"] == "ok"));
+    let context: Value = serde_json::from_slice(
+        &std::fs::read(store.root().join("sessions").join(&id).join("context.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(context["tool_counts"]["read_file"], 7);
+    // write_file and replace both change GEMINI.md.
+    let modified = context["files_modified"].as_array().unwrap();
+    assert_eq!(modified.len(), 1);
+    assert_eq!(modified[0]["path"], "GEMINI.md");
+    assert_eq!(modified[0]["count"], 2);
+}
+
+/// The three snapshots of one Gemini session (entire-cli), in the order
+/// Gemini CLI wrote them, each replacing the last at one path.
+fn snapshots() -> Vec<PathBuf> {
+    [
+        "entire-cli/c9-45f262e88d-0.full.jsonl",
+        "entire-cli/9c-53780d06b7-0.full.jsonl",
+        "entire-cli/ab-2b9748b105-0.full.jsonl",
+    ]
+    .iter()
+    .map(|p| agent_fixture("gemini", p))
+    .collect()
+}
+
+#[test]
+fn a_gemini_file_rewritten_whole_adds_only_what_changed() {
+    let store = Store::new();
+    let chats = store.scratch().join("gemini/.gemini/tmp/abc/chats");
+    std::fs::create_dir_all(&chats).unwrap();
+    let live = chats.join("session-2026-01-05T20-51-f7633853.json");
+    let [first, second, third] = &snapshots()[..] else {
+        unreachable!()
+    };
+    let lines = |v: &Value| v["lines"].as_u64().unwrap();
+
+    // Version 1: header + 3 messages.
+    std::fs::copy(first, &live).unwrap();
+    assert_eq!(lines(&import(&store, &[&live])), 4);
+    assert_eq!(lines(&import(&store, &[&live])), 0, "unchanged: nothing");
+
+    // One more message, written whole like Gemini CLI does: exactly that
+    // message is captured.
+    let mut v1: Value = serde_json::from_slice(&std::fs::read(first).unwrap()).unwrap();
+    let v2: Value = serde_json::from_slice(&std::fs::read(second).unwrap()).unwrap();
+    let added = v2["messages"][3].clone();
+    v1["messages"].as_array_mut().unwrap().push(added.clone());
+    std::fs::write(&live, serde_json::to_vec_pretty(&v1).unwrap()).unwrap();
+    let one_more = import(&store, &[&live]);
+    assert_eq!(lines(&one_more), 1);
+    let id = session_of(&store, "f7633853-6663-4dbb-bbf4-6159afa29df8");
+    let parts = String::from_utf8(logbook_tests::parts_of(&store, &id, "main")).unwrap();
+    let last: Value = serde_json::from_str(parts.lines().last().unwrap()).unwrap();
+    assert_eq!(last, added, "the message itself, every field kept");
+
+    // The real next versions: message 3's toolCalls changed in place and
+    // later ones were added; each changed or new message once.
+    std::fs::copy(second, &live).unwrap();
+    // Messages 3 (changed), 5..8 (new): 4 is the one already added.
+    assert_eq!(lines(&import(&store, &[&live])), 5);
+    std::fs::copy(third, &live).unwrap();
+    import(&store, &[&live]);
+    // Tokens: each of the 11 gemini messages once, at its last count.
+    assert_eq!(
+        counted(&store, "f7633853-6663-4dbb-bbf4-6159afa29df8"),
+        Counted {
+            input: 17_521,
+            cache_read: 113_854,
+            output: 1_812,
+            responses: 11
+        }
+    );
+    let timeline: Value = serde_json::from_str(&store.ok(&["timeline", &id, "--json"])).unwrap();
+    let tools = timeline["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["kind"] == "tool")
+        .count();
+    // write_file 1, run_shell_command 6, read_file 2.
+    assert_eq!(tools, 9);
+
+    // Earlier history disappears (the file is rewound to version 1): a
+    // reset is recorded, the stream starts again, and nothing is counted
+    // twice.
+    std::fs::copy(first, &live).unwrap();
+    import(&store, &[&live]);
+    let log = store.ok(&["log", "--session", &id, "--json"]);
+    assert!(log.contains("source_reset"), "{log}");
+    let after = counted(&store, "f7633853-6663-4dbb-bbf4-6159afa29df8");
+    assert_eq!(
+        after.responses, 11,
+        "tokens already spent stay counted once"
+    );
+    let timeline: Value = serde_json::from_str(&store.ok(&["timeline", &id, "--json"])).unwrap();
+    let actions = timeline["actions"].as_array().unwrap();
+    assert_eq!(actions.iter().filter(|a| a["kind"] == "rewind").count(), 1);
+    assert_eq!(actions.iter().filter(|a| a["kind"] == "tool").count(), 9);
+}
+
+#[test]
+fn truncated_and_garbage_files_of_either_agent_are_kept_and_counted() {
+    let store = Store::new();
+    // A Codex rollout cut mid-line, with a garbage line inside.
+    let rollout = std::fs::read_to_string(agent_fixture("codex", CODEX[0].0)).unwrap();
+    let cut = rollout.len() - 200;
+    let mut broken = rollout[..cut].to_owned();
+    let at = broken.find('\n').unwrap() + 1;
+    broken.insert_str(at, "this is not json\n");
+    let codex = store.scratch().join(CODEX[0].0.rsplit('/').next().unwrap());
+    std::fs::write(&codex, &broken).unwrap();
+    // A Gemini chat cut in half (a copy taken mid-write), old enough not to
+    // be one being written now.
+    let chat = std::fs::read(agent_fixture("gemini", GEMINI[0].0)).unwrap();
+    let gemini = store
+        .scratch()
+        .join("session-2025-12-01T21-45-5b959dae.json");
+    std::fs::write(&gemini, &chat[..chat.len() / 2]).unwrap();
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+    std::fs::File::options()
+        .write(true)
+        .open(&gemini)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+
+    let summary = import(&store, &[&codex, &gemini]);
+    let malformed = summary["malformed"].as_array().unwrap();
+    assert_eq!(malformed.len(), 2, "{summary:#}");
+    let codex_malformed = malformed
+        .iter()
+        .find(|m| m[0].as_str().unwrap().ends_with(".jsonl"))
+        .unwrap();
+    assert_eq!(codex_malformed[1], 1, "the garbage line");
+    // Nothing lost: the rollout's complete lines are kept byte for byte
+    // (the cut last line waits for its end); the chat's bytes as they are.
+    let id = session_of(&store, CODEX[0].1);
+    let complete = &broken[..=broken.rfind('\n').unwrap()];
+    assert_eq!(
+        logbook_tests::parts_of(&store, &id, "main"),
+        complete.as_bytes()
+    );
+    let sessions = store.sessions();
+    let chat_session = sessions
+        .iter()
+        .find(|s| s["agent"]["kind"] == "gemini")
+        .unwrap()["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let kept = logbook_tests::parts_of(&store, &chat_session, "main");
+    assert!(kept.starts_with(&chat[..chat.len() / 2]));
+    // A second import of the same broken files adds nothing.
+    assert_eq!(import(&store, &[&codex, &gemini])["lines"], 0);
+    // Tokens up to the cut are counted.
+    assert!(counted(&store, CODEX[0].1).responses >= 1);
+    store.ok(&["verify"]);
+}
+
+/// A home with one session of each agent where the agents keep them.
+fn agent_home(store: &Store) {
+    let claude = store.scratch().join("claude/projects/-work-demo");
+    std::fs::create_dir_all(&claude).unwrap();
+    std::fs::copy(
+        fixtures().join(
+            "viewer-sample/projects/sample-project/fe5e1c67-53e7-4862-81ae-d0e013e3270b.jsonl",
+        ),
+        claude.join("fe5e1c67-53e7-4862-81ae-d0e013e3270b.jsonl"),
+    )
+    .unwrap();
+    let codex = store.scratch().join("codex/sessions/2026/05/11");
+    std::fs::create_dir_all(&codex).unwrap();
+    let name = CODEX[1].0.rsplit('/').next().unwrap();
+    std::fs::copy(agent_fixture("codex", CODEX[1].0), codex.join(name)).unwrap();
+    let gemini = store.scratch().join("gemini/.gemini/tmp/9da8b3df/chats");
+    std::fs::create_dir_all(&gemini).unwrap();
+    std::fs::copy(
+        agent_fixture("gemini", GEMINI[0].0),
+        gemini.join("session-2025-12-01T21-45-5b959dae.json"),
+    )
+    .unwrap();
+    // Gemini's per-project prompt log is not a chat.
+    std::fs::copy(
+        agent_fixture("gemini", "codemie-code/logs.json"),
+        gemini.parent().unwrap().join("logs.json"),
+    )
+    .unwrap();
+}
+
+#[test]
+fn import_with_no_argument_finds_every_agent_and_agent_narrows_it() {
+    let store = Store::new();
+    agent_home(&store);
+    let all = import(&store, &[]);
+    assert_eq!(all["files"], 3, "logs.json is not a chat: {all:#}");
+    let rows: Value =
+        serde_json::from_str(&store.ok(&["tokens", "--by", "agent", "--json"])).unwrap();
+    let agents: Vec<&str> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["agent"].as_str().unwrap())
+        .collect();
+    assert_eq!(agents, ["claude-code", "codex", "gemini"]);
+    let codex_row = &rows[1];
+    assert_eq!(codex_row["input"], CODEX[1].2.input);
+
+    let narrowed = Store::new();
+    agent_home(&narrowed);
+    let summary = narrowed.ok(&["import", "--agent", "codex", "--json"]);
+    let summary: Value = serde_json::from_str(&summary).unwrap();
+    assert_eq!(summary["files"], 1);
+    let kinds: Vec<String> = narrowed
+        .sessions()
+        .iter()
+        .map(|s| s["agent"]["kind"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(kinds, ["codex"]);
+    let err = narrowed.fails(&["import", "--agent", "cursor"], 2);
+    assert!(err.contains("unknown agent `cursor`"), "{err}");
+}
+
+#[test]
+fn the_daemons_sweep_records_every_agent() {
+    let store = Store::with_daemon();
+    store.configure("sweep_interval_secs = 1\n");
+    agent_home(&store);
+    // Any command starts the daemon, which sweeps at once.
+    store.ok(&["ls"]);
+    wait_until(std::time::Duration::from_secs(60), "the sweep", || {
+        let mut kinds: Vec<String> = store
+            .sessions()
+            .iter()
+            .map(|s| s["agent"]["kind"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        kinds.sort();
+        kinds == ["claude-code", "codex", "gemini"]
+    });
+    store.stop_daemon();
+}
