@@ -23,6 +23,17 @@ fn import(store: &Store, paths: &[&Path]) -> Value {
     serde_json::from_str(&store.ok(&args)).unwrap()
 }
 
+/// Imports five fixtures into a new store, twice: each a new session,
+/// none malformed. Returns both summaries.
+fn import_twice(store: &Store, paths: &[PathBuf]) -> (Value, Value) {
+    let refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
+    let first = import(store, &refs);
+    assert_eq!(first["files"], 5);
+    assert_eq!(first["new_sessions"], 5);
+    assert_eq!(first["malformed"], serde_json::json!([]));
+    (first, import(store, &refs))
+}
+
 /// `tokens --json` rows by the agent's session id.
 fn counted(store: &Store, agent_session: &str) -> Counted {
     let rows: Value = serde_json::from_str(&store.ok(&["tokens", "--json"])).unwrap();
@@ -132,17 +143,12 @@ fn every_codex_fixture_imports_once_and_counts_each_request_once() {
         .iter()
         .map(|(p, ..)| agent_fixture("codex", p))
         .collect();
-    let refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
-    let first = import(&store, &refs);
-    assert_eq!(first["files"], 5);
-    assert_eq!(first["new_sessions"], 5);
-    assert_eq!(first["malformed"], serde_json::json!([]));
+    let (first, again) = import_twice(&store, &paths);
     let bytes: u64 = paths
         .iter()
         .map(|p| std::fs::metadata(p).unwrap().len())
         .sum();
     assert_eq!(first["bytes"], bytes, "every byte kept");
-    let again = import(&store, &refs);
     assert_eq!(
         (again["lines"].as_u64(), again["new_sessions"].as_u64()),
         (Some(0), Some(0))
@@ -377,12 +383,7 @@ fn every_gemini_fixture_imports_once_and_counts_each_message_once() {
         .iter()
         .map(|(p, _)| agent_fixture("gemini", p))
         .collect();
-    let refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
-    let first = import(&store, &refs);
-    assert_eq!(first["files"], 5);
-    assert_eq!(first["new_sessions"], 5);
-    assert_eq!(first["malformed"], serde_json::json!([]));
-    let again = import(&store, &refs);
+    let (_, again) = import_twice(&store, &paths);
     assert_eq!(again["lines"], 0, "a second import adds nothing");
     for ((_, expected), path) in GEMINI.iter().zip(&paths) {
         let id = gemini_session_id(path);
