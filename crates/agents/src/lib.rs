@@ -119,3 +119,6 @@ pub fn compaction(kind: SourceKind, line: &[u8]) -> Option<CompactionDetected> {
         Agent::Gemini => None,
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -139,8 +139,10 @@ pub fn session_files(agent: Agent, root: &Path) -> std::io::Result<Vec<PathBuf>>
                         .components()
                         .any(|c| c.as_os_str() == "archived_sessions");
                     let plain = name.strip_suffix(".zst").unwrap_or(&name);
-                    name.starts_with("rollout-")
-                        && (name.ends_with(".jsonl")
+                    // Codex names them `rollout-*`, but any JSONL file in
+                    // its folders is read (as ccusage does); what it holds
+                    // says whose it is.
+                    (name.ends_with(".jsonl")
                             || (name.ends_with(".jsonl.zst") && !names.contains(plain)))
                         // An archived copy of a rollout that is still live
                         // (same name under sessions/) is the same thread.

@@ -1,0 +1,255 @@
+//! The adapters on hand-made lines shaped like the real files (the real
+//! files themselves are read in `tests/it/agents.rs`).
+
+use std::path::Path;
+
+use logbook_core::SourceKind;
+
+use crate::gemini::{Captured, Snapshot};
+use crate::locate::{Form, default_roots, recognise, session_files};
+use crate::record::{Counting, Outcome, Seen};
+use crate::{Agent, Effect, Item, codex, read};
+
+fn items(kind: SourceKind, location: &str, line: &str) -> Vec<Item> {
+    read(kind, location, line.as_bytes())
+        .map(|r| r.items)
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_codex_thread_id_dates_its_file_and_older_lines_are_replayed() {
+    let id = "019e1625-789d-76c0-80ab-3724b5ddb799";
+    let created = codex::thread_created_ms(id).expect("a v7 id");
+    // 2026-05-11T08:26:55Z, as the file's session_meta says.
+    assert_eq!(created / 1000, 1_778_488_015);
+    let location = format!("/x/rollout-2026-05-11T11-26-55-{id}.jsonl.zst");
+    assert_eq!(codex::created_ms(&location), Some(created));
+    assert_eq!(codex::created_ms("/x/test_conversation_oai.jsonl"), None);
+    let line = |at: &str| {
+        format!(
+            r#"{{"timestamp":"{at}","type":"event_msg","payload":{{"type":"user_message","message":"hi"}}}}"#
+        )
+    };
+    let before = read(
+        SourceKind::Codex,
+        &location,
+        line("2026-05-11T08:00:00Z").as_bytes(),
+    );
+    let after = read(
+        SourceKind::Codex,
+        &location,
+        line("2026-05-11T09:00:00Z").as_bytes(),
+    );
+    assert!(before.expect("read").replayed);
+    assert!(!after.expect("read").replayed);
+}
+
+#[test]
+fn codex_calls_say_what_they_did() {
+    let patch = r#"{"timestamp":"t","type":"response_item","payload":{"type":"custom_tool_call","name":"apply_patch","call_id":"c1","input":"*** Begin Patch\n*** Update File: src/a.rs\n@@\n-old\n+new\n+more\n*** Add File: src/b.rs\n+fresh\n*** End Patch"}}"#;
+    let [Item::Call(call)] = &items(SourceKind::Codex, "r.jsonl", patch)[..] else {
+        panic!("one call");
+    };
+    assert_eq!(
+        call.effects,
+        [
+            Effect::Modify {
+                path: "src/a.rs".into()
+            },
+            Effect::Modify {
+                path: "src/b.rs".into()
+            }
+        ]
+    );
+    assert_eq!(
+        crate::record::diff_lines(call.diff.as_deref().unwrap_or_default()),
+        (3, 1)
+    );
+
+    let shell = r#"{"timestamp":"t","type":"response_item","payload":{"type":"function_call","name":"shell","call_id":"c2","arguments":"{\"command\":[\"bash\",\"-lc\",\"cargo test\"]}"}}"#;
+    let [Item::Call(call)] = &items(SourceKind::Codex, "r.jsonl", shell)[..] else {
+        panic!("one call");
+    };
+    assert_eq!(call.target.as_deref(), Some("cargo test"));
+    let failed = r#"{"timestamp":"t","type":"response_item","payload":{"type":"function_call_output","call_id":"c2","output":"{\"output\":\"1 failed\",\"metadata\":{\"exit_code\":101}}"}}"#;
+    let [Item::Result(result)] = &items(SourceKind::Codex, "r.jsonl", failed)[..] else {
+        panic!("one result");
+    };
+    assert_eq!(
+        (result.outcome, result.exit_code),
+        (Outcome::Error, Some(101))
+    );
+    assert_eq!(result.text, "1 failed");
+    let exec = r#"{"timestamp":"t","type":"response_item","payload":{"type":"function_call_output","call_id":"c3","output":"Chunk ID: a\nWall time: 0.1 seconds\nProcess exited with code 0\nOutput:\nok"}}"#;
+    let [Item::Result(result)] = &items(SourceKind::Codex, "r.jsonl", exec)[..] else {
+        panic!("one result");
+    };
+    assert_eq!((result.outcome, result.exit_code), (Outcome::Ok, Some(0)));
+    // Sanitised arguments (not JSON) are kept as text.
+    let marker = r#"{"timestamp":"t","type":"response_item","payload":{"type":"function_call","name":"exec_command","call_id":"c4","arguments":"[REDACTED len=9]"}}"#;
+    let [Item::Call(call)] = &items(SourceKind::Codex, "r.jsonl", marker)[..] else {
+        panic!("one call");
+    };
+    assert_eq!(call.input, "[REDACTED len=9]");
+    // Unknown kinds pass: a record with nothing in it, not an error.
+    let unknown = r#"{"timestamp":"t","type":"world_state","payload":{"anything":1}}"#;
+    assert!(items(SourceKind::Codex, "r.jsonl", unknown).is_empty());
+}
+
+#[test]
+fn codex_usage_is_a_running_total_and_null_info_is_nothing() {
+    let null = r#"{"timestamp":"t","type":"event_msg","payload":{"type":"token_count","info":null,"rate_limits":null}}"#;
+    assert!(items(SourceKind::Codex, "r.jsonl", null).is_empty());
+    let count = r#"{"timestamp":"t","type":"event_msg","payload":{"type":"token_count","info":{"total_token_usage":{"input_tokens":100,"cached_input_tokens":150,"output_tokens":5},"last_token_usage":{"input_tokens":100,"cached_input_tokens":150,"output_tokens":5}}}}"#;
+    let [Item::Usage(usage)] = &items(SourceKind::Codex, "r.jsonl", count)[..] else {
+        panic!("usage");
+    };
+    assert_eq!(usage.counting, Counting::Cumulative);
+    // A hostile count (cached above input) never goes negative.
+    assert_eq!((usage.tokens.input, usage.tokens.cache_read), (0, 100));
+}
+
+#[test]
+fn gemini_messages_repeat_and_a_fold_takes_each_item_once() {
+    let first = r#"{"id":"m1","timestamp":"t","type":"gemini","content":"reading","model":"gemini-2.5-pro","tokens":{"input":100,"output":10,"cached":40,"thoughts":5,"tool":3,"total":118}}"#;
+    let again = r#"{"id":"m1","timestamp":"t","type":"gemini","content":"reading","model":"gemini-2.5-pro","tokens":{"input":100,"output":10,"cached":40,"thoughts":5,"tool":3,"total":118},"toolCalls":[{"id":"r1","name":"read_file","args":{"file_path":"a.rs"},"status":"success","result":[{"functionResponse":{"id":"r1","name":"read_file","response":{"output":"fn a()"}}}]}]}"#;
+    let mut seen = Seen::default();
+    let a = read(SourceKind::Gemini, "c.jsonl", first.as_bytes()).expect("read");
+    let b = read(SourceKind::Gemini, "c.jsonl", again.as_bytes()).expect("read");
+    let taken_a: Vec<Item> = a.fresh(&mut seen).cloned().collect();
+    let taken_b: Vec<Item> = b.fresh(&mut seen).cloned().collect();
+    assert!(matches!(taken_a[0], Item::Reply { .. }));
+    let Item::Usage(usage) = &taken_a[1] else {
+        panic!("usage")
+    };
+    // input 100 holds the 40 cached; tool prompt and thoughts are billed.
+    assert_eq!(
+        (
+            usage.tokens.input,
+            usage.tokens.cache_read,
+            usage.tokens.output
+        ),
+        (63, 40, 15)
+    );
+    assert_eq!(usage.key.as_deref(), Some("m1"));
+    // The second copy adds its call and result, and usage (counted once by
+    // its key), but not the reply again.
+    assert!(matches!(taken_b[0], Item::Call(_)));
+    assert!(matches!(taken_b[1], Item::Result(_)));
+    assert!(matches!(taken_b[2], Item::Usage(_)));
+    assert_eq!(taken_b.len(), 3);
+    // The same words in another message are another prompt.
+    let p1 = read(
+        SourceKind::Gemini,
+        "c",
+        br#"{"id":"u1","type":"user","content":"go on"}"#,
+    );
+    let p2 = read(
+        SourceKind::Gemini,
+        "c",
+        br#"{"id":"u2","type":"user","content":"go on"}"#,
+    );
+    assert_eq!(p1.expect("read").fresh(&mut seen).count(), 1);
+    assert_eq!(p2.expect("read").fresh(&mut seen).count(), 1);
+}
+
+#[test]
+fn a_snapshot_gives_new_and_changed_messages_and_a_rewind_restarts() {
+    let v1 = br#"{"sessionId":"s","projectHash":"h","messages":[{"id":"a","type":"user","content":"one"},{"id":"b","type":"gemini","content":"two"}]}"#;
+    let v2 = br#"{"sessionId":"s","projectHash":"h","messages":[{"id":"a","type":"user","content":"one"},{"id":"b","type":"gemini","content":"two!"},{"id":"c","type":"user","content":"three"}]}"#;
+    let v3 = br#"{"sessionId":"s","projectHash":"h","messages":[{"id":"a","type":"user","content":"one"}]}"#;
+    let mut seen = Captured::default();
+    let first = Snapshot::parse(v1).expect("v1").change(&seen, true);
+    assert_eq!(first.count, 3, "header and two messages");
+    seen.take(&first.lines);
+    let second = Snapshot::parse(v2).expect("v2").change(&seen, false);
+    assert_eq!(second.count, 2, "b changed, c new");
+    assert!(second.rewind_to.is_none());
+    seen.take(&second.lines);
+    assert_eq!(
+        Snapshot::parse(v2).expect("v2").change(&seen, false).count,
+        0
+    );
+    let third = Snapshot::parse(v3).expect("v3").change(&seen, false);
+    assert_eq!(third.rewind_to.as_deref(), Some("b"));
+    let text = String::from_utf8(third.lines).expect("utf-8");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(lines[0].contains("\"sessionId\""));
+    assert_eq!(lines[1], r#"{"$rewindTo":"b"}"#);
+    assert!(Snapshot::parse(b"{\"sessionId\":\"s\"").is_err());
+    assert!(Snapshot::parse(b"[1,2]").is_err());
+}
+
+fn touch(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
+    std::fs::write(path, text).expect("write");
+}
+
+#[test]
+fn each_agents_folders_and_the_copy_that_wins() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let var = |name: &str| (name == "HOME").then(|| home.path().display().to_string());
+    let roots = |agent| default_roots(agent, &var);
+    let codex = home.path().join(".codex");
+    let rollout = r#"{"timestamp":"2026-01-01T00:00:00Z","type":"session_meta","payload":{"id":"t1","cwd":"/w"}}"#;
+    touch(&codex.join("sessions/2026/01/01/rollout-a.jsonl"), rollout);
+    touch(&codex.join("sessions/2026/01/01/rollout-a.jsonl.zst"), "");
+    touch(&codex.join("sessions/2026/01/01/rollout-b.jsonl.zst"), "");
+    touch(&codex.join("archived_sessions/rollout-a.jsonl"), rollout);
+    touch(&codex.join("archived_sessions/rollout-c.jsonl"), rollout);
+    let found: Vec<String> = roots(Agent::Codex)
+        .iter()
+        .flat_map(|r| session_files(Agent::Codex, r).expect("listed"))
+        .map(|p| {
+            p.strip_prefix(&codex)
+                .expect("inside")
+                .display()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            "sessions/2026/01/01/rollout-a.jsonl",
+            "sessions/2026/01/01/rollout-b.jsonl.zst",
+            "archived_sessions/rollout-c.jsonl"
+        ]
+    );
+    let chats = home.path().join(".gemini/tmp/abc/chats");
+    touch(&chats.join("session-1.json"), "{}");
+    touch(&chats.join("session-1.jsonl"), "{}");
+    touch(&chats.join("session-2.json"), "{}");
+    touch(&chats.join("parent/child.jsonl"), "{}");
+    touch(&home.path().join(".gemini/tmp/abc/logs.json"), "[]");
+    let found: Vec<String> = roots(Agent::Gemini)
+        .iter()
+        .flat_map(|r| session_files(Agent::Gemini, r).expect("listed"))
+        .map(|p| {
+            p.strip_prefix(&chats)
+                .expect("inside")
+                .display()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        found,
+        ["parent/child.jsonl", "session-1.jsonl", "session-2.json"]
+    );
+
+    let seen = recognise(&codex.join("archived_sessions/rollout-c.jsonl")).expect("read");
+    assert_eq!(
+        (seen.agent, seen.form, seen.session.as_str()),
+        (Agent::Codex, Form::Lines, "t1")
+    );
+    let child = chats.join("parent/child.jsonl");
+    touch(
+        &child,
+        r#"{"sessionId":"kid","projectHash":"h","kind":"subagent"}"#,
+    );
+    let seen = recognise(&child).expect("read");
+    assert_eq!(
+        (seen.session.as_str(), seen.key.as_str()),
+        ("parent", "subagents/kid")
+    );
+}
