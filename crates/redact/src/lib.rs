@@ -169,6 +169,15 @@ fn credential_like(value: &[u8]) -> bool {
         && value.iter().any(u8::is_ascii_alphabetic)
 }
 
+/// A value no one would use as a secret: a number, or a literal that says
+/// there is none.
+fn not_a_secret(value: &[u8]) -> bool {
+    value.iter().all(u8::is_ascii_digit)
+        || [&b"None"[..], b"null", b"nil", b"true", b"false", b"undefined"]
+            .iter()
+            .any(|word| value.eq_ignore_ascii_case(word))
+}
+
 /// The spans to mask in `haystack`, as (start, end, kind), sorted and
 /// disjoint. `find` yields, per rule, the whole match and its secret group.
 fn spans(
@@ -181,6 +190,11 @@ fn spans(
         for (start, end, secret) in found {
             let (s, e) = secret.unwrap_or((start, end));
             if rule.credential_like && !credential_like(&haystack[s..e]) {
+                continue;
+            }
+            // `max_tokens: 4096`, `pre_tokens=None`: counts and empty
+            // values of a name that says token are not secrets.
+            if rule.kind == "password" && not_a_secret(&haystack[s..e]) {
                 continue;
             }
             // Already masked: masking again must change nothing, or a
@@ -382,6 +396,8 @@ mod tests {
             "https://github.com/logbook-rs/logbook",
             "Read src/auth.rs",
             "ünïcödé text — with dashes",
+            "compaction_detected Auto pre_tokens=None",
+            r#"{"max_tokens": 4096, "api_key": null, "secret": false}"#,
         ] {
             assert!(
                 matches!(redact(text), Cow::Borrowed(_)),
