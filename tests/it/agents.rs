@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use logbook_tests::{Store, agent_fixture, fixtures, wait_until};
+use logbook_tests::{Store, agent_fixture, append_text, fixtures, wait_until};
 use serde_json::Value;
 
 /// Token figures of one session as `tokens --json` gives them.
@@ -644,4 +644,94 @@ fn the_daemons_sweep_records_every_agent() {
         kinds == ["claude-code", "codex", "gemini"]
     });
     store.stop_daemon();
+}
+
+/// Codex CLI's hook payload (its documented shape, like Claude Code's).
+fn codex_payload(event: &str, thread: &str, rollout: &Path) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "hook_event_name": event,
+        "session_id": thread,
+        "transcript_path": rollout,
+        "cwd": "/tmp",
+        "model": "gpt-5.5",
+        "permission_mode": "default",
+    }))
+    .unwrap()
+}
+
+#[test]
+fn codex_hooks_install_once_and_capture_each_turn_as_it_ends() {
+    let store = Store::new();
+    // The sweep stays off: what is captured here, the hooks captured.
+    store.configure("sweep_interval_secs = 0\n");
+    let codex_home = store.scratch().join("codex");
+    std::fs::create_dir_all(&codex_home).unwrap();
+    let hooks = codex_home.join("hooks.json");
+    let theirs =
+        r#"{"hooks":{"Stop":[{"hooks":[{"type":"command","command":"notify-send done"}]}]}}"#;
+    std::fs::write(&hooks, theirs).unwrap();
+    let said = store.ok(&["hooks", "install", "--agent", "codex", "--user"]);
+    assert!(said.contains("installed logbook's hooks"), "{said}");
+    let installed: Value = serde_json::from_slice(&std::fs::read(&hooks).unwrap()).unwrap();
+    for event in ["SessionStart", "UserPromptSubmit", "Stop", "PostCompact"] {
+        let commands: Vec<&str> = installed["hooks"][event]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|g| g["hooks"].as_array().unwrap())
+            .map(|h| h["command"].as_str().unwrap())
+            .collect();
+        assert!(
+            commands
+                .iter()
+                .any(|c| c.ends_with("logbook hook --agent codex")),
+            "{event}: {commands:?}"
+        );
+    }
+    let again = store.ok(&["hooks", "install", "--agent", "codex", "--user"]);
+    assert!(again.contains("already"), "{again}");
+    store.fails(&["hooks", "install", "--agent", "gemini"], 2);
+
+    // A Codex session, turn by turn: after each turn's Stop the session
+    // holds the rollout exactly as far as it was written.
+    let fixture = std::fs::read_to_string(agent_fixture("codex", CODEX[1].0)).unwrap();
+    let lines: Vec<&str> = fixture.split_inclusive('\n').collect();
+    let ends: Vec<usize> = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.contains(r#""type":"task_complete""#))
+        .map(|(i, _)| i + 1)
+        .collect();
+    assert_eq!(ends.len(), 2, "two turns");
+    let dir = codex_home.join("sessions/2026/05/11");
+    std::fs::create_dir_all(&dir).unwrap();
+    let rollout = dir.join(CODEX[1].0.rsplit('/').next().unwrap());
+    // Before the first turn the rollout does not exist yet.
+    store.hook_codex(&codex_payload("SessionStart", CODEX[1].1, &rollout));
+    let mut written = 0;
+    for end in ends {
+        append_text(&rollout, &lines[written..end].concat());
+        written = end;
+        store.hook_codex(&codex_payload("Stop", CODEX[1].1, &rollout));
+        let id = session_of(&store, CODEX[1].1);
+        assert_eq!(
+            logbook_tests::parts_of(&store, &id, "main"),
+            lines[..end].concat().as_bytes()
+        );
+    }
+    // The lines after the last turn, and a repeated Stop: exactly once.
+    append_text(&rollout, &lines[written..].concat());
+    store.hook_codex(&codex_payload("Stop", CODEX[1].1, &rollout));
+    store.hook_codex(&codex_payload("Stop", CODEX[1].1, &rollout));
+    let id = session_of(&store, CODEX[1].1);
+    assert_eq!(
+        logbook_tests::parts_of(&store, &id, "main"),
+        fixture.as_bytes()
+    );
+    assert_eq!(counted(&store, CODEX[1].1), CODEX[1].2);
+    assert_eq!(store.sessions().len(), 1);
+
+    store.ok(&["hooks", "uninstall", "--agent", "codex", "--user"]);
+    let restored: Value = serde_json::from_slice(&std::fs::read(&hooks).unwrap()).unwrap();
+    assert_eq!(restored, serde_json::from_str::<Value>(theirs).unwrap());
 }

@@ -216,6 +216,18 @@ impl Store {
         assert!(wait_bounded(&mut child, limit).success());
     }
 
+    /// Runs `logbook hook --agent codex` with `payload` as Codex CLI does
+    /// and checks it exited 0 and printed nothing.
+    pub fn hook_codex(&self, payload: &[u8]) {
+        let out = self.piped(&["hook", "--agent", "codex"], payload);
+        assert!(out.status.success());
+        assert!(
+            out.stdout.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+
     /// Runs `logbook ARGS`, asserts success, returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);

@@ -39,7 +39,10 @@ use logbook_core::{CompactionDetected, SourceKind};
 pub use record::{Call, CallResult, Effect, Item, Outcome, Record, Seen, Todo, Tokens, Usage};
 
 /// The agents logbook reads.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
 pub enum Agent {
     /// Anthropic's Claude Code.
     ClaudeCode,

@@ -71,7 +71,11 @@ pub enum Command {
     /// Backfill Claude Code transcripts (files, project folders or ~/.claude/projects)
     Import(ImportArgs),
     /// The Claude Code hook: one payload (JSON) on stdin; never fails the agent
-    Hook,
+    Hook {
+        /// The agent running it: claude-code (the default) or codex
+        #[arg(long, value_name = "NAME")]
+        agent: Option<String>,
+    },
     /// Add logbook's hooks to Claude Code's settings, or remove them
     Hooks {
         /// install or uninstall
@@ -122,12 +126,17 @@ pub enum HooksAction {
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("scope").args(["project", "user"])))]
 pub struct HooksScope {
-    /// `.claude/settings.json` in the current directory (the default)
+    /// `.claude/settings.json` in the current directory (the default);
+    /// for Codex `.codex/hooks.json`
     #[arg(long)]
     pub project: bool,
-    /// `~/.claude/settings.json` (`$CLAUDE_CONFIG_DIR/settings.json` when set)
+    /// `~/.claude/settings.json` (`$CLAUDE_CONFIG_DIR/settings.json` when
+    /// set); for Codex `${CODEX_HOME:-~/.codex}/hooks.json`
     #[arg(long)]
     pub user: bool,
+    /// The agent: claude-code (the default) or codex
+    #[arg(long, value_name = "NAME", default_value = "claude-code")]
+    pub agent: String,
 }
 
 /// `daemon …`.

@@ -71,10 +71,15 @@ fn main() -> ExitCode {
             };
         }
         Command::Demo { keep } => return dispatch::demo(keep),
-        Command::Hook => {
+        Command::Hook { agent } => {
             // Stamped first: for a hook run in the background this is the
             // time of what it reports.
             let mut caller = logbook_engine::claude::hook::HookCaller::now(None);
+            // A hook never fails its agent, not even for a bad flag.
+            caller.agent = agent.as_deref().and_then(logbook_agents::Agent::from_name);
+            if agent.is_some() && caller.agent.is_none() {
+                return ExitCode::SUCCESS;
+            }
             let payload = read_stdin(logbook_engine::claude::hook::MAX_PAYLOAD);
             // With no store to record into there is nowhere to say so
             // either; a hook never fails the agent.
@@ -83,7 +88,9 @@ fn main() -> ExitCode {
             else {
                 return ExitCode::SUCCESS;
             };
-            caller.agent_pid = logbook_engine::claude::hook::agent_pid();
+            if caller.agent.is_none() {
+                caller.agent_pid = logbook_engine::claude::hook::agent_pid();
+            }
             if logbook_engine::claude::hook::is_observation(&payload) {
                 logbook_engine::ops::spool_hook(&root, &payload, caller);
                 return ExitCode::SUCCESS;

@@ -1,6 +1,6 @@
 //! `logbook hooks install|uninstall`: logbook's entries in Claude Code's
-//! `settings.json`, merged in and taken out without disturbing anything
-//! else (key order included).
+//! `settings.json`, or Codex CLI's `hooks.json` (the same shape), merged in
+//! and taken out without disturbing anything else (key order included).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -63,9 +63,65 @@ fn group_has_ours(group: &Value, subcommand: &str) -> bool {
         })
 }
 
-/// Merges logbook's hooks (and a status line when none is set) into
-/// `settings`.
+/// What `hooks install` puts in one agent's hook file.
+#[derive(Debug, Clone, Copy)]
+pub struct Profile {
+    /// The events, each with whether it may run in the background.
+    pub events: &'static [(&'static str, bool)],
+    /// What each entry runs after the program.
+    pub subcommand: &'static str,
+    /// Add logbook's status line when none is set (Claude Code only).
+    pub status_line: bool,
+}
+
+/// Codex CLI's events that end or mark a turn: each one's rollout is
+/// captured when it fires (Codex's hook payloads name it).
+const CODEX_EVENTS: &[(&str, bool)] = &[
+    ("SessionStart", false),
+    ("UserPromptSubmit", false),
+    ("Stop", false),
+    ("PostCompact", false),
+];
+
+/// The profile for an agent named as `--agent` takes it.
+pub fn profile(agent: &str) -> Result<Profile, UsageError> {
+    static CLAUDE: std::sync::LazyLock<Vec<(&'static str, bool)>> =
+        std::sync::LazyLock::new(|| {
+            EVENTS
+                .iter()
+                .map(|HookEvent { name, delivery, .. }| (*name, *delivery == Delivery::Background))
+                .collect()
+        });
+    match logbook_agents::Agent::from_name(agent) {
+        Some(logbook_agents::Agent::ClaudeCode) => Ok(Profile {
+            events: CLAUDE.as_slice(),
+            subcommand: "hook",
+            status_line: true,
+        }),
+        Some(logbook_agents::Agent::Codex) => Ok(Profile {
+            events: CODEX_EVENTS,
+            subcommand: "hook --agent codex",
+            status_line: false,
+        }),
+        _ => Err(UsageError::Invalid(format!(
+            "no hooks for agent `{agent}`: claude-code or codex (Gemini CLI is read from its files)"
+        ))),
+    }
+}
+
+/// Merges logbook's Claude Code hooks (and a status line when none is
+/// set) into `settings`.
+#[cfg(test)]
 pub fn merge(settings: &mut Map<String, Value>, program: &str) -> anyhow::Result<bool> {
+    merge_profile(settings, program, &profile("claude-code")?)
+}
+
+/// Merges `profile`'s hooks into `settings`.
+pub fn merge_profile(
+    settings: &mut Map<String, Value>,
+    program: &str,
+    profile: &Profile,
+) -> anyhow::Result<bool> {
     let mut changed = false;
     let hooks = settings
         .entry("hooks")
@@ -73,27 +129,23 @@ pub fn merge(settings: &mut Map<String, Value>, program: &str) -> anyhow::Result
     let hooks = hooks
         .as_object_mut()
         .context("settings.json: \"hooks\" is not an object")?;
-    for HookEvent {
-        name: event,
-        delivery,
-        ..
-    } in EVENTS
-    {
+    for &(event, background) in profile.events {
         let groups = hooks
             .entry(event)
             .or_insert_with(|| Value::Array(Vec::new()))
             .as_array_mut()
             .with_context(|| format!("settings.json: hooks.{event} is not a list"))?;
-        if !groups.iter().any(|g| group_has_ours(g, "hook")) {
-            let mut hook = json!({"type": "command", "command": command_line(program, "hook")});
-            if delivery == Delivery::Background {
+        if !groups.iter().any(|g| group_has_ours(g, profile.subcommand)) {
+            let mut hook =
+                json!({"type": "command", "command": command_line(program, profile.subcommand)});
+            if background {
                 hook["async"] = Value::Bool(true);
             }
             groups.push(json!({"matcher": "", "hooks": [hook]}));
             changed = true;
         }
     }
-    if !settings.contains_key("statusLine") {
+    if profile.status_line && !settings.contains_key("statusLine") {
         settings.insert(
             "statusLine".into(),
             json!({"type": "command", "command": command_line(program, "statusline")}),
@@ -103,12 +155,18 @@ pub fn merge(settings: &mut Map<String, Value>, program: &str) -> anyhow::Result
     Ok(changed)
 }
 
-/// Removes exactly logbook's entries: its hook commands, the groups and
-/// event lists that held only them, and its status line.
+/// Removes exactly logbook's Claude Code entries: its hook commands, the
+/// groups and event lists that held only them, and its status line.
+#[cfg(test)]
 pub fn remove(settings: &mut Map<String, Value>) -> bool {
+    profile("claude-code").is_ok_and(|p| remove_profile(settings, &p))
+}
+
+/// Removes exactly `profile`'s entries.
+pub fn remove_profile(settings: &mut Map<String, Value>, profile: &Profile) -> bool {
     let mut changed = false;
     if let Some(hooks) = settings.get_mut("hooks").and_then(Value::as_object_mut) {
-        for HookEvent { name: event, .. } in EVENTS {
+        for &(event, _) in profile.events {
             let Some(groups) = hooks.get_mut(event).and_then(Value::as_array_mut) else {
                 continue;
             };
@@ -119,7 +177,7 @@ pub fn remove(settings: &mut Map<String, Value>) -> bool {
                     list.retain(|h| {
                         !h.get("command")
                             .and_then(Value::as_str)
-                            .is_some_and(|c| is_ours(c, "hook"))
+                            .is_some_and(|c| is_ours(c, profile.subcommand))
                     });
                     changed |= list.len() != n;
                 }
@@ -150,6 +208,16 @@ pub fn remove(settings: &mut Map<String, Value>) -> bool {
 }
 
 fn settings_path(scope: &HooksScope, cwd: &Path) -> anyhow::Result<PathBuf> {
+    if logbook_agents::Agent::from_name(&scope.agent) == Some(logbook_agents::Agent::Codex) {
+        if !scope.user {
+            return Ok(cwd.join(".codex/hooks.json"));
+        }
+        if let Some(dir) = std::env::var_os("CODEX_HOME").filter(|d| !d.is_empty()) {
+            return Ok(PathBuf::from(dir).join("hooks.json"));
+        }
+        let home = std::env::var_os("HOME").context("HOME is not set")?;
+        return Ok(PathBuf::from(home).join(".codex/hooks.json"));
+    }
     if scope.user {
         // Claude Code reads its user settings from CLAUDE_CONFIG_DIR when
         // that is set, so installing anywhere else would do nothing.
@@ -222,11 +290,12 @@ pub fn hooks(action: HooksAction, cwd: &Path, out: &mut dyn Write) -> anyhow::Re
         HooksAction::Install(scope) => (scope, true),
         HooksAction::Uninstall(scope) => (scope, false),
     };
+    let profile = profile(&scope.agent)?;
     let path = settings_path(scope, cwd)?;
     let change = if installing {
-        edit(&path, |s| merge(s, &program))?
+        edit(&path, |s| merge_profile(s, &program, &profile))?
     } else {
-        edit(&path, |s| Ok(remove(s)))?
+        edit(&path, |s| Ok(remove_profile(s, &profile)))?
     };
     let verb = match (installing, change) {
         (true, Change::Written) => "installed logbook's hooks in",
@@ -235,6 +304,12 @@ pub fn hooks(action: HooksAction, cwd: &Path, out: &mut dyn Write) -> anyhow::Re
         (false, Change::Unchanged) => "no logbook hooks in",
     };
     writeln!(out, "{verb} {}", path.display())?;
+    if installing && !profile.status_line {
+        writeln!(
+            out,
+            "Codex runs them once you have reviewed and trusted them; a Codex that keeps hooks behind a feature flag also needs [features] codex_hooks = true in its config.toml"
+        )?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -36,6 +36,9 @@ pub struct Spooled {
     /// it was kept).
     #[serde(default)]
     pub received_at: Option<logbook_core::Timestamp>,
+    /// The agent whose hook it is, when not Claude Code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<logbook_agents::Agent>,
     /// The payload, as received.
     pub payload: String,
 }
@@ -126,6 +129,7 @@ pub async fn ingest(ws: &Workspace) -> Vec<crate::claude::hook::HookOutcome> {
                 let caller = crate::claude::hook::HookCaller {
                     agent_pid: item.agent_pid,
                     received_at: item.received_at,
+                    agent: item.agent,
                 };
                 match crate::claude::hook::handle(ws, item.payload.as_bytes(), caller).await {
                     Ok(outcome) => applied.push(outcome),

@@ -173,9 +173,16 @@ fn credential_like(value: &[u8]) -> bool {
 /// there is none.
 fn not_a_secret(value: &[u8]) -> bool {
     value.iter().all(u8::is_ascii_digit)
-        || [&b"None"[..], b"null", b"nil", b"true", b"false", b"undefined"]
-            .iter()
-            .any(|word| value.eq_ignore_ascii_case(word))
+        || [
+            &b"None"[..],
+            b"null",
+            b"nil",
+            b"true",
+            b"false",
+            b"undefined",
+        ]
+        .iter()
+        .any(|word| value.eq_ignore_ascii_case(word))
 }
 
 /// The spans to mask in `haystack`, as (start, end, kind), sorted and

@@ -119,6 +119,10 @@ pub struct HookCaller {
     /// spool).
     #[serde(default)]
     pub received_at: Option<logbook_core::Timestamp>,
+    /// The agent whose hook this is (`logbook hook --agent NAME`); none is
+    /// Claude Code.
+    #[serde(default)]
+    pub agent: Option<logbook_agents::Agent>,
 }
 
 impl HookCaller {
@@ -127,6 +131,7 @@ impl HookCaller {
         Self {
             agent_pid,
             received_at: Some(logbook_core::Timestamp::from_jiff(jiff::Timestamp::now())),
+            agent: None,
         }
     }
 }
@@ -227,10 +232,56 @@ pub(crate) fn valid_agent_id(id: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
+/// Another agent's hook (Codex CLI's have Claude Code's shape: the
+/// session id, `cwd`, `hook_event_name` and `transcript_path`, the
+/// rollout). Whatever the event, the file it names is captured as
+/// `import` would, exactly once: each turn is recorded when it ends rather
+/// than at the daemon's next sweep. The session chain, handoffs and alerts
+/// stay Claude Code's.
+async fn other_agent(
+    ws: &Workspace,
+    raw: &[u8],
+    agent: logbook_agents::Agent,
+) -> crate::Result<HookOutcome> {
+    let p: Payload = serde_json::from_slice(raw).context("the hook payload is not valid JSON")?;
+    let Some(path) = p.transcript_path.filter(|path| path.is_file()) else {
+        // The rollout is written lazily: before the first turn there is
+        // nothing to take.
+        return Ok(HookOutcome::default());
+    };
+    if !path.is_absolute() {
+        return Err(EngineError::failed(format!(
+            "refusing relative transcript_path {}",
+            path.display()
+        )));
+    }
+    let options = crate::ops::import::ImportOptions {
+        only: Some(agent),
+        from_hook: true,
+        ..crate::ops::import::ImportOptions::default()
+    };
+    // Boxed: an import applies spooled hooks, which come back here (not
+    // from a hook's own import, but the types cannot tell).
+    Box::pin(crate::ops::import::import_files(
+        ws,
+        vec![path],
+        options,
+        None,
+    ))
+    .await?;
+    Ok(HookOutcome::default())
+}
+
 /// Handles one hook payload against an open store: the session chain,
 /// captures and handoffs that follow from `hook_event_name`. `agent_pid` is
 /// the Claude Code process above the hook.
 pub async fn handle(ws: &Workspace, raw: &[u8], caller: HookCaller) -> crate::Result<HookOutcome> {
+    if let Some(agent) = caller
+        .agent
+        .filter(|a| *a != logbook_agents::Agent::ClaudeCode)
+    {
+        return other_agent(ws, raw, agent).await;
+    }
     let agent_pid = caller.agent_pid;
     let p: Payload = serde_json::from_slice(raw).context("the hook payload is not valid JSON")?;
     let Some(known) = EVENTS.iter().find(|e| e.name == p.hook_event_name) else {

@@ -103,6 +103,9 @@ pub struct ImportOptions {
     /// (a project store's sweep of Codex rollouts, which every project
     /// shares); files that state none are kept.
     pub within: Option<PathBuf>,
+    /// Run for an agent's hook: the hook itself came through the spool or
+    /// the daemon, so the spool is not applied from inside it.
+    pub from_hook: bool,
 }
 
 /// Every session file in the agents' own folders (`only` narrows to one
@@ -218,8 +221,8 @@ pub async fn sweep(
     }
     let options = ImportOptions {
         skip_active: true,
-        only: None,
         within: project.map(Path::to_owned),
+        ..ImportOptions::default()
     };
     import_files(ws, files, options, None).await
 }
@@ -280,7 +283,9 @@ pub async fn import_files(
     for t in &transcripts {
         // Hooks that found the store busy are applied between files, so a
         // long import never keeps a hook waiting (DESIGN.md §8).
-        crate::spool::ingest(ws).await;
+        if !options.from_hook {
+            crate::spool::ingest(ws).await;
+        }
         let _lane = ws.lane().await;
         bar.set_message(format!(
             " {}",

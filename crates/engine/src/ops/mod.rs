@@ -326,6 +326,7 @@ pub fn spool_hook_as(root: &Path, id: &str, payload: &[u8], caller: HookCaller) 
         kind: "hook".into(),
         agent_pid: caller.agent_pid,
         received_at: caller.received_at,
+        agent: caller.agent,
         payload: String::from_utf8_lossy(payload).into_owned(),
     };
     if let Err(e) = spool::write(root, &item) {
