@@ -643,6 +643,18 @@ fn the_daemons_sweep_records_every_agent() {
         kinds.sort();
         kinds == ["claude-code", "codex", "gemini"]
     });
+    // A Codex session stays open (its rollout is recent) and has no
+    // watcher: the next sweeps take what its rollout gains.
+    let rollout = store
+        .scratch()
+        .join("codex/sessions/2026/05/11")
+        .join(CODEX[1].0.rsplit('/').next().unwrap());
+    let turn = r#"{"timestamp":"2026-05-11T09:00:00.000Z","type":"event_msg","payload":{"type":"user_message","message":"one more thing","images":[]}}"#;
+    append_text(&rollout, &format!("{turn}\n"));
+    let id = session_of(&store, CODEX[1].1);
+    wait_until(std::time::Duration::from_secs(60), "the next sweep", || {
+        logbook_tests::parts_of(&store, &id, "main") == std::fs::read(&rollout).unwrap()
+    });
     store.stop_daemon();
 }
 

@@ -174,7 +174,7 @@ pub fn read(line: &[u8]) -> Option<Record> {
             ..Record::default()
         });
     }
-    let line: Line = serde_json::from_slice(line).ok()?;
+    let mut line: Line = serde_json::from_slice(line).ok()?;
     let mut record = Record {
         at: line.timestamp.clone(),
         cwd: line.cwd.clone(),
@@ -185,19 +185,23 @@ pub fn read(line: &[u8]) -> Option<Record> {
         record.items.push(Item::Compaction);
         return Some(record);
     }
-    let Some(message) = &line.message else {
+    let Some(message) = line.message.take() else {
         return Some(record);
     };
     let user = line.kind == "user";
-    match &message.content {
+    let flags = Flags {
+        meta: line.is_meta,
+        compact_summary: line.is_compact_summary,
+    };
+    match message.content {
         None => {}
-        Some(Content::Text(text)) => user_text(&line, text, &mut record.items),
+        Some(Content::Text(text)) => user_text(flags, text, &mut record.items),
         Some(Content::Blocks(blocks)) => {
             for block in blocks {
                 match block {
-                    Block::Text { text } if user => user_text(&line, text, &mut record.items),
+                    Block::Text { text } if user => user_text(flags, text, &mut record.items),
                     Block::Text { text } if line.kind == "assistant" => {
-                        record.items.push(Item::Reply { text: text.clone() });
+                        record.items.push(Item::Reply { text });
                     }
                     Block::Text { .. } | Block::Other => {}
                     Block::ToolUse { id, name, input } => {
@@ -209,7 +213,7 @@ pub fn read(line: &[u8]) -> Option<Record> {
                         is_error,
                     } => record.items.push(Item::Result(result(
                         tool_use_id,
-                        content,
+                        &content,
                         is_error.unwrap_or(false),
                         line.tool_use_result.as_ref(),
                     ))),
@@ -242,28 +246,31 @@ pub fn read(line: &[u8]) -> Option<Record> {
     Some(record)
 }
 
-fn user_text(line: &Line, text: &str, items: &mut Vec<Item>) {
+/// What a user record says about whose words its text is.
+#[derive(Clone, Copy)]
+struct Flags {
+    meta: bool,
+    compact_summary: bool,
+}
+
+fn user_text(flags: Flags, text: String, items: &mut Vec<Item>) {
     let trimmed = text.trim();
-    if line.is_compact_summary {
-        items.push(Item::Summary {
-            text: text.to_owned(),
-        });
+    if flags.compact_summary {
+        items.push(Item::Summary { text });
     } else if trimmed.starts_with("[Request interrupted by user") {
         items.push(Item::Interrupt {
             text: trimmed.to_owned(),
         });
-    } else if !line.is_meta && !trimmed.is_empty() {
-        items.push(Item::Prompt {
-            text: text.to_owned(),
-            // Slash commands and their output come wrapped in tags: Claude
-            // Code talking, not the user's own words.
-            command: trimmed.starts_with('<'),
-        });
+    } else if !flags.meta && !trimmed.is_empty() {
+        // Slash commands and their output come wrapped in tags: Claude
+        // Code talking, not the user's own words.
+        let command = trimmed.starts_with('<');
+        items.push(Item::Prompt { text, command });
     }
 }
 
-fn call(id: &str, name: &str, input: &Value) -> Call {
-    let field = |key: &str| str_field(input, key);
+fn call(id: String, name: String, input: Value) -> Call {
+    let field = |key: &str| str_field(&input, key);
     let path = || {
         field("file_path")
             .or_else(|| field("notebook_path"))
@@ -271,7 +278,7 @@ fn call(id: &str, name: &str, input: &Value) -> Call {
     };
     let mut effects = Vec::new();
     let mut diff = None;
-    match name {
+    match name.as_str() {
         "Read" | "NotebookRead" | "Grep" | "Glob" => {
             if let Some(path) = path().or_else(|| field("path").map(str::to_owned)) {
                 effects.push(Effect::Read { path });
@@ -282,8 +289,11 @@ fn call(id: &str, name: &str, input: &Value) -> Call {
                 effects.push(Effect::Modify { path });
             }
             let s = |v: &Value, key: &str| str_field(v, key).unwrap_or_default().to_owned();
-            diff = match name {
-                "Edit" => Some(pair_diff(&s(input, "old_string"), &s(input, "new_string"))),
+            diff = match name.as_str() {
+                "Edit" => Some(pair_diff(
+                    &s(&input, "old_string"),
+                    &s(&input, "new_string"),
+                )),
                 "MultiEdit" => input.get("edits").and_then(Value::as_array).map(|edits| {
                     edits
                         .iter()
@@ -291,7 +301,7 @@ fn call(id: &str, name: &str, input: &Value) -> Call {
                         .collect::<Vec<_>>()
                         .join("@@\n")
                 }),
-                "Write" => Some(pair_diff("", &s(input, "content"))),
+                "Write" => Some(pair_diff("", &s(&input, "content"))),
                 _ => None,
             };
         }
@@ -336,17 +346,17 @@ fn call(id: &str, name: &str, input: &Value) -> Call {
         _ => {}
     }
     Call {
-        id: id.to_owned(),
-        name: name.to_owned(),
-        input: input.clone(),
-        target: target_of(input),
+        target: target_of(&input),
+        subagent: matches!(name.as_str(), "Task" | "Agent"),
+        id,
+        name,
+        input,
         effects,
         diff,
-        subagent: matches!(name, "Task" | "Agent"),
     }
 }
 
-fn result(id: &str, content: &Value, is_error: bool, details: Option<&Value>) -> CallResult {
+fn result(id: String, content: &Value, is_error: bool, details: Option<&Value>) -> CallResult {
     let text = text_of(content);
     let interrupted = details
         .and_then(|r| r.get("interrupted"))
@@ -363,7 +373,7 @@ fn result(id: &str, content: &Value, is_error: bool, details: Option<&Value>) ->
         Outcome::Ok
     };
     CallResult {
-        id: id.to_owned(),
+        id,
         exit_code: if is_error { exit_code(&text) } else { None },
         patch: details.filter(|_| !is_error).and_then(patch_of),
         text,

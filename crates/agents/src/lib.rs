@@ -112,6 +112,28 @@ pub fn read(kind: SourceKind, location: &str, line: &[u8]) -> Option<Record> {
     }
 }
 
+/// [`read`] for a fold that needs only usage, compactions, the agent's own
+/// account and the model of requests: `None`, without parsing, for a line
+/// that holds none of them (most lines of a transcript are tool calls and
+/// text, and the tokens fold runs on every hook).
+pub fn read_usage(kind: SourceKind, location: &str, line: &[u8]) -> Option<Record> {
+    let needles: &[&[u8]] = match Agent::of_source(kind)? {
+        Agent::ClaudeCode => &[
+            b"\"usage\"",
+            b"compact_boundary",
+            b"\"cost-state\"",
+            b"\"api-request\"",
+        ],
+        Agent::Codex => &[b"\"token_count\"", b"\"turn_context\"", b"\"compacted\""],
+        Agent::Gemini => &[b"\"tokens\""],
+    };
+    needles
+        .iter()
+        .any(|needle| memchr::memmem::find(line, needle).is_some())
+        .then(|| read(kind, location, line))
+        .flatten()
+}
+
 /// The compaction a line of a source of `kind` marks, if any: capture opens
 /// a new segment of the session there.
 pub fn compaction(kind: SourceKind, line: &[u8]) -> Option<CompactionDetected> {

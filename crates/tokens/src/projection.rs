@@ -311,7 +311,7 @@ impl TokensProjection {
                 let subagent = c.source.key != logbook_core::sessions::MAIN_SOURCE;
                 for line in c.bytes.0.split_inclusive(|b| *b == b'\n') {
                     if let Some(record) =
-                        logbook_agents::read(c.source.kind, &c.source.location, line)
+                        logbook_agents::read_usage(c.source.kind, &c.source.location, line)
                     {
                         view.apply_record(&record, &c.source.key, subagent, &self.windows);
                     }

@@ -93,9 +93,10 @@ fn gather(paths: &[PathBuf], env: &ClientEnv) -> crate::Result<Vec<PathBuf>> {
 /// What an import should leave alone.
 #[derive(Debug, Clone, Default)]
 pub struct ImportOptions {
-    /// Skip conversations whose newest session is still active: a live
-    /// session belongs to its watcher, which also splits it at compactions
-    /// (the daemon's sweep sets this).
+    /// Skip Claude Code conversations whose newest session is still
+    /// active: a live one belongs to its watcher, which also splits it at
+    /// compactions (the daemon's sweep sets this). Other agents have no
+    /// watcher: the sweep (or their hook) is what records them.
     pub skip_active: bool,
     /// Only this agent's files; others are listed as skipped.
     pub only: Option<Agent>,
@@ -297,6 +298,7 @@ pub async fn import_files(
         let lookup = known.lookup(t);
         if let Some(id) = lookup
             && options.skip_active
+            && t.agent == Agent::ClaudeCode
             && ws.quick_view(id).await?.status == SessionStatus::Active
         {
             continue;
