@@ -7,8 +7,10 @@
 //!   `marker.json`;
 //! - the **scanner** ([`scan::Scanner`]) that reads a file or stream from the
 //!   cursor, takes complete lines only, notices a truncated or replaced file,
-//!   counts malformed JSONL lines and splits at Claude Code's
-//!   `compact_boundary` records;
+//!   counts malformed JSONL lines and splits where the agent marks a
+//!   compaction (`logbook-agents` says where);
+//! - the capture of a file an agent rewrites whole ([`snapshot`]: Gemini
+//!   CLI's JSON chats), as the messages each version adds;
 //! - the **projection** ([`projection::TranscriptProjection`]) of
 //!   `transcript/part-NNNN.*`, the combined transcript when a session ends,
 //!   and `marker.json`.
