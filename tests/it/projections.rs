@@ -233,6 +233,9 @@ fn the_demo_runs_the_main_job_and_verifies_it() {
         "\"responses\": 4",
         "# Handoff from logbook session",
         "- keep the demo small",
+        "imported 2 files into 2 new sessions",
+        "codex                                        7626",
+        "gemini                                      17521",
         "projected files match the log",
         "The store was removed",
     ] {

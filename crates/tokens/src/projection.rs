@@ -308,6 +308,12 @@ impl TokensProjection {
                 view.agent = s.agent.as_ref().map(|a| a.kind.clone());
             }
             Event::TranscriptCaptured(c) if c.source.kind.is_agent_jsonl() => {
+                // A session started by hand that captures an agent's file
+                // is that agent's.
+                if view.agent.is_none() {
+                    view.agent = logbook_agents::Agent::of_source(c.source.kind)
+                        .map(|a| a.name().to_owned());
+                }
                 let subagent = c.source.key != logbook_core::sessions::MAIN_SOURCE;
                 for line in c.bytes.0.split_inclusive(|b| *b == b'\n') {
                     if let Some(record) =

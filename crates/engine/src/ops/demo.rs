@@ -17,6 +17,14 @@ use crate::request::{
 /// The demo's transcript: real Claude Code output, bundled in the binary.
 const TRANSCRIPT: &[u8] =
     include_bytes!("../../../../tests/fixtures/claude-code/spotter-real/tool_heavy.jsonl");
+/// Another agent's sessions, bundled too: a Codex CLI 0.77 rollout
+/// (codemie-code, Apache-2.0) and a Gemini CLI chat (entire-cli, MIT); see
+/// tests/fixtures/{codex,gemini}/SOURCES.md.
+const CODEX_ROLLOUT: &[u8] = include_bytes!(
+    "../../../../tests/fixtures/codex/codemie-code/rollout-2026-01-02T18-39-45-019b7f94-51b4-7593-922e-ba12b5b73b52.jsonl"
+);
+const GEMINI_CHAT: &[u8] =
+    include_bytes!("../../../../tests/fixtures/gemini/entire-cli/ab-2b9748b105-0.full.jsonl");
 use crate::console::Console;
 use crate::workspace::Workspace;
 
@@ -185,6 +193,53 @@ pub async fn demo(
     )
     .await?;
     out.write_all(&found.take())?;
+
+    // Codex CLI and Gemini CLI, read from the files they write.
+    let codex = scratch
+        .path()
+        .join("codex/sessions/2026/01/02/rollout-2026-01-02T18-39-45-019b7f94-51b4-7593-922e-ba12b5b73b52.jsonl");
+    let gemini = scratch
+        .path()
+        .join("gemini/.gemini/tmp/project/chats/session-2026-01-05T20-51-f7633853.json");
+    for (path, bytes) in [(&codex, CODEX_ROLLOUT), (&gemini, GEMINI_CHAT)] {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(path, bytes)?;
+    }
+    say(
+        out,
+        &format!(
+            "import {} {}   # with no path: every agent's own folders",
+            codex.display(),
+            gemini.display()
+        ),
+    )?;
+    let summary = crate::ops::import::import_files(
+        &ws,
+        vec![codex, gemini],
+        crate::ops::import::ImportOptions::default(),
+        None,
+    )
+    .await?;
+    writeln!(
+        out,
+        "imported {} files into {} new sessions: {} lines",
+        summary.files, summary.new_sessions, summary.lines
+    )?;
+    say(out, "tokens --by agent")?;
+    crate::ops::tokens::tokens(
+        &ws,
+        TokensArgs {
+            session: None,
+            by: TokensBy::Agent,
+            since: None,
+            json: no_json(),
+        },
+        out,
+        true,
+    )
+    .await?;
 
     say(out, "ls")?;
     crate::ops::ls::ls(
