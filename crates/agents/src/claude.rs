@@ -130,11 +130,10 @@ struct RequestParams {
     betas: Vec<String>,
 }
 
-/// Reads one transcript line; `None` for anything that is not a JSON
-/// object this module can read.
-pub fn read(line: &[u8]) -> Option<Record> {
+/// Claude Code's own records about accounting (2.1.x): its running
+/// account (`cost-state`) and the requests it made (`api-request`).
+fn accounting(line: &[u8]) -> Option<Record> {
     let has = |needle: &[u8]| memchr::memmem::find(line, needle).is_some();
-    // Claude Code's own records about accounting (2.1.x).
     if has(b"\"cost-state\"")
         && let Ok(c) = serde_json::from_slice::<CostState>(line)
         && c.kind == "cost-state"
@@ -173,6 +172,95 @@ pub fn read(line: &[u8]) -> Option<Record> {
             }],
             ..Record::default()
         });
+    }
+    None
+}
+
+/// The usage-only fields of a line: the content (most of the bytes) is
+/// skipped, not built.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct UsageLine {
+    #[serde(rename = "type")]
+    kind: String,
+    subtype: Option<String>,
+    is_sidechain: bool,
+    timestamp: Option<String>,
+    request_id: Option<String>,
+    message: Option<UsageMessage>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct UsageMessage {
+    id: Option<String>,
+    model: Option<String>,
+    usage: Option<ApiUsage>,
+}
+
+/// [`read`] for the tokens fold: usage, compactions and accounting only.
+/// `None` without parsing for a line that can hold none of them.
+pub fn read_usage(line: &[u8]) -> Option<Record> {
+    if let Some(record) = accounting(line) {
+        return Some(record);
+    }
+    let has = |needle: &[u8]| memchr::memmem::find(line, needle).is_some();
+    if !has(b"\"usage\"") && !has(b"compact_boundary") {
+        return None;
+    }
+    let line: UsageLine = serde_json::from_slice(line).ok()?;
+    let mut record = Record {
+        at: line.timestamp,
+        sidechain: line.is_sidechain,
+        ..Record::default()
+    };
+    if line.kind == "system" && line.subtype.as_deref() == Some("compact_boundary") {
+        record.items.push(Item::Compaction);
+    } else if line.kind == "assistant"
+        && let Some(message) = line.message
+        && let Some(usage) = usage_item(
+            message.id.as_deref(),
+            message.model,
+            message.usage,
+            line.request_id.as_deref(),
+        )
+    {
+        record.items.push(usage);
+    }
+    Some(record)
+}
+
+/// One response's usage, keyed so its lines count once; none for Claude
+/// Code's own placeholder answers, which cost nothing.
+fn usage_item(
+    id: Option<&str>,
+    model: Option<String>,
+    usage: Option<ApiUsage>,
+    request_id: Option<&str>,
+) -> Option<Item> {
+    let usage = usage?;
+    let model = model.unwrap_or_else(|| "unknown".into());
+    if model == "<synthetic>" {
+        return None;
+    }
+    let tokens = Tokens::from(usage);
+    Some(Item::Usage(Usage {
+        // One response is several lines sharing `message.id` and
+        // `requestId`; the last line's usage is the response's.
+        key: id.map(|id| format!("{id}:{}", request_id.unwrap_or_default())),
+        model: Some(model),
+        context: Some(tokens.context()),
+        tokens,
+        counting: Counting::Response,
+        window: None,
+    }))
+}
+
+/// Reads one transcript line; `None` for anything that is not a JSON
+/// object this module can read.
+pub fn read(line: &[u8]) -> Option<Record> {
+    if let Some(record) = accounting(line) {
+        return Some(record);
     }
     let mut line: Line = serde_json::from_slice(line).ok()?;
     let mut record = Record {
@@ -222,26 +310,14 @@ pub fn read(line: &[u8]) -> Option<Record> {
         }
     }
     if line.kind == "assistant"
-        && let Some(usage) = message.usage
+        && let Some(usage) = usage_item(
+            message.id.as_deref(),
+            message.model,
+            message.usage,
+            line.request_id.as_deref(),
+        )
     {
-        let model = message.model.clone().unwrap_or_else(|| "unknown".into());
-        // Claude Code's own placeholder answers cost nothing.
-        if model != "<synthetic>" {
-            let tokens = Tokens::from(usage);
-            record.items.push(Item::Usage(Usage {
-                // One response is several lines sharing `message.id` and
-                // `requestId`; the last line's usage is the response's.
-                key: message
-                    .id
-                    .as_ref()
-                    .map(|id| format!("{id}:{}", line.request_id.as_deref().unwrap_or_default())),
-                model: Some(model),
-                context: Some(tokens.context()),
-                tokens,
-                counting: Counting::Response,
-                window: None,
-            }));
-        }
+        record.items.push(usage);
     }
     Some(record)
 }

@@ -118,12 +118,7 @@ pub fn read(kind: SourceKind, location: &str, line: &[u8]) -> Option<Record> {
 /// text, and the tokens fold runs on every hook).
 pub fn read_usage(kind: SourceKind, location: &str, line: &[u8]) -> Option<Record> {
     let needles: &[&[u8]] = match Agent::of_source(kind)? {
-        Agent::ClaudeCode => &[
-            b"\"usage\"",
-            b"compact_boundary",
-            b"\"cost-state\"",
-            b"\"api-request\"",
-        ],
+        Agent::ClaudeCode => return claude::read_usage(line),
         Agent::Codex => &[b"\"token_count\"", b"\"turn_context\"", b"\"compacted\""],
         Agent::Gemini => &[b"\"tokens\""],
     };
