@@ -79,7 +79,7 @@ struct Builder {
     /// Tool calls waiting for their result: id to index in `items`.
     open: BTreeMap<String, usize>,
     /// The turn's usage, by API message id (the last count of each wins:
-    /// Claude Code writes one response over several lines).
+    /// an agent may write one response over several lines).
     turn: BTreeMap<String, Tokens>,
     /// The last running total per source (Codex counts that way).
     totals: BTreeMap<String, logbook_agents::Tokens>,

@@ -1,5 +1,6 @@
 //! The `tokens` projection: `tokens.json` per session, folded from
-//! captured Claude Code records, status-line and text-line readings, budget
+//! captured agent records (through `logbook-agents`), status-line and
+//! text-line readings, budget
 //! alerts and compactions. The file is its own state (with the last seq it
 //! applied), so each capture only adds to it.
 
