@@ -415,6 +415,20 @@ fn every_gemini_fixture_imports_once_and_counts_each_message_once() {
     assert_eq!(modified.len(), 1);
     assert_eq!(modified[0]["path"], "GEMINI.md");
     assert_eq!(modified[0]["count"], 2);
+    // Searchable and readable like a Claude Code session.
+    let hits: Value =
+        serde_json::from_str(&store.ok(&["search", "comprehensive", "--session", &id, "--json"]))
+            .unwrap();
+    assert!(
+        hits.as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["role"] == "prompt"),
+        "{hits:#}"
+    );
+    let md = store.ok(&["render", &id, "--format", "md"]);
+    assert!(md.contains("generate a comprehensive GEMINI.md file"));
+    assert!(md.matches("read_file").count() >= 7, "each call shown");
 }
 
 /// The three snapshots of one Gemini session (entire-cli), in the order

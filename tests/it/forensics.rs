@@ -506,17 +506,7 @@ fn planted_secrets_reach_no_output_while_the_log_keeps_the_exact_bytes() {
     assert!(shown[2].1.contains("[REDACTED:"), "{}", shown[2].1);
     assert!(shown[3].1.contains("[REDACTED:anthropic-key]"));
     // The export, decoded, is still the transcript, masked.
-    let exported: String = shown[5]
-        .1
-        .lines()
-        .map(json_of)
-        .filter_map(|e| {
-            e["event"]["transcript_captured"]["bytes"]
-                .as_str()
-                .map(str::to_owned)
-        })
-        .map(|b| decode_base64(&b))
-        .collect();
+    let exported = captured_in_export(&shown[5].1);
     assert!(exported.contains("[REDACTED:github-token]"), "{exported}");
     for line in exported.lines() {
         json_of(line);
@@ -533,16 +523,7 @@ fn planted_secrets_reach_no_output_while_the_log_keeps_the_exact_bytes() {
 
     // The log keeps the exact bytes, and a user who asks sees them.
     let raw = store.ok(&["export"]);
-    let raw_bytes: String = raw
-        .lines()
-        .map(json_of)
-        .filter_map(|e| {
-            e["event"]["transcript_captured"]["bytes"]
-                .as_str()
-                .map(str::to_owned)
-        })
-        .map(|b| decode_base64(&b))
-        .collect();
+    let raw_bytes = captured_in_export(&raw);
     assert_eq!(raw_bytes, std::fs::read_to_string(&transcript).unwrap());
     assert!(
         store
@@ -557,6 +538,20 @@ fn planted_secrets_reach_no_output_while_the_log_keeps_the_exact_bytes() {
 }
 
 /// The bytes of a transcript capture, as the export writes them (base64).
+/// The transcript bytes an `export` holds, decoded and joined.
+fn captured_in_export(export: &str) -> String {
+    export
+        .lines()
+        .map(json_of)
+        .filter_map(|e| {
+            e["event"]["transcript_captured"]["bytes"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .map(|b| decode_base64(&b))
+        .collect()
+}
+
 fn decode_base64(text: &str) -> String {
     use base64::Engine as _;
     String::from_utf8(

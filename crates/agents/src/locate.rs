@@ -120,6 +120,10 @@ pub fn session_files(agent: Agent, root: &Path) -> std::io::Result<Vec<PathBuf>>
         .filter_map(|p| p.file_name())
         .map(|n| n.to_string_lossy().into_owned())
         .collect();
+    let live = match agent {
+        Agent::Codex => live_names(root),
+        _ => Default::default(),
+    };
     let has_sibling = |path: &Path, ext: &str| {
         let mut sibling = path.as_os_str().to_owned();
         sibling.push(ext);
@@ -135,9 +139,6 @@ pub fn session_files(agent: Agent, root: &Path) -> std::io::Result<Vec<PathBuf>>
             match agent {
                 Agent::ClaudeCode => name.ends_with(".jsonl"),
                 Agent::Codex => {
-                    let archived = path
-                        .components()
-                        .any(|c| c.as_os_str() == "archived_sessions");
                     let plain = name.strip_suffix(".zst").unwrap_or(&name);
                     // Codex names them `rollout-*`, but any JSONL file in
                     // its folders is read (as ccusage does); what it holds
@@ -146,7 +147,7 @@ pub fn session_files(agent: Agent, root: &Path) -> std::io::Result<Vec<PathBuf>>
                             || (name.ends_with(".jsonl.zst") && !names.contains(plain)))
                         // An archived copy of a rollout that is still live
                         // (same name under sessions/) is the same thread.
-                        && !(archived && root_has_live(root, &name))
+                        && !live.contains(&name)
                 }
                 Agent::Gemini => {
                     let in_chats = path
@@ -165,23 +166,23 @@ pub fn session_files(agent: Agent, root: &Path) -> std::io::Result<Vec<PathBuf>>
         .collect())
 }
 
-/// Whether `sessions/` beside an `archived_sessions/` root holds `name`.
-fn root_has_live(root: &Path, name: &str) -> bool {
-    let base = if root.file_name().is_some_and(|n| n == "archived_sessions") {
-        root.parent()
-    } else {
-        Some(root)
-    };
-    let Some(live) = base.map(|b| b.join("sessions")) else {
-        return false;
-    };
+/// The file names under `sessions/` beside an `archived_sessions/` root
+/// (none for any other root): an archived copy of one of them is the same
+/// thread.
+fn live_names(root: &Path) -> std::collections::BTreeSet<String> {
     let mut found = Vec::new();
-    if walk(&live, 0, &mut found).is_err() {
-        return false;
+    if root.file_name().is_some_and(|n| n == "archived_sessions")
+        && let Some(live) = root.parent().map(|b| b.join("sessions"))
+        && live.is_dir()
+    {
+        // Unreadable: no copy is known, and each file is read as its own.
+        let _ = walk(&live, 0, &mut found);
     }
     found
         .iter()
-        .any(|p| p.file_name().is_some_and(|n| n.to_string_lossy() == name))
+        .filter_map(|p| p.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .collect()
 }
 
 /// Regular files under `dir`, not following links out of it (the agents'

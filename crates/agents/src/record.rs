@@ -212,13 +212,26 @@ impl Tokens {
             .saturating_add(self.cache_read)
     }
 
-    /// `self - earlier`, field by field (at least 0).
-    pub fn since(&self, earlier: &Tokens) -> Tokens {
-        Tokens {
-            input: self.input.saturating_sub(earlier.input),
-            output: self.output.saturating_sub(earlier.output),
-            cache_creation: self.cache_creation.saturating_sub(earlier.cache_creation),
-            cache_read: self.cache_read.saturating_sub(earlier.cache_read),
+    /// What a running total adds over the `previous` total of the same
+    /// source: the step, field by field. A total below the previous one in
+    /// any field is a new counter (a thread that did not carry its parent's
+    /// over), and counts whole.
+    pub fn step_from(&self, previous: Option<&Tokens>) -> Tokens {
+        match previous {
+            Some(before)
+                if self.input >= before.input
+                    && self.output >= before.output
+                    && self.cache_creation >= before.cache_creation
+                    && self.cache_read >= before.cache_read =>
+            {
+                Tokens {
+                    input: self.input - before.input,
+                    output: self.output - before.output,
+                    cache_creation: self.cache_creation - before.cache_creation,
+                    cache_read: self.cache_read - before.cache_read,
+                }
+            }
+            _ => *self,
         }
     }
 

@@ -181,6 +181,15 @@ fn a_snapshot_gives_new_and_changed_messages_and_a_rewind_restarts() {
     assert!(Snapshot::parse(b"[1,2]").is_err());
 }
 
+/// Every session file of `agent` under `roots`, relative to `base`.
+fn listed(agent: Agent, roots: &[std::path::PathBuf], base: &Path) -> Vec<String> {
+    roots
+        .iter()
+        .flat_map(|r| session_files(agent, r).expect("listed"))
+        .map(|p| p.strip_prefix(base).expect("inside").display().to_string())
+        .collect()
+}
+
 fn touch(path: &Path, text: &str) {
     std::fs::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
     std::fs::write(path, text).expect("write");
@@ -198,16 +207,7 @@ fn each_agents_folders_and_the_copy_that_wins() {
     touch(&codex.join("sessions/2026/01/01/rollout-b.jsonl.zst"), "");
     touch(&codex.join("archived_sessions/rollout-a.jsonl"), rollout);
     touch(&codex.join("archived_sessions/rollout-c.jsonl"), rollout);
-    let found: Vec<String> = roots(Agent::Codex)
-        .iter()
-        .flat_map(|r| session_files(Agent::Codex, r).expect("listed"))
-        .map(|p| {
-            p.strip_prefix(&codex)
-                .expect("inside")
-                .display()
-                .to_string()
-        })
-        .collect();
+    let found = listed(Agent::Codex, &roots(Agent::Codex), &codex);
     assert_eq!(
         found,
         [
@@ -222,16 +222,7 @@ fn each_agents_folders_and_the_copy_that_wins() {
     touch(&chats.join("session-2.json"), "{}");
     touch(&chats.join("parent/child.jsonl"), "{}");
     touch(&home.path().join(".gemini/tmp/abc/logs.json"), "[]");
-    let found: Vec<String> = roots(Agent::Gemini)
-        .iter()
-        .flat_map(|r| session_files(Agent::Gemini, r).expect("listed"))
-        .map(|p| {
-            p.strip_prefix(&chats)
-                .expect("inside")
-                .display()
-                .to_string()
-        })
-        .collect();
+    let found = listed(Agent::Gemini, &roots(Agent::Gemini), &chats);
     assert_eq!(
         found,
         ["parent/child.jsonl", "session-1.jsonl", "session-2.json"]

@@ -267,12 +267,7 @@ impl Builder {
             Counting::Response => usage.tokens,
             Counting::Cumulative => {
                 let before = self.totals.insert(source.to_owned(), usage.tokens);
-                match before {
-                    Some(before) if usage.tokens.all() >= before.all() => {
-                        usage.tokens.since(&before)
-                    }
-                    _ => usage.tokens,
-                }
+                usage.tokens.step_from(before.as_ref())
             }
         };
         if counted.all() == 0 {

@@ -85,14 +85,6 @@ pub struct SourceCount {
     pub total: Option<Tokens>,
 }
 
-/// Whether running total `now` is at least `before` in every field.
-fn covers(now: &Tokens, before: &Tokens) -> bool {
-    now.input >= before.input
-        && now.output >= before.output
-        && now.cache_creation >= before.cache_creation
-        && now.cache_read >= before.cache_read
-}
-
 impl TokensView {
     /// An empty view.
     pub fn new(session_id: SessionId) -> Self {
@@ -182,12 +174,7 @@ impl TokensView {
         let counted = match usage.counting {
             Counting::Response => usage.tokens,
             Counting::Cumulative => {
-                // The step from the last total; a total below it is a new
-                // counter (a thread that did not carry its parent's over).
-                let step = match state.total {
-                    Some(before) if covers(&usage.tokens, &before) => usage.tokens.since(&before),
-                    _ => usage.tokens,
-                };
+                let step = usage.tokens.step_from(state.total.as_ref());
                 state.total = Some(usage.tokens);
                 step
             }

@@ -274,7 +274,13 @@ pub async fn import_files(
         None => indicatif::ProgressBar::hidden(),
     };
 
-    let mut known = agent_sessions(ws).await?;
+    // A hook names one file of a live session, which is near the top of
+    // the store: look it up newest first rather than read every session.
+    let mut known = if options.from_hook {
+        sessions_of(ws, &transcripts).await?
+    } else {
+        agent_sessions(ws).await?
+    };
     let mut touched: HashMap<SessionId, SystemTime> = HashMap::new();
     let config = CaptureConfig {
         shrink_ratio: ws.config().compaction_ratio,
@@ -522,6 +528,32 @@ impl Known {
             _ => MAIN_SOURCE.to_owned(),
         }
     }
+}
+
+/// The newest session of each of `files`' agent sessions, if it has one.
+async fn sessions_of(ws: &Workspace, files: &[Found]) -> crate::Result<Known> {
+    let mut known = Known::default();
+    for found in files {
+        let agent = found.agent.name();
+        let newest = ws
+            .newest(|v| {
+                v.agent.as_ref().is_some_and(|a| {
+                    a.kind == agent && a.session_id.as_deref() == Some(found.session.as_str())
+                })
+            })
+            .await?;
+        if let Some(view) = newest
+            && let Some(info) = &view.agent
+        {
+            known.insert(
+                agent,
+                &found.session,
+                info.transcript_path.clone(),
+                view.session_id,
+            );
+        }
+    }
+    Ok(known)
 }
 
 /// Every agent session in the store, from each session's first event.
