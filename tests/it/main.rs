@@ -15,5 +15,6 @@ mod import;
 mod lifecycle;
 mod memory;
 mod projections;
+mod review;
 mod tmux;
 mod tokens;

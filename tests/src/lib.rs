@@ -288,6 +288,7 @@ impl Store {
     pub fn projected_files(&self) -> Vec<(String, Vec<u8>)> {
         let mut out = vec![];
         walk(&self.root().join("sessions"), &self.root(), &mut out);
+        walk(&self.root().join("projects"), &self.root(), &mut out);
         out.sort();
         out
     }

@@ -479,6 +479,11 @@ fn exit_code(text: &str) -> Option<i32> {
 /// The hunks of a result's `structuredPatch`, as diff lines.
 fn patch_of(details: &Value) -> Option<String> {
     let hunks = details.get("structuredPatch")?.as_array()?;
+    // A file written anew states no hunks: the call's own content is then
+    // the change.
+    if hunks.is_empty() {
+        return None;
+    }
     let mut out = String::new();
     for hunk in hunks {
         let n = |key: &str| hunk.get(key).and_then(Value::as_u64).unwrap_or(0);

@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use logbook_engine::request::{
     AnchorArgs, CaptureArgs, ContextArgs, DoctorArgs, EndArgs, ExportArgs, FilesArgs, HandoffArgs,
-    ImportArgs, JsonArg, LogArgs, LsArgs, NoteArgs, RenderArgs, ReplayArgs, SearchArgs, ShowArgs,
-    StartArgs, TimelineArgs, TokensArgs, TransitionArgs, VerifyArgs,
+    ImportArgs, JsonArg, LogArgs, LsArgs, MemoryArgs, NoteArgs, RenderArgs, ReplayArgs, ReviewArgs,
+    SearchArgs, ShowArgs, StartArgs, StatsArgs, TaskArgs, TimelineArgs, TokensArgs, TransitionArgs,
+    VerifyArgs,
 };
 
 /// A flight recorder for AI coding-agent sessions.
@@ -82,8 +83,16 @@ pub enum Command {
         #[command(subcommand)]
         action: HooksAction,
     },
-    /// Record a note (decision, correction, plan) against the active session
+    /// Record a note (decision, correction, plan, project memory) against the active session
     Note(NoteArgs),
+    /// Add, complete or list a session's tasks (for agents without task tools)
+    Task(TaskArgs),
+    /// What a session achieved: requests, tasks, tests, files, time, tokens, corrections, blockers
+    Review(ReviewArgs),
+    /// What a project's sessions decided and corrected, the errors met and the files most touched
+    Memory(MemoryArgs),
+    /// Sessions, active time, tasks, tests, tokens and corrections by day, project or agent
+    Stats(StatsArgs),
     /// Print a session's context (files, commands, corrections, decisions, todos)
     Context(ContextArgs),
     /// Print a session's handoff brief (default: the latest one)

@@ -147,6 +147,13 @@ fn main() -> ExitCode {
             args,
             agent_pid: logbook_engine::claude::hook::agent_pid(),
         },
+        Command::Task(args) => Request::Task {
+            args,
+            agent_pid: logbook_engine::claude::hook::agent_pid(),
+        },
+        Command::Review(args) => Request::Review(args),
+        Command::Memory(args) => Request::Memory(args),
+        Command::Stats(args) => Request::Stats(args),
         Command::Context(args) => Request::Context(args),
         Command::Handoff(args) => Request::Handoff(args),
         Command::Resume(args) => Request::Resume(args),

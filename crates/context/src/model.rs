@@ -216,14 +216,7 @@ impl ContextView {
     }
 
     fn relative(&self, path: &str) -> String {
-        match &self.cwd {
-            Some(cwd) => path
-                .strip_prefix(cwd.trim_end_matches('/'))
-                .and_then(|rest| rest.strip_prefix('/'))
-                .filter(|rest| !rest.is_empty())
-                .map_or_else(|| path.to_owned(), str::to_owned),
-            None => path.to_owned(),
-        }
+        relative_to(self.cwd.as_deref(), path)
     }
 
     fn tool_use(&mut self, side: bool, call: &Call, at: &Option<String>) {
@@ -363,6 +356,19 @@ impl ContextView {
         self.last_requests.push(entry);
         let excess = self.last_requests.len().saturating_sub(LAST_REQUESTS);
         self.last_requests.drain(..excess);
+    }
+}
+
+/// `path` relative to `cwd` when it lies inside it, else as it is: what
+/// a person in the project would call the file.
+pub fn relative_to(cwd: Option<&str>, path: &str) -> String {
+    match cwd {
+        Some(cwd) => path
+            .strip_prefix(cwd.trim_end_matches('/'))
+            .and_then(|rest| rest.strip_prefix('/'))
+            .filter(|rest| !rest.is_empty())
+            .map_or_else(|| path.to_owned(), str::to_owned),
+        None => path.to_owned(),
     }
 }
 

@@ -151,6 +151,52 @@ pub async fn seq_before(log: &dyn EventLog, env: &Envelope) -> Result<u64, LogEr
         .map_or(0, |e| e.seq))
 }
 
+/// A session's fold as stored in its own file, and how to go on from it.
+pub trait SessionFold: Sized {
+    /// The last log seq folded in.
+    fn seq(&self) -> u64;
+    /// Folds one envelope of the session.
+    fn apply(&mut self, env: &Envelope);
+}
+
+/// The folds of every session `batch` touches, each brought up to date
+/// with the batch, in the order the sessions first appear. A fold goes on
+/// from what `load` finds when that ends exactly at the event before the
+/// batch's first of the session; otherwise (missing, stale, not its own)
+/// `fresh` starts one and the session's history is folded from the log.
+pub async fn fold_sessions<F: SessionFold>(
+    log: &dyn EventLog,
+    batch: &[Envelope],
+    load: impl Fn(crate::SessionId) -> Result<Option<F>, ProjectionError>,
+    fresh: impl Fn(crate::SessionId) -> F,
+) -> Result<Vec<F>, ProjectionError> {
+    let mut folds: Vec<(crate::SessionId, F)> = Vec::new();
+    for env in batch {
+        let index = match folds.iter().position(|(id, _)| *id == env.session) {
+            Some(i) => i,
+            None => {
+                let before = seq_before(log, env).await?;
+                let fold = match load(env.session)? {
+                    Some(f) if f.seq() == before => f,
+                    _ => {
+                        let mut fold = fresh(env.session);
+                        for earlier in log.read_session(env.session).await? {
+                            if earlier.seq < env.seq {
+                                fold.apply(&earlier);
+                            }
+                        }
+                        fold
+                    }
+                };
+                folds.push((env.session, fold));
+                folds.len() - 1
+            }
+        };
+        folds[index].1.apply(env);
+    }
+    Ok(folds.into_iter().map(|(_, f)| f).collect())
+}
+
 /// How many envelopes one catch-up step reads: bounded so a log full of
 /// transcript bytes never has to fit in memory at once.
 pub const CATCH_UP_CHUNK: usize = 256;

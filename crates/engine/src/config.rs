@@ -64,6 +64,11 @@ pub struct Config {
     /// `<store>/index`, updated when the daemon is idle and before each
     /// search). Off: no index is kept and those commands refuse.
     pub search_index: bool,
+    /// Give a new conversation with no handoff what its project's earlier
+    /// sessions decided and corrected (the project memory's brief).
+    pub memory_brief: bool,
+    /// The most characters that brief may hold.
+    pub memory_brief_chars: usize,
 }
 
 impl Default for Config {
@@ -89,6 +94,8 @@ impl Default for Config {
             sweep_interval_secs: 3_600,
             min_free_mb: logbook_store::DEFAULT_MIN_FREE >> 20,
             search_index: true,
+            memory_brief: true,
+            memory_brief_chars: 2_000,
         }
     }
 }

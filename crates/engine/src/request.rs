@@ -212,7 +212,7 @@ pub struct ImportArgs {
 /// `note`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "clap", derive(clap::Args))]
-#[cfg_attr(feature = "clap", command(group(clap::ArgGroup::new("kind").required(true).args(["decision", "correction", "plan"]))))]
+#[cfg_attr(feature = "clap", command(group(clap::ArgGroup::new("kind").required(true).args(["decision", "correction", "plan", "memory"]))))]
 pub struct NoteArgs {
     /// Something decided
     #[cfg_attr(feature = "clap", arg(long, value_name = "TEXT"))]
@@ -220,9 +220,15 @@ pub struct NoteArgs {
     /// A correction the agent must not forget
     #[cfg_attr(feature = "clap", arg(long, value_name = "TEXT"))]
     pub correction: Option<String>,
-    /// A plan
-    #[cfg_attr(feature = "clap", arg(long, value_name = "TEXT"))]
+    /// A plan (each list item becomes a task)
+    #[cfg_attr(
+        feature = "clap",
+        arg(long, value_name = "TEXT", allow_hyphen_values = true)
+    )]
     pub plan: Option<String>,
+    /// Something the project should remember in every later session
+    #[cfg_attr(feature = "clap", arg(long, value_name = "TEXT"))]
+    pub memory: Option<String>,
     /// The session (default: the one of the Claude Code process this runs
     /// under, else the only active one)
     #[cfg_attr(feature = "clap", arg(long, value_name = "SESSION"))]
@@ -419,6 +425,102 @@ pub struct AnchorArgs {
     pub out: Option<PathBuf>,
 }
 
+/// `review`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+pub struct ReviewArgs {
+    /// Session id or unique prefix (default: the only active session, else
+    /// the newest)
+    pub session: Option<String>,
+    /// Whether to print JSON.
+    #[cfg_attr(feature = "clap", command(flatten))]
+    pub json: JsonArg,
+}
+
+/// `memory`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+pub struct MemoryArgs {
+    /// The project: the directory its agent ran in (default: the current
+    /// directory, else the nearest one above it with a memory)
+    #[cfg_attr(feature = "clap", arg(long, value_name = "DIR"))]
+    pub project: Option<PathBuf>,
+    /// Print the brief a new session here would be given
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub brief: bool,
+    /// Whether to print JSON.
+    #[cfg_attr(feature = "clap", command(flatten))]
+    pub json: JsonArg,
+}
+
+/// `stats`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+pub struct StatsArgs {
+    /// Group rows by
+    #[cfg_attr(feature = "clap", arg(long, value_enum, default_value = "day"))]
+    pub by: StatsBy,
+    /// Only sessions started at or after this time (RFC 3339 or YYYY-MM-DD, UTC)
+    #[cfg_attr(feature = "clap", arg(long, value_name = "TIME"))]
+    pub since: Option<String>,
+    /// Whether to print JSON.
+    #[cfg_attr(feature = "clap", command(flatten))]
+    pub json: JsonArg,
+}
+
+/// How `stats` groups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+pub enum StatsBy {
+    /// One row per day the sessions started
+    Day,
+    /// One row per project (the directory the agent ran in)
+    Project,
+    /// One row per agent (claude-code, codex, gemini)
+    Agent,
+}
+
+/// `task`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+pub struct TaskArgs {
+    /// What to do.
+    #[cfg_attr(feature = "clap", command(subcommand))]
+    pub action: TaskAction,
+}
+
+/// `task add|done|ls`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::Subcommand))]
+pub enum TaskAction {
+    /// Add a task to a session's list; prints its number
+    Add {
+        /// What to do
+        text: String,
+        /// The session (default: the one of the agent this runs under,
+        /// else the only active one)
+        #[cfg_attr(feature = "clap", arg(long, value_name = "SESSION"))]
+        session: Option<String>,
+    },
+    /// Mark a task completed, by its number (or the start of its text)
+    Done {
+        /// The task's number in `task ls`, or the start of its text
+        task: String,
+        /// The session (default as for `add`)
+        #[cfg_attr(feature = "clap", arg(long, value_name = "SESSION"))]
+        session: Option<String>,
+    },
+    /// List a session's tasks
+    Ls {
+        /// The session (default as for `add`)
+        #[cfg_attr(feature = "clap", arg(long, value_name = "SESSION"))]
+        session: Option<String>,
+        /// Whether to print JSON.
+        #[cfg_attr(feature = "clap", command(flatten))]
+        json: JsonArg,
+    },
+}
+
 /// One thing a front end asks of the engine.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Request {
@@ -462,6 +564,19 @@ pub enum Request {
     Note {
         /// What to record.
         args: NoteArgs,
+        /// The Claude Code process above the client, if any.
+        agent_pid: Option<u32>,
+    },
+    /// `review`.
+    Review(ReviewArgs),
+    /// `memory`.
+    Memory(MemoryArgs),
+    /// `stats`.
+    Stats(StatsArgs),
+    /// `task`, with the agent process it runs under.
+    Task {
+        /// What to do.
+        args: TaskArgs,
         /// The Claude Code process above the client, if any.
         agent_pid: Option<u32>,
     },
@@ -511,6 +626,10 @@ impl Request {
             Self::Capture(_) => "capture",
             Self::Import(_) => "import",
             Self::Note { .. } => "note",
+            Self::Review(_) => "review",
+            Self::Memory(_) => "memory",
+            Self::Stats(_) => "stats",
+            Self::Task { .. } => "task",
             Self::Context(_) => "context",
             Self::Handoff(_) => "handoff",
             Self::Resume(_) => "resume",

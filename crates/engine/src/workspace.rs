@@ -411,6 +411,9 @@ impl Workspace {
             Box::new(TranscriptProjection::new(self.config().rotate_lines)),
             Box::new(ContextProjection::new(self.config().rotate_lines)),
             Box::new(logbook_forensics::projection::TimelineProjection),
+            Box::new(logbook_review::projection::ReviewProjection::new(
+                self.config().pricing.clone().into_iter().collect(),
+            )),
             Box::new(TokensProjection::new(logbook_tokens::projection::Windows {
                 fixed: self.config().context_window,
                 models: logbook_tokens::budget::ModelWindows::new(
@@ -837,16 +840,20 @@ impl Workspace {
         Ok(())
     }
 
-    /// Files under `root/sessions` that some projection owns.
+    /// Files under `root/sessions` and `root/projects` that some
+    /// projection owns.
     pub fn owned_files(
         &self,
         root: &Path,
         projections: &[Box<dyn Projection>],
     ) -> Result<Vec<String>, WorkspaceError> {
-        let all = list_files(root, "sessions").map_err(|source| WorkspaceError::Dir {
-            path: root.join("sessions"),
-            source,
-        })?;
+        let mut all = Vec::new();
+        for dir in ["sessions", "projects"] {
+            all.extend(list_files(root, dir).map_err(|source| WorkspaceError::Dir {
+                path: root.join(dir),
+                source,
+            })?);
+        }
         Ok(all
             .into_iter()
             .filter(|p| projections.iter().any(|proj| proj.owns(p)))

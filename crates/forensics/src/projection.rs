@@ -4,11 +4,21 @@
 //! the store. `logbook timeline --no-redact` folds the log instead.
 
 use async_trait::async_trait;
-use logbook_core::projection::{json_file, seq_before};
+use logbook_core::projection::{SessionFold, fold_sessions, json_file};
 use logbook_core::sessions::{session_dir, session_file};
 use logbook_core::{Envelope, EventLog, Projection, ProjectionError, ProjectionFiles, SessionId};
 
 use crate::timeline::Timeline;
+
+impl SessionFold for Timeline {
+    fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    fn apply(&mut self, env: &Envelope) {
+        Timeline::apply(self, env);
+    }
+}
 
 /// The path of a session's `timeline.json`.
 pub fn timeline_path(id: SessionId) -> String {
@@ -47,31 +57,13 @@ impl Projection for TimelineProjection {
         batch: &[Envelope],
         files: &(dyn ProjectionFiles + 'static),
     ) -> Result<(), ProjectionError> {
-        let mut timelines: Vec<Timeline> = Vec::new();
-        for env in batch {
-            let index = match timelines.iter().position(|t| t.session_id == env.session) {
-                Some(i) => i,
-                None => {
-                    let stored = Self::load(env.session, files)?;
-                    let before = seq_before(log, env).await?;
-                    let timeline = match stored {
-                        Some(t) if t.seq == before => t,
-                        // Missing, stale or not ours: fold the history.
-                        _ => {
-                            let history = log.read_session(env.session).await?;
-                            Timeline::fold(
-                                env.session,
-                                true,
-                                history.iter().filter(|e| e.seq < env.seq),
-                            )
-                        }
-                    };
-                    timelines.push(timeline);
-                    timelines.len() - 1
-                }
-            };
-            timelines[index].apply(env);
-        }
+        let timelines = fold_sessions(
+            log,
+            batch,
+            |id| Self::load(id, files),
+            |id| Timeline::new(id, true),
+        )
+        .await?;
         for timeline in timelines {
             let path = timeline_path(timeline.session_id);
             files.write(&path, &json_file(&path, &timeline)?)?;

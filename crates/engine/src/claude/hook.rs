@@ -805,7 +805,16 @@ impl Hook<'_> {
         let waiting = self
             .waiting_in_project(|v| continues_into_startup(v, now, max_age))
             .await?;
-        self.take_up(waiting, |from| Origin::Handoff { from }).await
+        // With no handoff to take up, the project's memory is the brief:
+        // read before this session joins the project.
+        let memory = match (&waiting, &self.p.cwd) {
+            (None, Some(cwd)) => crate::ops::review::memory_brief(self.ws, cwd)?,
+            _ => None,
+        };
+        let printed = self
+            .take_up(waiting, |from| Origin::Handoff { from })
+            .await?;
+        Ok(printed.or(memory))
     }
 
     /// Starts the conversation's first session: with the id a waiting

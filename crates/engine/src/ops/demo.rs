@@ -109,6 +109,7 @@ pub async fn demo(
             decision: Some("keep the demo small".into()),
             correction: None,
             plan: None,
+            memory: None,
             session: Some(second.to_string()),
         },
         None,

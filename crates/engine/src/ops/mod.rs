@@ -17,6 +17,7 @@ pub mod ls;
 pub mod note;
 pub mod replay;
 pub mod resume;
+pub mod review;
 pub mod show;
 pub mod start;
 pub mod tokens;
@@ -195,6 +196,12 @@ async fn run(ws: &Workspace, request: Request, console: &mut Console) -> crate::
         Request::Note { args, agent_pid } => {
             let _lane = ws.lane().await;
             note::note(ws, args, agent_pid, &mut *console.out).await
+        }
+        Request::Review(args) => review::review(ws, args, &mut *console.out).await,
+        Request::Memory(args) => review::memory(ws, args, &console.env, &mut *console.out),
+        Request::Stats(args) => review::stats(ws, args, &mut *console.out).await,
+        Request::Task { args, agent_pid } => {
+            review::task(ws, args, agent_pid, &mut *console.out).await
         }
         Request::Context(args) => context::context(ws, args, &mut *console.out).await,
         Request::Handoff(args) => handoff::handoff(ws, args, &mut *console.out).await,
