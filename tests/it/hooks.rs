@@ -1057,6 +1057,31 @@ fn background_hooks_record_what_happened_in_the_conversations_newest_session() {
         text.contains("Read ") && text.contains("error: File does not exist."),
         "{text}"
     );
+    // The task hooks add one task and complete it (beside the transcript's
+    // first todo list, all pending, once the daemon has captured it). The
+    // denial and the API error are the session's blockers.
+    let tasks: Value =
+        serde_json::from_str(&store.ok(&["task", "ls", "--session", &session, "--json"])).unwrap();
+    let tasks = tasks["tasks"].as_array().unwrap();
+    let hooked: Vec<&Value> = tasks.iter().filter(|t| t["source"] == "hook").collect();
+    assert_eq!(hooked.len(), 1, "{tasks:?}");
+    assert_eq!(hooked[0]["text"], "write the parser tests");
+    assert_eq!(hooked[0]["status"], "completed");
+    assert_eq!(hooked[0]["agent_id"], "1");
+    assert!(
+        tasks
+            .iter()
+            .all(|t| t["source"] == "hook" || t["status"] == "pending"),
+        "{tasks:?}"
+    );
+    let review: Value = serde_json::from_str(&store.ok(&["review", &session, "--json"])).unwrap();
+    let blockers: Vec<&str> = review["blockers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(blockers, ["api_error", "permission_denied"], "{review}");
 
     // A hook that runs in the background can land after SessionEnd: it is
     // recorded in the ended session and does not reopen the conversation.

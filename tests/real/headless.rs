@@ -7,8 +7,8 @@ use logbook_tests::{Store, sessions_of};
 use serde_json::{Value, json};
 
 use crate::support::{
-    BRIEF_HEADING, cost_state, linked_both_ways, logbook_tokens, requests_containing, settled,
-    tool_results, usage_sent_for, wait_for_events,
+    BRIEF_HEADING, cost_state, linked_both_ways, logbook_tokens, request_with, requests_containing,
+    settled, tool_results, usage_sent_for, wait_for_events,
 };
 
 fn paths(list: &Value) -> Vec<String> {
@@ -46,6 +46,7 @@ fn headless_tools_continue_and_resume() {
         )
         .on("lb-continue", vec![Step::text("continued")])
         .on("lb-resume", vec![Step::text("resumed")])
+        .on("lb-rule", vec![Step::text("noted")])
         .on("lb-unrelated", vec![Step::text("unrelated")]);
     let cc = ClaudeCode::new(&store, script);
 
@@ -156,9 +157,29 @@ fn headless_tools_continue_and_resume() {
     assert_eq!(logbook_tokens(&store, &agent), sent);
     assert_eq!(cost_state(&cc.transcript(&agent)), Some(sent));
 
-    // A new, unrelated `claude -p` is not handed the previous run's brief.
+    // Nothing was corrected or decided yet: a new conversation is told
+    // nothing. Then one in which the user corrects the agent.
+    cc.headless("lb-rule: never commit on Fridays", &[]);
+    let rule = cc.agent_sessions().pop().unwrap();
+    assert_ne!(rule, agent);
+    assert!(
+        !request_with(&cc, "lb-rule")
+            .text()
+            .contains("Standing corrections")
+    );
+    settled(&cc, &rule, true);
+
+    // A new, unrelated `claude -p` is not handed the previous run's brief,
+    // but it is told, with no token spent on it, what the user corrected in
+    // this project before.
     cc.headless("lb-unrelated: something else", &[]);
     assert_eq!(requests_containing(&cc, BRIEF_HEADING), 0);
+    let asked = request_with(&cc, "lb-unrelated").text();
+    assert!(
+        asked.contains("Standing corrections (newest first):")
+            && asked.contains("- lb-rule: never commit on Fridays"),
+        "{asked}"
+    );
 }
 
 /// Claude Code does not wait for its `StopFailure` hook: it exits right

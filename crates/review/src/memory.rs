@@ -398,8 +398,8 @@ impl MemoryView {
     }
 
     /// The brief a new session in this project is given: at most
-    /// `max_chars` characters, whole lines only; `None` when there is
-    /// nothing to tell.
+    /// `max_chars` characters, whole lines only; `None` when nothing was
+    /// corrected, remembered, decided or fixed there.
     pub fn brief(&self, max_chars: usize) -> Option<String> {
         let mut sections: Vec<(String, Vec<String>)> = Vec::new();
         let list = |title: &str, lines: Vec<String>| (title.to_owned(), lines);
@@ -430,7 +430,8 @@ impl MemoryView {
         if !changed.is_empty() {
             sections.push(list("Most changed files:", vec![changed.join(", ")]));
         }
-        if sections.iter().all(|(_, lines)| lines.is_empty()) {
+        // Files alone are no reason to add to a new session's context.
+        if sections[..4].iter().all(|(_, lines)| lines.is_empty()) {
             return None;
         }
         let mut brief = format!(

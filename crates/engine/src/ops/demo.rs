@@ -242,6 +242,31 @@ pub async fn demo(
     )
     .await?;
 
+    say(
+        out,
+        &format!("review {second}   # what the session achieved"),
+    )?;
+    crate::ops::review::review(
+        &ws,
+        crate::request::ReviewArgs {
+            session: Some(second.to_string()),
+            json: no_json(),
+        },
+        out,
+    )
+    .await?;
+    say(out, "stats --by agent")?;
+    crate::ops::review::stats(
+        &ws,
+        crate::request::StatsArgs {
+            by: crate::request::StatsBy::Agent,
+            since: None,
+            json: no_json(),
+        },
+        out,
+    )
+    .await?;
+
     say(out, "ls")?;
     crate::ops::ls::ls(
         &ws,

@@ -199,19 +199,19 @@ pub async fn stats(ws: &Workspace, args: StatsArgs, out: &mut dyn Write) -> crat
     };
     writeln!(
         out,
-        "{by:<24} {:>8} {:>9} {:>11} {:>13} {:>14} {:>9} {:>15}",
+        "{by:<24} {:>8} {:>8} {:>10} {:>12} {:>12} {:>13} {:>19}",
         "sessions",
         "active",
         "tasks done",
         "tests passed",
         "tests failed",
         "tokens",
-        "corrections/s"
+        "corrections/session"
     )?;
     for r in &rows {
         writeln!(
             out,
-            "{:<24} {:>8} {:>9} {:>11} {:>13} {:>14} {:>9} {:>15}",
+            "{:<24} {:>8} {:>8} {:>10} {:>12} {:>12} {:>13} {:>19}",
             r.key,
             r.sessions,
             logbook_review::markdown::duration(r.active_secs),
