@@ -398,6 +398,19 @@ fn a_projects_memory_holds_its_three_sessions_and_briefs_the_next() {
     store.fails(&["note", "--session", &bare, "--memory", "x"], 1);
     store.fails(&["memory", "--project", "/nonexistent/dir"], 1);
     same_after_replay(&store);
+
+    // A memory file that cannot be read costs the brief, never the
+    // session; `verify` finds the file wrong, `replay` rebuilds it.
+    std::fs::write(app_dir.join("memory.json"), b"{not json").unwrap();
+    assert_eq!(
+        session(&store, &app, "a6", &turn(7, "hi", "ls", false, "x"), &[]),
+        ""
+    );
+    assert_eq!(store.run(&["verify"]).status.code(), Some(1));
+    store.ok(&["replay"]);
+    store.ok(&["verify"]);
+    let memory = json_of(&store.ok(&args));
+    assert_eq!(memory["sessions"], 6);
 }
 
 #[test]

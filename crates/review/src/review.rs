@@ -532,10 +532,11 @@ impl SessionFold {
         };
         let ok = result.outcome == Outcome::Ok;
         if result.outcome == Outcome::Refused {
-            if !call.side && !self.refused.contains(&result.id) {
+            if !call.side {
                 let text = format!("rejected {}: {}", call.name, first_line(&result.text));
                 self.corrections.push(entry(&text, at, "rejected_tool"));
             }
+            // The hook may have reported this denial already.
             if self.refused.insert(result.id.clone()) {
                 let what = match &call.target {
                     Some(target) => format!("{} {}", call.name, cut(&redacted(target))),

@@ -282,3 +282,41 @@ fn the_brief_keeps_to_its_cap_and_puts_the_newest_correction_first() {
     }
     assert!(ProjectMemory::new("/empty").view().brief(2_000).is_none());
 }
+
+#[test]
+fn a_denial_the_hook_reported_first_is_one_blocker_and_still_a_correction() {
+    let s = id(1);
+    let denied = env(
+        s,
+        2,
+        Event::PermissionDenied(logbook_core::PermissionDenied {
+            call: logbook_core::ToolCall {
+                call_id: Some("d1".into()),
+                tool: "Bash".into(),
+                target: Some("rm -rf build".into()),
+            },
+            reason: None,
+        }),
+    );
+    let text = [
+        bash("d1", "2026-11-01T10:00:00Z", "rm -rf build"),
+        result(
+            "d1",
+            "2026-11-01T10:00:01Z",
+            true,
+            "The user doesn't want to proceed with this tool use.",
+        ),
+    ]
+    .concat();
+    let events = [
+        started(s, "/work/app"),
+        denied,
+        captured(s, 3, text.as_bytes()),
+    ];
+    let review = SessionFold::fold(s, &events).review(&[]);
+    assert_eq!(review.blockers.len(), 1, "{:?}", review.blockers);
+    assert_eq!(review.blockers[0].kind, "permission_denied");
+    assert_eq!(review.blockers[0].count, 1);
+    assert_eq!(review.corrections.len(), 1);
+    assert_eq!(review.corrections[0].source, "rejected_tool");
+}

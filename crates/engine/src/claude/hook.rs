@@ -806,9 +806,15 @@ impl Hook<'_> {
             .waiting_in_project(|v| continues_into_startup(v, now, max_age))
             .await?;
         // With no handoff to take up, the project's memory is the brief:
-        // read before this session joins the project.
+        // read before this session joins the project. A memory that cannot
+        // be read costs the brief, never the session's start.
         let memory = match (&waiting, &self.p.cwd) {
-            (None, Some(cwd)) => crate::ops::review::memory_brief(self.ws, cwd)?,
+            (None, Some(cwd)) => {
+                crate::ops::review::memory_brief(self.ws, cwd).unwrap_or_else(|e| {
+                    tracing::warn!("no memory brief for {}: {e}", cwd.display());
+                    None
+                })
+            }
             _ => None,
         };
         let printed = self

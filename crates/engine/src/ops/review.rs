@@ -142,7 +142,7 @@ pub async fn stats(ws: &Workspace, args: StatsArgs, out: &mut dyn Write) -> crat
         .map(Timestamp::parse)
         .transpose()
         .map_err(|e| EngineError::usage(e.to_string()))?
-        .map(|t| t.to_string());
+        .map(|t| t.to_jiff());
     let mut rows: BTreeMap<String, StatsRow> = BTreeMap::new();
     for id in logbook_core::EventLog::sessions(ws.log()).await? {
         let Some(r) = review_of(ws, id)? else {
@@ -154,10 +154,10 @@ pub async fn stats(ws: &Workspace, args: StatsArgs, out: &mut dyn Write) -> crat
             .clone()
             .or_else(|| r.started_at.clone())
             .unwrap_or_default();
-        if since
-            .as_ref()
-            .is_some_and(|s| started.as_str() < s.as_str())
-        {
+        // Agents write their times in several precisions: compared as
+        // instants, not as text.
+        let at = started.parse::<jiff::Timestamp>().ok();
+        if since.is_some_and(|s| at.is_none_or(|at| at < s)) {
             continue;
         }
         let key = match args.by {
