@@ -108,6 +108,11 @@ fn review_figures_equal_the_generators_ground_truth() {
     }
     let by_agent = json_of(&store.ok(&["stats", "--by", "agent", "--json"]));
     assert_eq!(by_agent[0]["key"], "claude-code");
+    let cost = by_agent[0]["cost_usd_estimate"].as_f64().unwrap();
+    let table = store.ok(&["stats", "--by", "agent"]);
+    let row = table.lines().nth(1).unwrap();
+    assert!(row.starts_with("claude-code"), "{table}");
+    assert!(row.contains(&format!("${cost:.2}")), "{table}");
     let by_project = json_of(&store.ok(&["stats", "--by", "project", "--json"]));
     assert_eq!(by_project[0]["key"], "/home/dev/demo");
     // The corpus starts on 2026-11-01 at 09:00 and spans under a day.

@@ -199,19 +199,20 @@ pub async fn stats(ws: &Workspace, args: StatsArgs, out: &mut dyn Write) -> crat
     };
     writeln!(
         out,
-        "{by:<24} {:>8} {:>8} {:>10} {:>12} {:>12} {:>13} {:>19}",
+        "{by:<24} {:>8} {:>8} {:>10} {:>12} {:>12} {:>13} {:>9} {:>19}",
         "sessions",
         "active",
         "tasks done",
         "tests passed",
         "tests failed",
         "tokens",
+        "cost*",
         "corrections/session"
     )?;
     for r in &rows {
         writeln!(
             out,
-            "{:<24} {:>8} {:>8} {:>10} {:>12} {:>12} {:>13} {:>19}",
+            "{:<24} {:>8} {:>8} {:>10} {:>12} {:>12} {:>13} {:>9} {:>19}",
             r.key,
             r.sessions,
             logbook_review::markdown::duration(r.active_secs),
@@ -219,11 +220,18 @@ pub async fn stats(ws: &Workspace, args: StatsArgs, out: &mut dyn Write) -> crat
             r.tests_passed,
             r.tests_failed,
             logbook_review::markdown::thousands(r.tokens),
+            r.cost_usd_estimate
+                .map_or_else(|| "-".to_owned(), |c| format!("${c:.2}")),
             r.corrections_per_session
         )?;
     }
     if rows.is_empty() {
         writeln!(out, "(no sessions)")?;
+    } else {
+        writeln!(
+            out,
+            "* estimated at list prices ([pricing] in config.toml overrides); - where no model is priced"
+        )?;
     }
     Ok(0)
 }
