@@ -281,6 +281,20 @@ fn the_brief_keeps_to_its_cap_and_puts_the_newest_correction_first() {
         assert_eq!(first, "- never touch generated file 40");
     }
     assert!(ProjectMemory::new("/empty").view().brief(2_000).is_none());
+    // Files changed, and nothing corrected or decided: nothing to tell.
+    let text = [
+        edit("e1", "2026-11-01T10:00:00Z", "/work/quiet/a.rs"),
+        result("e1", "2026-11-01T10:00:01Z", false, "ok"),
+    ]
+    .concat();
+    let events = [
+        started(id(99), "/work/quiet"),
+        captured(id(99), 2, text.as_bytes()),
+    ];
+    let mut quiet = ProjectMemory::new("/work/quiet");
+    quiet.replace(Contribution::of(&SessionFold::fold(id(99), &events)));
+    assert_eq!(quiet.view().files[0].changes, 1);
+    assert!(quiet.view().brief(2_000).is_none());
 }
 
 #[test]
