@@ -148,21 +148,27 @@ impl Projection for ReviewProjection {
         batch: &[Envelope],
         files: &(dyn ProjectionFiles + 'static),
     ) -> Result<(), ProjectionError> {
-        let folds = fold_sessions(log, batch, |id| Self::load(id, files), SessionFold::new).await?;
+        let mut folds =
+            fold_sessions(log, batch, |id| Self::load(id, files), SessionFold::new).await?;
         let mut memories: BTreeMap<String, (ProjectMemory, bool)> = BTreeMap::new();
-        for fold in &folds {
+        for fold in &mut folds {
+            if let Some(project) = fold.project.clone() {
+                let part = Contribution::of(fold);
+                let bytes = json_file(&memory_path(&project), &part)?;
+                let digest = blake3::hash(&bytes).to_hex().to_string();
+                if fold.contributed.as_deref() != Some(digest.as_str()) {
+                    if !memories.contains_key(&project) {
+                        let memory = load_memory(&project, files)?
+                            .unwrap_or_else(|| ProjectMemory::new(&project));
+                        memories.insert(project.clone(), (memory, false));
+                    }
+                    if let Some((memory, changed)) = memories.get_mut(&project) {
+                        *changed |= memory.replace(part);
+                    }
+                    fold.contributed = Some(digest);
+                }
+            }
             self.write_session(fold, files)?;
-            let Some(project) = &fold.project else {
-                continue;
-            };
-            if !memories.contains_key(project) {
-                let memory =
-                    load_memory(project, files)?.unwrap_or_else(|| ProjectMemory::new(project));
-                memories.insert(project.clone(), (memory, false));
-            }
-            if let Some((memory, changed)) = memories.get_mut(project) {
-                *changed |= memory.replace(Contribution::of(fold));
-            }
         }
         for (memory, changed) in memories.values() {
             if *changed {

@@ -285,6 +285,10 @@ pub struct SessionFold {
     tokens: TokensView,
     #[serde(default, skip_serializing_if = "Seen::is_empty")]
     seen: Seen,
+    /// A digest of the part last given to the project's memory: a batch
+    /// that changes nothing there (most turns) leaves `memory.json` unread.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) contributed: Option<String>,
     /// The last log seq folded in.
     pub seq: u64,
 }
@@ -322,6 +326,7 @@ impl SessionFold {
             pending: BTreeMap::new(),
             tokens: TokensView::new(session_id),
             seen: Seen::default(),
+            contributed: None,
             seq: 0,
         }
     }

@@ -55,13 +55,13 @@ pub async fn review(ws: &Workspace, args: ReviewArgs, out: &mut dyn Write) -> cr
 
 /// The project `dir` names, or the nearest directory above it that has a
 /// memory (a session run from a subdirectory asks about its project).
-fn find_memory(ws: &Workspace, dir: &Path) -> crate::Result<Option<ProjectMemory>> {
+fn find_memory(ws: &Workspace, dir: &Path) -> crate::Result<Option<Arc<ProjectMemory>>> {
     for candidate in dir.ancestors() {
         let project = candidate.display().to_string();
         if let Some(memory) = ws.read_json::<ProjectMemory>(&memory_path(&project))?
             && memory.project == project
         {
-            return Ok(Some((*memory).clone()));
+            return Ok(Some(memory));
         }
     }
     Ok(None)
