@@ -221,6 +221,32 @@ fn search_sees_what_lands_after_the_index_was_built() {
     store.fails(&["search", "quetzal", "--since", "2100-01-01"], 1);
 }
 
+#[test]
+fn an_import_is_indexed_up_to_the_head_when_it_returns() {
+    let store = Store::new();
+    let corpus = store.scratch().join("corpus");
+    // Many files, so the indexer follows the log while it grows.
+    logbook_tests::corpus::generate(&corpus, 4 << 20);
+    store.ok(&[
+        "import",
+        corpus.to_str().unwrap(),
+        fixtures().join("viewer-sample").to_str().unwrap(),
+    ]);
+    let head = store
+        .ok(&["log", "--json"])
+        .lines()
+        .filter_map(|l| json_of(l)["seq"].as_u64())
+        .max()
+        .unwrap();
+    let index = logbook_search::SearchIndex::open(&store.root().join("index")).unwrap();
+    assert_eq!(index.position().unwrap().seq, head);
+    // What both sources said is in it.
+    for word in ["lorem", "useTodos"] {
+        let hits = index.search(&logbook_search::Query::new(word)).unwrap();
+        assert!(!hits.is_empty(), "{word}");
+    }
+}
+
 fn env_cmd(store: &Store, config: &Path, args: &[&str]) -> std::process::Output {
     store
         .cmd()

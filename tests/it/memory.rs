@@ -55,6 +55,7 @@ fn import_verify_and_replay_stay_under_the_bound_on_a_corpus_larger_than_it() {
         &["export"][..],
     ] {
         let peak = peak_rss(&store, args);
+        eprintln!("logbook {args:?}: peak RSS {} MB", peak >> 20);
         assert!(
             peak < BOUND,
             "logbook {args:?} peaked at {} MB on a {} MB corpus",

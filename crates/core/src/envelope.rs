@@ -25,6 +25,50 @@ pub const CODEC: bincode::config::Configuration<
 /// The plain envelope format, written for small events.
 pub const ENVELOPE_FORMAT: u8 = 1;
 
+thread_local! {
+    /// A catch-up decodes thousands of envelopes: one context per thread
+    /// spares a context's allocation for each.
+    static DECOMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Unpacks a compressed body, at most [`MAX_BODY`] bytes of it.
+fn decompress(body: &[u8]) -> Result<Vec<u8>, CodecError> {
+    let too_large = || CodecError::Decompress(std::io::Error::other("expands past the size limit"));
+    // Frames written by `encode` state their size: decoded in one call into
+    // a buffer of that size. Anything else is streamed under the limit.
+    if let Ok(Some(size)) = zstd::zstd_safe::get_frame_content_size(body) {
+        if size > MAX_BODY {
+            return Err(too_large());
+        }
+        let size = usize::try_from(size).map_err(|_| too_large())?;
+        let mut out = Vec::with_capacity(size);
+        DECOMPRESSOR.with_borrow_mut(|held| {
+            let decompressor = match held {
+                Some(d) => d,
+                None => {
+                    held.insert(zstd::bulk::Decompressor::new().map_err(CodecError::Decompress)?)
+                }
+            };
+            decompressor
+                .decompress_to_buffer(body, &mut out)
+                .map_err(CodecError::Decompress)
+        })?;
+        return Ok(out);
+    }
+    use std::io::Read as _;
+    let decoder = zstd::stream::Decoder::new(body).map_err(CodecError::Decompress)?;
+    let mut out = Vec::new();
+    decoder
+        .take(MAX_BODY + 1)
+        .read_to_end(&mut out)
+        .map_err(CodecError::Decompress)?;
+    if out.len() as u64 > MAX_BODY {
+        return Err(too_large());
+    }
+    Ok(out)
+}
+
 /// The compressed envelope format (zstd over format 1's body).
 pub const COMPRESSED_FORMAT: u8 = 2;
 
@@ -140,19 +184,7 @@ impl Envelope {
         let body = match format {
             ENVELOPE_FORMAT => body,
             COMPRESSED_FORMAT => {
-                use std::io::Read as _;
-                let decoder = zstd::stream::Decoder::new(body).map_err(CodecError::Decompress)?;
-                let mut out = Vec::new();
-                decoder
-                    .take(MAX_BODY + 1)
-                    .read_to_end(&mut out)
-                    .map_err(CodecError::Decompress)?;
-                if out.len() as u64 > MAX_BODY {
-                    return Err(CodecError::Decompress(std::io::Error::other(
-                        "expands past the size limit",
-                    )));
-                }
-                unpacked = out;
+                unpacked = decompress(body)?;
                 &unpacked[..]
             }
             other => return Err(CodecError::UnknownFormat(other)),

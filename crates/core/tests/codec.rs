@@ -457,3 +457,40 @@ fn a_corrupt_compressed_record_is_a_typed_error() {
         Err(CodecError::Decompress(_))
     ));
 }
+
+#[test]
+fn a_frame_that_states_no_size_is_streamed_and_one_that_states_too_much_is_refused() {
+    let stored = envelope(big_capture()).encode().unwrap();
+    assert_eq!(stored[0], COMPRESSED_FORMAT);
+    let body = zstd::bulk::decompress(&stored[1..], 1 << 24).unwrap();
+    // A streaming encoder does not know the size ahead, so it states none.
+    let streamed = zstd::stream::encode_all(&body[..], 3).unwrap();
+    assert_eq!(
+        zstd::zstd_safe::get_frame_content_size(&streamed).unwrap(),
+        None
+    );
+    let mut restated = vec![COMPRESSED_FORMAT];
+    restated.extend_from_slice(&streamed);
+    assert_eq!(
+        Envelope::decode(&restated).unwrap(),
+        Envelope::decode(&stored).unwrap()
+    );
+    // A frame header claiming 2 GiB: refused before anything is allocated.
+    let mut huge = vec![COMPRESSED_FORMAT, 0x28, 0xB5, 0x2F, 0xFD, 0xE0];
+    huge.extend_from_slice(&(2u64 << 30).to_le_bytes());
+    huge.extend_from_slice(&[1, 0, 0]);
+    let err = Envelope::decode(&huge).unwrap_err();
+    assert!(err.to_string().contains("size limit"), "{err}");
+    // A frame whose content outgrows the size it states is corrupt.
+    let mut short = stored.clone();
+    let descriptor = stored[5];
+    let window = usize::from(descriptor & 0x20 == 0);
+    let dict = [0, 1, 2, 4][usize::from(descriptor & 0x03)];
+    let fcs_at = 1 + 4 + 1 + window + dict;
+    assert_ne!(short[fcs_at], 0, "the size's low byte can go down by one");
+    short[fcs_at] -= 1;
+    assert!(matches!(
+        Envelope::decode(&short),
+        Err(CodecError::Decompress(_))
+    ));
+}

@@ -65,6 +65,32 @@ pub enum WorkspaceError {
     /// The search index failed.
     #[error(transparent)]
     Search(#[from] logbook_search::SearchError),
+    /// The thread that indexes beside an import could not run.
+    #[error("the search indexer: {0}")]
+    Indexer(String),
+}
+
+/// How long the indexer following an import waits at the log's head
+/// before it reads the head again.
+const FOLLOW_PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// The search index following the log on its own thread
+/// ([`Workspace::follow_index`]).
+pub struct IndexFollower<'a> {
+    done: tokio::sync::watch::Sender<bool>,
+    result: tokio::sync::oneshot::Receiver<Result<u64, WorkspaceError>>,
+    _turn: tokio::sync::MutexGuard<'a, ()>,
+}
+
+impl IndexFollower<'_> {
+    /// Says the appends are over and waits until the index holds the
+    /// log's head. Returns how many events were indexed.
+    pub async fn finish(self) -> Result<u64, WorkspaceError> {
+        let _ = self.done.send(true);
+        self.result
+            .await
+            .map_err(|_| WorkspaceError::Indexer("the indexer thread stopped".into()))?
+    }
 }
 
 /// Where the search index lives in a store.
@@ -75,7 +101,8 @@ pub struct Workspace {
     root: PathBuf,
     /// Re-read when `config.toml` changes (the daemon outlives edits).
     config: std::sync::RwLock<(Config, Option<ConfigStamp>)>,
-    log: SledLog,
+    /// Shared with the indexer thread that follows an import.
+    log: std::sync::Arc<SledLog>,
     files: FsFiles,
     /// Held by whoever reads a session's state and appends to it, so a
     /// hook, a watcher and an import batch never race on one session's
@@ -383,7 +410,7 @@ impl Workspace {
             files: FsFiles::new(root.clone()),
             root,
             config: std::sync::RwLock::new((config, stamp)),
-            log,
+            log: std::sync::Arc::new(log),
             lane: tokio::sync::Mutex::new(()),
             projecting: tokio::sync::Mutex::new(()),
             spool_turn: tokio::sync::Mutex::new(()),
@@ -467,7 +494,7 @@ impl Workspace {
     /// marker is missing or does not match it.
     pub async fn ensure_transcript(&self, session: SessionId) -> Result<(), WorkspaceError> {
         TranscriptProjection::new(self.config().rotate_lines)
-            .ensure_session(&self.log, session, &self.files)
+            .ensure_session(&*self.log, session, &self.files)
             .await?;
         Ok(())
     }
@@ -509,7 +536,7 @@ impl Workspace {
     pub async fn catch_up(&self) -> Result<u64, WorkspaceError> {
         let _one_writer = self.projecting.lock().await;
         let projections = self.projections();
-        let read = catch_up(&self.log, &self.log, &self.files, &projections, None).await?;
+        let read = catch_up(&*self.log, &*self.log, &self.files, &projections, None).await?;
         if read > 0 {
             self.log.flush()?;
         }
@@ -540,7 +567,52 @@ impl Workspace {
         }
         let _one = self.indexing.lock().await;
         let index = self.search_index()?;
-        Ok(index.catch_up(&self.log).await?)
+        Ok(index.catch_up(&*self.log).await?)
+    }
+
+    /// Starts indexing the log on a thread of its own, following it while
+    /// the caller appends (an import), so the two share the machine's
+    /// cores; [`IndexFollower::finish`] says the appends are over and waits
+    /// for the index to reach the head. `None` when the store's
+    /// `search_index` setting is off. Holds the one writer's turn until
+    /// finished: a search meanwhile waits for it.
+    pub async fn follow_index(&self) -> Result<Option<IndexFollower<'_>>, WorkspaceError> {
+        if !self.config().search_index {
+            return Ok(None);
+        }
+        let turn = self.indexing.lock().await;
+        let index = self.search_index()?;
+        let log = self.log.clone();
+        let (done, done_rx) = tokio::sync::watch::channel(false);
+        let (result_tx, result) = tokio::sync::oneshot::channel();
+        std::thread::Builder::new()
+            .name("logbook-index".into())
+            .spawn(move || {
+                let indexed = tokio::runtime::Builder::new_current_thread()
+                    .enable_time()
+                    .build()
+                    .map_err(|e| WorkspaceError::Indexer(e.to_string()))
+                    .and_then(|rt| {
+                        rt.block_on(index.follow(&*log, || {
+                            let mut done = done_rx.clone();
+                            async move {
+                                // Reads the head again after a pause, unless
+                                // the appends ended meanwhile.
+                                tokio::time::timeout(FOLLOW_PAUSE, done.wait_for(|d| *d))
+                                    .await
+                                    .is_err()
+                            }
+                        }))
+                        .map_err(WorkspaceError::from)
+                    });
+                let _ = result_tx.send(indexed);
+            })
+            .map_err(|e| WorkspaceError::Indexer(e.to_string()))?;
+        Ok(Some(IndexFollower {
+            done,
+            result,
+            _turn: turn,
+        }))
     }
 
     /// Whether the search index is behind the log (cheap: two reads).
@@ -830,7 +902,7 @@ impl Workspace {
         let files = FsFiles::new(out.to_owned());
         let projections = self.projections();
         catch_up(
-            &self.log,
+            &*self.log,
             &MemoryCursors::default(),
             &files,
             &projections,

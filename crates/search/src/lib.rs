@@ -333,56 +333,87 @@ impl SearchIndex {
     /// log no longer vouches for is emptied first. Returns how many events
     /// were read.
     pub async fn catch_up(&self, log: &dyn EventLog) -> Result<u64, SearchError> {
-        let head = log.head().await?;
-        let mut pin = self.position()?;
-        if pin.seq == head.seq && pin.hash == head.hash {
-            return Ok(0);
-        }
-        let mut writer = self.writer()?;
-        if logbook_core::log::hash_at(log, pin.seq).await? != Some(pin.hash) {
-            tracing::warn!(
-                seq = pin.seq,
-                "the log no longer holds the search index's position; rebuilding it"
-            );
-            writer.delete_all_documents()?;
-            pin = Pin {
-                seq: 0,
-                hash: Hash::ZERO,
-            };
-            self.forget();
-        }
+        self.follow(log, || std::future::ready(false)).await
+    }
+
+    /// Indexes the log while something else appends to it, so an import and
+    /// its indexing share the machine's cores instead of taking turns.
+    /// Whenever the index reaches the log's head it awaits `more`, which
+    /// answers whether the log may still grow (the head is read again) or
+    /// the appends are over (the index is committed at the last head and
+    /// this returns). Returns how many events were read.
+    pub async fn follow<W, F>(&self, log: &dyn EventLog, mut more: W) -> Result<u64, SearchError>
+    where
+        W: FnMut() -> F,
+        F: std::future::Future<Output = bool>,
+    {
+        let mut head = log.head().await?;
+        let mut reached = self.position()?;
+        let mut writer: Option<IndexWriter> = None;
         let mut read = 0u64;
         let mut since_commit = 0usize;
-        let mut next = pin.seq + 1;
-        while next <= head.seq {
-            let batch = log
-                .read_from(next, logbook_core::projection::CATCH_UP_CHUNK)
-                .await?;
-            let Some(first) = batch.first() else { break };
-            if since_commit >= COMMIT_EVERY {
-                self.commit(&mut writer, Pin::before(first))?;
-                since_commit = 0;
-            }
-            for env in batch.iter().filter(|e| e.seq <= head.seq) {
-                for doc in self.docs(log, env).await? {
-                    since_commit += doc.text.len();
-                    writer.add_document(self.document(env, doc))?;
+        let mut last_pass = false;
+        loop {
+            if reached.seq == head.seq && reached.hash == head.hash {
+                if last_pass {
+                    break;
                 }
-                read += 1;
-                next = env.seq + 1;
+                // Appends can land between the head read last and the word
+                // that they are over: the head is read again either way.
+                last_pass = !more().await;
+                head = log.head().await?;
+                continue;
             }
-        }
-        self.commit(
-            &mut writer,
-            Pin {
+            let writer = match &mut writer {
+                Some(writer) => writer,
+                None => {
+                    let opened = self.writer()?;
+                    if logbook_core::log::hash_at(log, reached.seq).await? != Some(reached.hash) {
+                        tracing::warn!(
+                            seq = reached.seq,
+                            "the log no longer holds the search index's position; rebuilding it"
+                        );
+                        opened.delete_all_documents()?;
+                        reached = Pin {
+                            seq: 0,
+                            hash: Hash::ZERO,
+                        };
+                        self.forget();
+                    }
+                    writer.insert(opened)
+                }
+            };
+            let mut next = reached.seq + 1;
+            while next <= head.seq {
+                let batch = log
+                    .read_from(next, logbook_core::projection::CATCH_UP_CHUNK)
+                    .await?;
+                let Some(first) = batch.first() else { break };
+                if since_commit >= COMMIT_EVERY {
+                    self.commit(writer, Pin::before(first))?;
+                    since_commit = 0;
+                }
+                for env in batch.iter().filter(|e| e.seq <= head.seq) {
+                    for doc in self.docs(log, env).await? {
+                        since_commit += doc.text.len();
+                        writer.add_document(self.document(env, doc))?;
+                    }
+                    read += 1;
+                    next = env.seq + 1;
+                }
+            }
+            reached = Pin {
                 seq: head.seq,
                 hash: head.hash,
-            },
-        )?;
-        // Merges run in the writer's threads: wait for them, so segments
-        // do not pile up across short-lived writers.
-        writer.wait_merging_threads()?;
-        self.reader.reload()?;
+            };
+        }
+        if let Some(mut writer) = writer {
+            self.commit(&mut writer, reached)?;
+            // Merges run in the writer's threads: wait for them, so segments
+            // do not pile up across short-lived writers.
+            writer.wait_merging_threads()?;
+            self.reader.reload()?;
+        }
         Ok(read)
     }
 
@@ -771,6 +802,10 @@ fn longest(doc: &TantivyDocument, field: Field) -> Option<String> {
 }
 
 fn clip(text: &str) -> String {
+    // No string has more characters than bytes: most need no count.
+    if text.len() <= DOC_CHARS {
+        return text.to_owned();
+    }
     match text.char_indices().nth(DOC_CHARS) {
         Some((at, _)) => text[..at].to_owned(),
         None => text.to_owned(),

@@ -194,6 +194,47 @@ fn catching_up_indexes_only_what_is_new() {
 }
 
 #[test]
+fn following_indexes_what_lands_while_it_waits_and_commits_at_the_last_head() {
+    block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let log = recorded(dir.path()).await;
+        let first_head = log.head().await.unwrap();
+        let index = SearchIndex::open(&dir.path().join("index")).unwrap();
+        // Each time the index reaches the head, one more note lands, as an
+        // import appends while its indexer waits. The fourth lands just
+        // before the indexer is told the appends are over, as an import's
+        // last batch can.
+        let waits = std::cell::Cell::new(0u64);
+        let read = index
+            .follow(&log, || {
+                let n = waits.get() + 1;
+                waits.set(n);
+                let log = &log;
+                async move {
+                    log.append(vec![note(id(2), n + 1, &format!("okapi{n} landed"))])
+                        .await
+                        .unwrap();
+                    n < 4
+                }
+            })
+            .await
+            .unwrap();
+        assert_eq!(waits.get(), 4);
+        let head = log.head().await.unwrap();
+        assert_eq!(head.seq, first_head.seq + 4);
+        assert_eq!(read, head.seq, "every event read once");
+        let position = index.position().unwrap();
+        assert_eq!((position.seq, position.hash), (head.seq, head.hash));
+        for n in 1..=4 {
+            let hits = index.search(&Query::new(&format!("okapi{n}"))).unwrap();
+            assert_eq!(hits.len(), 1, "okapi{n}");
+        }
+        // Nothing new and no more appends: it returns without a commit.
+        assert_eq!(index.follow(&log, || async { false }).await.unwrap(), 0);
+    });
+}
+
+#[test]
 fn an_index_the_log_does_not_vouch_for_is_rebuilt() {
     block_on(async {
         let dir = tempfile::tempdir().unwrap();

@@ -149,12 +149,20 @@ pub async fn import(ws: &Workspace, args: ImportArgs, console: &mut Console) -> 
         only,
         ..ImportOptions::default()
     };
-    let summary = import_files(ws, files, options, Some(console)).await?;
-    // What was imported is searchable when the import returns; an index
-    // failure is said, and the next search catches up.
-    if let Err(e) = ws.index_catch_up().await {
+    // What is imported is indexed as it lands, on a thread of its own, and
+    // is searchable when the import returns. An index failure is said, and
+    // the next search catches up.
+    let follower = ws.follow_index().await;
+    let imported = import_files(ws, files, options, Some(console)).await;
+    let indexed = match follower {
+        Ok(Some(follower)) => follower.finish().await.map(drop),
+        Ok(None) => Ok(()),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = indexed {
         console.say(format_args!("logbook: the search index is behind: {e}"));
     }
+    let summary = imported?;
     for (path, why) in &summary.skipped {
         console.say(format_args!("logbook: skipped {path}: {why}"));
     }
