@@ -74,6 +74,22 @@ pub enum WorkspaceError {
 /// before it reads the head again.
 const FOLLOW_PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
 
+/// Lowers the calling thread's scheduling priority (and so that of the
+/// threads it starts: tantivy's). An import's own thread is what the user
+/// waits for; the indexer beside it takes the time the import leaves idle,
+/// and the rest once the import is done.
+fn yield_to_the_import() {
+    // Linux schedules threads by their own nice value; elsewhere the call
+    // would lower the whole process.
+    #[cfg(target_os = "linux")]
+    {
+        let me = rustix::thread::gettid();
+        if let Ok(now) = rustix::process::getpriority_process(Some(me)) {
+            let _ = rustix::process::setpriority_process(Some(me), (now + 10).min(19));
+        }
+    }
+}
+
 /// The search index following the log on its own thread
 /// ([`Workspace::follow_index`]).
 pub struct IndexFollower<'a> {
@@ -588,6 +604,7 @@ impl Workspace {
         std::thread::Builder::new()
             .name("logbook-index".into())
             .spawn(move || {
+                yield_to_the_import();
                 let indexed = tokio::runtime::Builder::new_current_thread()
                     .enable_time()
                     .build()

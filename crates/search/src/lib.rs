@@ -8,7 +8,9 @@
 //! the log position it reached ([`Pin`]: seq and hash), and an index whose
 //! pin the log no longer holds (a salvaged, restored or replaced log) is
 //! dropped and rebuilt. [`SearchIndex::catch_up`] indexes what the log
-//! holds past the pin; `logbook replay` rebuilds it from nothing.
+//! holds past the pin, [`SearchIndex::follow`] keeps doing so while
+//! another thread appends (an import); `logbook replay` rebuilds it from
+//! nothing.
 //!
 //! ```
 //! # futures::executor::block_on(async {
