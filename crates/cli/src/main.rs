@@ -23,7 +23,7 @@ use crate::cli::{Cli, Command};
 // An import folds, indexes and feeds tantivy's thread at once, so text is
 // allocated on one thread and freed on another. glibc keeps what is freed
 // that way in the arena it came from: a 274 MB import peaked at 108–138 MB
-// with it and 90–96 MB with jemalloc, which keeps the store's 150 MB bound.
+// with it and at 90–96 MB with jemalloc.
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
