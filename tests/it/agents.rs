@@ -163,12 +163,7 @@ fn every_codex_fixture_imports_once_and_counts_each_request_once() {
     let compacted = session_of(&store, "019c8a59-e9dd-71f0-9ae3-4079fe9726a9");
     let timeline: Value =
         serde_json::from_str(&store.ok(&["timeline", &compacted, "--json"])).unwrap();
-    let kinds: Vec<&str> = timeline["actions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["kind"].as_str().unwrap())
-        .collect();
+    let kinds = logbook_tests::strs(&timeline["actions"], "kind");
     assert_eq!(kinds.iter().filter(|k| **k == "compaction").count(), 1);
     // And the summary Codex wrote there is in the readable transcript.
     let md = store.ok(&["render", &compacted, "--format", "md"]);
@@ -189,12 +184,7 @@ fn codex_views_context_timeline_search_render() {
     )
     .unwrap();
     // Three apply_patch calls, one file each (hand count of the patches).
-    let modified: Vec<&str> = context["files_modified"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["path"].as_str().unwrap())
-        .collect();
+    let modified = logbook_tests::strs(&context["files_modified"], "path");
     assert_eq!(modified.len(), 3, "{modified:?}");
     assert!(modified.contains(&"src/agents/plugins/codemie-code.plugin.ts"));
     // 43 exec_command calls, in order, with the files 0.125 says they read.
@@ -616,12 +606,7 @@ fn import_with_no_argument_finds_every_agent_and_agent_narrows_it() {
     assert_eq!(all["files"], 3, "logs.json is not a chat: {all:#}");
     let rows: Value =
         serde_json::from_str(&store.ok(&["tokens", "--by", "agent", "--json"])).unwrap();
-    let agents: Vec<&str> = rows
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["agent"].as_str().unwrap())
-        .collect();
+    let agents = logbook_tests::strs(&rows, "agent");
     assert_eq!(agents, ["claude-code", "codex", "gemini"]);
     let codex_row = &rows[1];
     assert_eq!(codex_row["input"], CODEX[1].2.input);

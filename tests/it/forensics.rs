@@ -96,12 +96,7 @@ fn the_timeline_follows_a_chain_and_goes_back_to_any_moment() {
     store.ok(&["note", "--session", &b, "--correction", "third, in b"]);
 
     let chain = json_of(&store.ok(&["timeline", &b, "--chain", "--json"]));
-    let sessions: Vec<&str> = chain
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["session_id"].as_str().unwrap())
-        .collect();
+    let sessions = logbook_tests::strs(&chain, "session_id");
     assert_eq!(sessions, [a.as_str(), b.as_str()]);
     let kinds = |t: &Value| -> Vec<String> {
         t["actions"]

@@ -269,12 +269,7 @@ fn a_claude_code_day_startup_compaction_clear_and_end() {
     let (main_a, _) = count_tools(&lines[..200]);
     assert_eq!(counts(&ctx_a["tool_counts"]), main_a);
     assert_eq!(ctx_a["cwd"], "/path/to/Demo");
-    let modified: Vec<&str> = ctx_b["files_modified"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["path"].as_str().unwrap())
-        .collect();
+    let modified = logbook_tests::strs(&ctx_b["files_modified"], "path");
     assert!(!modified.is_empty());
     assert!(
         modified.iter().all(|p| !p.starts_with("/path/to/Demo/")),
@@ -1075,12 +1070,7 @@ fn background_hooks_record_what_happened_in_the_conversations_newest_session() {
         "{tasks:?}"
     );
     let review: Value = serde_json::from_str(&store.ok(&["review", &session, "--json"])).unwrap();
-    let blockers: Vec<&str> = review["blockers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| b["kind"].as_str().unwrap())
-        .collect();
+    let blockers = logbook_tests::strs(&review["blockers"], "kind");
     assert_eq!(blockers, ["api_error", "permission_denied"], "{review}");
 
     // A hook that runs in the background can land after SessionEnd: it is

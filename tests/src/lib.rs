@@ -380,6 +380,21 @@ pub fn fill(log: &logbook_store::SledLog, events: u64, batch: u64) {
     }
 }
 
+/// The string `key` of each object in the JSON array `items` (a test's
+/// view of a list in a command's JSON output).
+pub fn strs<'a>(items: &'a Value, key: &str) -> Vec<&'a str> {
+    items
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {items}"))
+        .iter()
+        .map(|item| {
+            item[key]
+                .as_str()
+                .unwrap_or_else(|| panic!("no string `{key}` in {item}"))
+        })
+        .collect()
+}
+
 /// Polls `done` until it holds, failing the test after `limit`.
 pub fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
     let started = Instant::now();
