@@ -1,6 +1,7 @@
 //! Forensics benchmark: the search index on a generated Claude Code
-//! corpus. Import with the index off and on (the overhead), the index on
-//! its own (throughput), its size per transcript byte, search latency
+//! corpus. Import with the index off and on (the overhead, and each one's
+//! peak memory), the index on its own (throughput), its size per
+//! transcript byte, search latency
 //! (median and p99 over 100 queries, warm, as the daemon answers them; and
 //! through the CLI), and `timeline` and `render` of the largest session.
 //!
@@ -114,9 +115,11 @@ fn main() {
         let off = scratch.path().join(format!("off-{size}"));
         std::fs::create_dir_all(&off).unwrap();
         std::fs::write(off.join("config.toml"), "search_index = false\n").unwrap();
-        let (t_off, _) = timed(&mut logbook(&off, &["import", corpus_arg]));
+        let (t_off, peak_off) =
+            logbook_tests::run_measured(&mut logbook(&off, &["import", corpus_arg]));
         let on = scratch.path().join(format!("on-{size}"));
-        let (t_on, _) = timed(&mut logbook(&on, &["import", corpus_arg]));
+        let (t_on, peak_on) =
+            logbook_tests::run_measured(&mut logbook(&on, &["import", corpus_arg]));
         println!(
             "import, index off: {:.1} s ({:.0} MB/s); index on: {:.1} s ({:.0} MB/s): {:+.0} %",
             t_off.as_secs_f64(),
@@ -124,6 +127,11 @@ fn main() {
             t_on.as_secs_f64(),
             bytes as f64 / 1e6 / t_on.as_secs_f64(),
             (t_on.as_secs_f64() / t_off.as_secs_f64() - 1.0) * 100.0
+        );
+        println!(
+            "import peak RSS, index off: {} MB; index on: {} MB",
+            peak_off >> 20,
+            peak_on >> 20
         );
         let index_dir = on.join("index");
         let index_bytes = dir_bytes(&index_dir);
@@ -135,11 +143,13 @@ fn main() {
         // The index alone, rebuilt from the log (what `replay` leaves to
         // the next search): its throughput.
         std::fs::remove_dir_all(&index_dir).unwrap();
-        let (t_index, _) = timed(&mut logbook(&on, &["search", "lorem", "--limit", "1"]));
+        let (t_index, peak_index) =
+            logbook_tests::run_measured(&mut logbook(&on, &["search", "lorem", "--limit", "1"]));
         println!(
-            "indexing from the log: {:.1} s, {:.0} MB of transcript per second",
+            "indexing from the log: {:.1} s, {:.0} MB of transcript per second, peak RSS {} MB",
             t_index.as_secs_f64(),
-            bytes as f64 / 1e6 / t_index.as_secs_f64()
+            bytes as f64 / 1e6 / t_index.as_secs_f64(),
+            peak_index >> 20
         );
 
         // Warm, in one process, as the daemon answers.

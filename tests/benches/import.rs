@@ -16,33 +16,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// Runs a command, polling its peak resident memory (VmHWM) from /proc.
-fn run_measured(cmd: &mut Command) -> (Duration, u64) {
-    let started = Instant::now();
-    let mut child = cmd
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let status_path = format!("/proc/{}/status", child.id());
-    let mut peak_kb = 0u64;
-    loop {
-        if let Ok(text) = std::fs::read_to_string(&status_path) {
-            for line in text.lines() {
-                if let Some(v) = line.strip_prefix("VmHWM:") {
-                    let kb: u64 = v.trim().trim_end_matches(" kB").trim().parse().unwrap_or(0);
-                    peak_kb = peak_kb.max(kb);
-                }
-            }
-        }
-        if let Some(status) = child.try_wait().unwrap() {
-            assert!(status.success(), "{cmd:?} failed");
-            return (started.elapsed(), peak_kb * 1024);
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
 /// Bytes on disk under `path`, each file once however many names it has
 /// (a one-part session's combined transcript is its part, hard-linked).
 fn dir_size(path: &Path, seen: &mut std::collections::HashSet<(u64, u64)>) -> u64 {
@@ -120,11 +93,13 @@ fn main() {
         let store = scratch.path().join("store");
         let corpus_arg = corpus.to_str().unwrap();
 
-        let (took, peak) = run_measured(&mut logbook(&store, &["import", corpus_arg]));
+        let (took, peak) =
+            logbook_tests::run_measured(&mut logbook(&store, &["import", corpus_arg]));
         let log = dir_size(&store.join("log"), &mut Default::default());
         let mut seen = Default::default();
         let total = dir_size(&store, &mut seen);
-        let (reimport, _) = run_measured(&mut logbook(&store, &["import", corpus_arg]));
+        let (reimport, _) =
+            logbook_tests::run_measured(&mut logbook(&store, &["import", corpus_arg]));
         first.push(format!(
             "| {} | {:.1} s | {:.0} | {} | {} ({:.2}) | {} ({:.2}) | {:.2} | {:.2} s |",
             mb(bytes),
@@ -140,10 +115,10 @@ fn main() {
         ));
 
         let open = open_time(&store);
-        let (verify, verify_peak) = run_measured(&mut logbook(&store, &["verify"]));
-        let (replay, replay_peak) = run_measured(&mut logbook(&store, &["replay"]));
+        let (verify, verify_peak) = logbook_tests::run_measured(&mut logbook(&store, &["verify"]));
+        let (replay, replay_peak) = logbook_tests::run_measured(&mut logbook(&store, &["replay"]));
         let ccusage = if logbook_tests::ccusage_bin().exists() {
-            let (took, peak) = run_measured(
+            let (took, peak) = logbook_tests::run_measured(
                 Command::new(logbook_tests::ccusage_bin())
                     .args(["claude", "session", "--offline", "--json"])
                     .env("CLAUDE_CONFIG_DIR", &corpus),

@@ -2,9 +2,6 @@
 //! memory bound stay under it. Peak RSS is read from /proc (VmHWM) while
 //! the real process runs on its own (no daemon), so it is that command's.
 
-use std::process::Stdio;
-use std::time::Duration;
-
 use logbook_tests::Store;
 
 /// What the store issue allows any of them at any corpus size.
@@ -12,31 +9,7 @@ const BOUND: u64 = 150 << 20;
 
 /// Runs `logbook ARGS` in its own process; returns its peak RSS in bytes.
 fn peak_rss(store: &Store, args: &[&str]) -> u64 {
-    let mut child = store
-        .cmd()
-        .env("LOGBOOK_DAEMON", "off")
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let status = format!("/proc/{}/status", child.id());
-    let mut peak_kb = 0u64;
-    loop {
-        if let Ok(text) = std::fs::read_to_string(&status)
-            && let Some(kb) = text
-                .lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        {
-            peak_kb = peak_kb.max(kb);
-        }
-        if let Some(exit) = child.try_wait().unwrap() {
-            assert!(exit.success(), "logbook {args:?} failed");
-            return peak_kb * 1024;
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    logbook_tests::run_measured(store.cmd().env("LOGBOOK_DAEMON", "off").args(args)).1
 }
 
 #[test]

@@ -34,6 +34,35 @@ pub fn logbook_bin() -> PathBuf {
     bin
 }
 
+/// Runs a command to its end with its output discarded, polling its peak
+/// resident memory (VmHWM) from /proc; returns how long it took and that
+/// peak in bytes. Panics when it fails.
+pub fn run_measured(cmd: &mut Command) -> (Duration, u64) {
+    let started = Instant::now();
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let status_path = format!("/proc/{}/status", child.id());
+    let mut peak_kb = 0u64;
+    loop {
+        if let Ok(text) = std::fs::read_to_string(&status_path)
+            && let Some(kb) = text
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        {
+            peak_kb = peak_kb.max(kb);
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "{cmd:?} failed");
+            return (started.elapsed(), peak_kb * 1024);
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
 /// The Claude Code fixtures copied into the project (see
 /// `tests/fixtures/claude-code/SOURCES.md` for origins and licences).
 pub fn fixtures() -> PathBuf {

@@ -179,6 +179,13 @@ impl Envelope {
 
     /// Decodes stored bytes, upcasting older formats.
     pub fn decode(bytes: &[u8]) -> Result<Self, CodecError> {
+        Self::decode_sized(bytes).map(|(envelope, _)| envelope)
+    }
+
+    /// Decodes stored bytes, and says how many bytes they unpacked to:
+    /// what the envelope holds in memory, where the stored length of a
+    /// compressed one says little about it.
+    pub fn decode_sized(bytes: &[u8]) -> Result<(Self, usize), CodecError> {
         let (&format, body) = bytes.split_first().ok_or(CodecError::Empty)?;
         let unpacked;
         let body = match format {
@@ -195,7 +202,7 @@ impl Envelope {
                 if used != body.len() {
                     return Err(CodecError::Trailing(body.len() - used));
                 }
-                Ok(Envelope {
+                let envelope = Envelope {
                     format,
                     seq: b.seq,
                     id: b.id,
@@ -204,7 +211,8 @@ impl Envelope {
                     session_seq: b.session_seq,
                     prev_hash: b.prev_hash,
                     event: b.event,
-                })
+                };
+                Ok((envelope, body.len()))
             }
             other => Err(CodecError::UnknownFormat(other)),
         }

@@ -4,7 +4,7 @@
 //! the store. `logbook timeline --no-redact` folds the log instead.
 
 use async_trait::async_trait;
-use logbook_core::projection::{SessionFold, fold_sessions, json_file};
+use logbook_core::projection::{SessionFold, fold_each_session, json_file};
 use logbook_core::sessions::{session_dir, session_file};
 use logbook_core::{Envelope, EventLog, Projection, ProjectionError, ProjectionFiles, SessionId};
 
@@ -57,17 +57,16 @@ impl Projection for TimelineProjection {
         batch: &[Envelope],
         files: &(dyn ProjectionFiles + 'static),
     ) -> Result<(), ProjectionError> {
-        let timelines = fold_sessions(
+        fold_each_session(
             log,
             batch,
             |id| Self::load(id, files),
             |id| Timeline::new(id, true),
+            |timeline| {
+                let path = timeline_path(timeline.session_id);
+                files.write(&path, &json_file(&path, &timeline)?)
+            },
         )
-        .await?;
-        for timeline in timelines {
-            let path = timeline_path(timeline.session_id);
-            files.write(&path, &json_file(&path, &timeline)?)?;
-        }
-        Ok(())
+        .await
     }
 }

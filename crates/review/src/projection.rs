@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use logbook_core::projection::{SessionFold as Fold, fold_sessions, json_file};
+use logbook_core::projection::{SessionFold as Fold, fold_each_session, json_file};
 use logbook_core::sessions::{session_dir, session_file};
 use logbook_core::{Envelope, EventLog, Projection, ProjectionError, ProjectionFiles, SessionId};
 use logbook_tokens::pricing::Price;
@@ -148,12 +148,10 @@ impl Projection for ReviewProjection {
         batch: &[Envelope],
         files: &(dyn ProjectionFiles + 'static),
     ) -> Result<(), ProjectionError> {
-        let mut folds =
-            fold_sessions(log, batch, |id| Self::load(id, files), SessionFold::new).await?;
         let mut memories: BTreeMap<String, (ProjectMemory, bool)> = BTreeMap::new();
-        for fold in &mut folds {
+        let each = |mut fold: SessionFold| {
             if let Some(project) = fold.project.clone() {
-                let part = Contribution::of(fold);
+                let part = Contribution::of(&fold);
                 let bytes = json_file(&memory_path(&project), &part)?;
                 let digest = blake3::hash(&bytes).to_hex().to_string();
                 if fold.contributed.as_deref() != Some(digest.as_str()) {
@@ -168,8 +166,16 @@ impl Projection for ReviewProjection {
                     fold.contributed = Some(digest);
                 }
             }
-            self.write_session(fold, files)?;
-        }
+            self.write_session(&fold, files)
+        };
+        fold_each_session(
+            log,
+            batch,
+            |id| Self::load(id, files),
+            SessionFold::new,
+            each,
+        )
+        .await?;
         for (memory, changed) in memories.values() {
             if *changed {
                 write_memory(memory, files)?;

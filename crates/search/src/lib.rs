@@ -28,10 +28,15 @@ use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+mod merges;
+
+use merges::BoundedMerges;
+
 use logbook_agents::{Effect, Item, Record, Seen};
 use logbook_core::{Envelope, Event, EventLog, Hash, LogError, Pin, SessionId, Timestamp};
 use serde::Serialize;
 use tantivy::collector::TopDocs;
+use tantivy::indexer::IndexWriterOptions;
 use tantivy::query::{BooleanQuery, Occur, QueryParser, RangeQuery, TermQuery};
 use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TEXT, TantivyDocument,
@@ -59,6 +64,10 @@ const WRITER_BUDGET: usize = 15 << 20;
 /// It is about what the writer's budget holds, so segments are no smaller
 /// than they would be anyway.
 const COMMIT_EVERY: usize = 16 << 20;
+
+/// The most a merge reads: what it holds mapped beside an import (see
+/// [`merges`]).
+const MERGE_BYTES: u64 = 16 << 20;
 
 /// Why the index failed.
 #[derive(Debug, thiserror::Error)]
@@ -328,7 +337,16 @@ impl SearchIndex {
     }
 
     fn writer(&self) -> Result<IndexWriter, SearchError> {
-        Ok(self.index.writer_with_num_threads(1, WRITER_BUDGET)?)
+        let options = IndexWriterOptions::builder()
+            .num_worker_threads(1)
+            .memory_budget_per_thread(WRITER_BUDGET)
+            // One merge at a time, so what merges hold mapped is one
+            // merge's bytes (tantivy's default runs four at once).
+            .num_merge_threads(1)
+            .build();
+        let writer = self.index.writer_with_options(options)?;
+        writer.set_merge_policy(Box::new(BoundedMerges::new(self.dir.clone(), MERGE_BYTES)));
+        Ok(writer)
     }
 
     /// Indexes everything the log holds past the last commit. An index the

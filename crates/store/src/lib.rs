@@ -189,8 +189,11 @@ struct HeadState {
 
 const HEAD_KEY: &[u8] = b"head";
 
-/// [`EventLog::read_from`] stops early once it holds this many stored bytes.
-const READ_BUDGET: usize = 8 << 20;
+/// [`EventLog::read_from`] stops early once the envelopes it holds
+/// unpacked to this many bytes. Unpacked, not stored: a transcript event
+/// compresses 4 to 30 times, and 8 MB of stored bytes held a catch-up's
+/// batch of 256 events at 18 MB.
+const READ_BUDGET: usize = 4 << 20;
 
 /// sled writes a snapshot to `snap.<lsn>.generating` and renames it when
 /// complete. A process killed in between leaves the file behind, and sled
@@ -622,10 +625,14 @@ fn is_sled_lock_busy(e: &std::io::Error) -> bool {
 }
 
 fn decode_at(seq: u64, raw: &[u8]) -> Result<Envelope, LogError> {
-    Envelope::decode(raw).map_err(|e| LogError::Corrupt {
+    Envelope::decode(raw).map_err(|e| corrupt(seq, e))
+}
+
+fn corrupt(seq: u64, e: impl std::fmt::Display) -> LogError {
+    LogError::Corrupt {
         seq,
         reason: e.to_string(),
-    })
+    }
 }
 
 fn seq_from_key(key: &[u8]) -> Result<u64, LogError> {
@@ -760,8 +767,10 @@ impl EventLog for SledLog {
                 break;
             }
             let (k, v) = item.map_err(storage)?;
-            bytes += v.len();
-            out.push(decode_at(seq_from_key(&k)?, &v)?);
+            let seq = seq_from_key(&k)?;
+            let (envelope, unpacked) = Envelope::decode_sized(&v).map_err(|e| corrupt(seq, e))?;
+            bytes += unpacked;
+            out.push(envelope);
         }
         Ok(out)
     }

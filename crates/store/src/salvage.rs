@@ -169,7 +169,7 @@ fn copy_readable(damaged: &sled::Db, path: &Path, fresh: &SledLog) -> Result<Sal
             unbroken = false;
         }
         let hash = Hash(*blake3::hash(&raw).as_bytes());
-        match Envelope::decode(&raw) {
+        match Envelope::decode_sized(&raw) {
             Err(e) => {
                 out.findings.push(Finding::Unreadable {
                     seq,
@@ -178,7 +178,7 @@ fn copy_readable(damaged: &sled::Db, path: &Path, fresh: &SledLog) -> Result<Sal
                 unbroken = false;
                 previous = (seq, hash, false);
             }
-            Ok(env) => {
+            Ok((env, unpacked)) => {
                 let linked = seq == previous.0 + 1 && env.prev_hash == previous.1;
                 if !linked && previous.2 && seq == previous.0 + 1 {
                     // One of the two is not what the chain recorded. The
@@ -200,7 +200,7 @@ fn copy_readable(damaged: &sled::Db, path: &Path, fresh: &SledLog) -> Result<Sal
                     out.verified_prefix += 1;
                 }
                 out.restored += 1;
-                batch_bytes += raw.len();
+                batch_bytes += unpacked;
                 batch.push(env);
                 previous = (seq, hash, true);
                 if batch_bytes >= READ_BUDGET {

@@ -509,3 +509,31 @@ fn a_log_that_refuses_to_open_past_its_head_is_salvaged_whole() {
     assert!(log.verify_chain().unwrap().problem.is_none());
     assert_eq!(block_on(log.head()).unwrap().seq, 7);
 }
+
+#[test]
+fn a_read_is_bounded_by_what_its_envelopes_unpack_to_not_what_they_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path());
+    let s = SessionId::new_v7();
+    let text = "all work and no play ".repeat(50_000); // 1 MB, compresses to little
+    for n in 0..20 {
+        block_on(log.append(vec![new(s, n, note(&text))])).unwrap();
+    }
+    let first = block_on(log.read_from(1, 256)).unwrap();
+    let stored = first[0].encode().unwrap().len();
+    assert!(stored < 64 << 10, "the note was stored in {stored} bytes");
+    // 20 MB unpacked but well under the budget stored: a budget of stored
+    // bytes would hand back all twenty at once.
+    assert!(
+        (1..=READ_BUDGET / text.len() + 1).contains(&first.len()),
+        "{} envelopes of 1 MB in one read",
+        first.len()
+    );
+    let mut seen = first.len() as u64;
+    while seen < 20 {
+        let more = block_on(log.read_from(seen + 1, 256)).unwrap();
+        assert!(!more.is_empty());
+        assert_eq!(more[0].seq, seen + 1);
+        seen += more.len() as u64;
+    }
+}
