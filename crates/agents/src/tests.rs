@@ -244,3 +244,31 @@ fn each_agents_folders_and_the_copy_that_wins() {
         ("parent", "subagents/kid")
     );
 }
+
+#[test]
+fn a_claude_block_of_an_unexpected_shape_costs_that_block_not_the_line() {
+    // `is_error` as a string and a `text` that is not one: fields of shapes
+    // no Claude Code version wrote, which failed the whole line when blocks
+    // were read as a tagged enum, losing the result beside them.
+    let line = r#"{"type":"user","timestamp":"2026-11-01T09:00:00Z","message":{"role":"user","content":[
+        {"type":"tool_result","tool_use_id":"t1","content":"all 3 passed","is_error":"no"},
+        {"type":"text","text":{"rich":true}},
+        {"type":"image","source":{"type":"base64","data":"AAAA"}},
+        {"type":"tool_result","tool_use_id":"t2","content":[{"type":"text","text":"boom"}],"is_error":true}
+    ]}}"#
+        .replace('\n', "");
+    let results: Vec<(String, String, Outcome)> = items(SourceKind::ClaudeCode, "", &line)
+        .into_iter()
+        .filter_map(|item| match item {
+            Item::Result(r) => Some((r.id, r.text, r.outcome)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(results.len(), 2, "{results:?}");
+    assert_eq!(results[0].0, "t1");
+    assert_eq!(results[0].1, "all 3 passed");
+    assert_eq!(results[0].2, Outcome::Ok);
+    assert_eq!(results[1].0, "t2");
+    assert_eq!(results[1].1, "boom");
+    assert_eq!(results[1].2, Outcome::Error);
+}
