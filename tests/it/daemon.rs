@@ -103,6 +103,26 @@ fn lines_written_after_stop_and_after_session_end_land_in_their_session() {
 }
 
 #[test]
+fn a_line_written_well_after_session_end_lands_while_the_agent_still_runs() {
+    let store = Store::with_daemon();
+    let cwd = project(&store, "repo");
+    // The cost-state record comes 1.5 s after SessionEnd: past the quiet
+    // period (400 ms), within the drain's bound (5 s). The agent is alive
+    // until it has written it.
+    let agent = run_agent(
+        &store,
+        "slow-end-1",
+        &cwd,
+        &["--turns", "1", "--after-end", "1.5"],
+    );
+    wait_until(LONG, "the line after SessionEnd captured", || {
+        transcript_equals_chain(&store, &agent)
+    });
+    let last = std::fs::read_to_string(&agent.transcript).unwrap();
+    assert!(last.lines().last().unwrap().contains("cost-state"));
+}
+
+#[test]
 fn tokens_json_follows_the_last_write_without_another_hook() {
     let store = Store::with_daemon();
     let cwd = project(&store, "repo");

@@ -403,7 +403,15 @@ async fn watch(
         }
         if let Some(since) = draining_since {
             lock(&status).state = "draining".into();
-            let settled = last_change.elapsed() >= quiet || since.elapsed() >= drain_max;
+            // Claude Code appends to a transcript after its SessionEnd hook
+            // has run; on a loaded machine that can come later than the
+            // quiet period, and a watcher gone by then loses the line. So
+            // while the agent still runs, its files are not quiet yet
+            // (`drain_max` still bounds the wait: after `/clear` the same
+            // process goes on with another conversation).
+            let writing = !dead && agent.as_ref().is_some_and(Agent::alive);
+            let settled =
+                (last_change.elapsed() >= quiet && !writing) || since.elapsed() >= drain_max;
             if settled {
                 {
                     let mut current = lock(&mode);
