@@ -85,13 +85,12 @@ fn totals_equal_truth(store: &Store, session: &str, truth: &Value) -> bool {
     })
 }
 
-#[test]
-fn lines_written_after_stop_and_after_session_end_land_in_their_session() {
+/// Runs a stand-in agent to its end and checks that every line it wrote,
+/// the cost-state record after SessionEnd last, landed in its one session.
+fn every_line_lands_through_the_end(id: &str, args: &[&str]) {
     let store = Store::with_daemon();
     let cwd = project(&store, "repo");
-    let agent = run_agent(&store, "late-lines-1", &cwd, &["--turns", "4"]);
-    // The final line of every turn comes after Stop, and a cost-state
-    // record after SessionEnd: the watcher takes them all, in this session.
+    let agent = run_agent(&store, id, &cwd, args);
     wait_until(LONG, "the transcript captured byte for byte", || {
         transcript_equals_chain(&store, &agent)
     });
@@ -103,23 +102,18 @@ fn lines_written_after_stop_and_after_session_end_land_in_their_session() {
 }
 
 #[test]
+fn lines_written_after_stop_and_after_session_end_land_in_their_session() {
+    // The final line of every turn comes after Stop, and a cost-state
+    // record after SessionEnd: the watcher takes them all, in this session.
+    every_line_lands_through_the_end("late-lines-1", &["--turns", "4"]);
+}
+
+#[test]
 fn a_line_written_well_after_session_end_lands_while_the_agent_still_runs() {
-    let store = Store::with_daemon();
-    let cwd = project(&store, "repo");
     // The cost-state record comes 1.5 s after SessionEnd: past the quiet
     // period (400 ms), within the drain's bound (5 s). The agent is alive
     // until it has written it.
-    let agent = run_agent(
-        &store,
-        "slow-end-1",
-        &cwd,
-        &["--turns", "1", "--after-end", "1.5"],
-    );
-    wait_until(LONG, "the line after SessionEnd captured", || {
-        transcript_equals_chain(&store, &agent)
-    });
-    let last = std::fs::read_to_string(&agent.transcript).unwrap();
-    assert!(last.lines().last().unwrap().contains("cost-state"));
+    every_line_lands_through_the_end("slow-end-1", &["--turns", "1", "--after-end", "1.5"]);
 }
 
 #[test]
