@@ -384,11 +384,21 @@ fn a_daemon_of_another_build_is_replaced_not_talked_to() {
     // identity includes the executable's size and modification time).
     let other = store.scratch().join("logbook-other-build");
     std::fs::copy(logbook_tests::logbook_bin(), &other).unwrap();
-    let out = store
-        .command(&other)
-        .args(["daemon", "start"])
-        .output()
-        .unwrap();
+    // Another test thread forking while the copy was open for writing
+    // holds that descriptor until its child execs: running the copy then
+    // fails with ETXTBSY for a moment (seen once in CI).
+    let started = std::time::Instant::now();
+    let out = loop {
+        match store.command(&other).args(["daemon", "start"]).output() {
+            Err(e)
+                if e.kind() == std::io::ErrorKind::ExecutableFileBusy
+                    && started.elapsed() < LONG =>
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            result => break result.unwrap(),
+        }
+    };
     assert!(out.status.success());
     let old = store.daemon_pid().unwrap();
     let id = store.start("after");
