@@ -97,6 +97,20 @@ fn queries(sessions: &[String]) -> Vec<logbook_search::Query> {
     out
 }
 
+/// Waits until files deleted or replaced by what ran before are past the
+/// kernel's writeback age: ext4 without a journal checks a new inode
+/// against inodes freed within `dirty_expire_centisecs` (30 s by default),
+/// which on this machine made an import that followed another one (its
+/// thousands of replaced files) pay up to 5 s more.
+fn settle() {
+    let centisecs: u64 = std::fs::read_to_string("/proc/sys/vm/dirty_expire_centisecs")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(3000);
+    let _ = std::process::Command::new("sync").status();
+    std::thread::sleep(std::time::Duration::from_millis(centisecs * 10 + 1000));
+}
+
 fn main() {
     let kept = corpora_dir();
     let scratch = tempfile::tempdir().unwrap();
@@ -115,9 +129,11 @@ fn main() {
         let off = scratch.path().join(format!("off-{size}"));
         std::fs::create_dir_all(&off).unwrap();
         std::fs::write(off.join("config.toml"), "search_index = false\n").unwrap();
+        settle();
         let (t_off, peak_off) =
             logbook_tests::run_measured(&mut logbook(&off, &["import", corpus_arg]));
         let on = scratch.path().join(format!("on-{size}"));
+        settle();
         let (t_on, peak_on) =
             logbook_tests::run_measured(&mut logbook(&on, &["import", corpus_arg]));
         println!(

@@ -425,11 +425,21 @@ fn the_daemon_sweeps_transcripts_no_hook_saw() {
     for n in 0..3 {
         append(&file, &line(agent, n));
     }
+    // Its subagent's file joins it in the same sweep, though the session
+    // the sweep just started for it is active.
+    let subagent = dir.join(agent).join("subagents/agent-a1.jsonl");
+    std::fs::create_dir_all(subagent.parent().unwrap()).unwrap();
+    append(&subagent, &line(agent, 10));
     store.ok(&["ls"]);
     wait_until(LONG, "the swept conversation recorded", || {
         chain_parts(&store, agent) == std::fs::read(&file).unwrap()
     });
-    assert_eq!(sessions_of(&store, agent).len(), 1);
+    let sessions = sessions_of(&store, agent);
+    assert_eq!(sessions.len(), 1);
+    let id = sessions[0]["session_id"].as_str().unwrap();
+    wait_until(LONG, "the subagent's file recorded", || {
+        parts_of(&store, id, "subagents/agent-a1") == std::fs::read(&subagent).unwrap()
+    });
 }
 
 #[test]

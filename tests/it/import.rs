@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use logbook_tests::{Store, fixtures, parts_of};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 fn all_jsonl(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
@@ -144,6 +144,67 @@ fn an_old_transcript_is_recorded_as_ended() {
     )
     .unwrap();
     assert_eq!(combined, std::fs::read(&file).unwrap());
+}
+
+#[test]
+fn a_conversation_ends_only_when_all_its_files_are_idle() {
+    let store = Store::new();
+    let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+    let age = |file: &std::path::Path| {
+        std::fs::File::options()
+            .write(true)
+            .open(file)
+            .unwrap()
+            .set_modified(two_hours_ago)
+            .unwrap();
+    };
+    let projects = store.scratch().join("projects/p");
+    // Both conversations' files, interleaved by name: the import takes a
+    // conversation's files together, and ends it after the last.
+    for (agent, subagent_old) in [("conv-b", false), ("conv-a", true)] {
+        let main = projects.join(format!("{agent}.jsonl"));
+        let subagent = projects.join(agent).join("subagents/agent-x.jsonl");
+        std::fs::create_dir_all(subagent.parent().unwrap()).unwrap();
+        let line = |n: u32| {
+            format!(
+                "{}\n",
+                json!({"type": "user", "sessionId": agent, "message": {"content": format!("line {n}")}})
+            )
+        };
+        std::fs::write(&main, line(0) + &line(1)).unwrap();
+        std::fs::write(&subagent, line(2)).unwrap();
+        age(&main);
+        if subagent_old {
+            age(&subagent);
+        }
+    }
+    store.ok(&["import", projects.to_str().unwrap()]);
+    let sessions = store.sessions();
+    assert_eq!(sessions.len(), 2, "{sessions:?}");
+    let of = |agent: &str| {
+        sessions
+            .iter()
+            .find(|s| s["agent"]["session_id"] == agent)
+            .unwrap()
+            .clone()
+    };
+    // Its subagent still writes: the conversation is live.
+    assert_eq!(of("conv-b")["status"], "active");
+    let ended = of("conv-a");
+    assert_eq!(ended["status"], "completed");
+    assert_eq!(ended["end_reason"], "idle");
+    let id = ended["session_id"].as_str().unwrap();
+    assert_eq!(
+        parts_of(&store, id, "subagents/agent-x"),
+        std::fs::read(projects.join("conv-a/subagents/agent-x.jsonl")).unwrap()
+    );
+    let ends = store
+        .ok(&["log", "--session", id])
+        .lines()
+        .filter(|l| l.contains("session_ended"))
+        .count();
+    assert_eq!(ends, 1);
+    assert!(store.ok(&["verify"]).starts_with("ok: "));
 }
 
 #[test]

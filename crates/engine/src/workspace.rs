@@ -690,6 +690,19 @@ impl Workspace {
         self.commit(batch).await
     }
 
+    /// Records what a lifecycle command decides against `state` (a session's
+    /// state the caller has folded) without projecting it: for a caller
+    /// that appends many batches and then projects them in one pass
+    /// ([`Workspace::project`]), as an import does.
+    pub async fn run_unprojected(
+        &self,
+        state: &SessionState,
+        command: LifecycleCommand,
+    ) -> Result<Vec<Envelope>, WorkspaceError> {
+        let batch = decide(state, command)?;
+        Ok(self.log.append(batch).await?)
+    }
+
     /// The session a user means by `typed` (a full id or unique prefix).
     pub fn resolve(&self, typed: &str) -> Result<SessionId, UsageError> {
         let prefix = IdPrefix::parse(typed)?;

@@ -10,7 +10,7 @@
 //! Capture uses the same exactly-once cursor as `logbook capture`, so a
 //! second import adds nothing and a grown file adds only what is new.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -18,7 +18,7 @@ use logbook_agents::Agent;
 use logbook_agents::locate::{Form, Found, default_roots, recognise, session_files};
 use logbook_capture::run::CaptureConfig;
 use logbook_capture::source::{FileSource, Source};
-use logbook_core::lifecycle::LifecycleCommand;
+use logbook_core::lifecycle::{LifecycleCommand, SessionState};
 use logbook_core::sessions::{MAIN_SOURCE, SessionStatus};
 use logbook_core::{
     AgentInfo, EndReason, EndStatus, Event, EventLog as _, Origin, SessionId, SourceRef,
@@ -30,6 +30,13 @@ use crate::error::ResultExt as _;
 use crate::files::list_files_and_links;
 use crate::request::ImportArgs;
 use crate::workspace::Workspace;
+
+/// Transcript bytes an import appends between projection passes, each
+/// pass ending with a whole conversation. A pass rewrites every session
+/// and project file its events touch, so one per conversation rewrote a
+/// project's memory files once per session; the bound keeps what a pass
+/// reads back small, and the files people read following the import.
+const PROJECT_EVERY: u64 = 16 << 20;
 
 /// Session files untouched for this long are recorded as ended.
 const IDLE: Duration = Duration::from_secs(3600);
@@ -270,8 +277,18 @@ pub async fn import_files(
                 .push((path.display().to_string(), e.to_string())),
         }
     }
-    // Parents before their subagents.
-    transcripts.sort_by_key(|t| (t.key != MAIN_SOURCE, t.path.clone()));
+    // One conversation's files side by side, parents before their
+    // subagents: a conversation is captured, ended and projected in one
+    // pass, so each of its projected files is written once, not once per
+    // file and again when it ends.
+    transcripts.sort_by(|a, b| {
+        (a.agent.name(), &a.session, a.key != MAIN_SOURCE, &a.path).cmp(&(
+            b.agent.name(),
+            &b.session,
+            b.key != MAIN_SOURCE,
+            &b.path,
+        ))
+    });
     let total: u64 = transcripts
         .iter()
         .filter_map(|t| std::fs::metadata(&t.path).ok())
@@ -289,13 +306,40 @@ pub async fn import_files(
     } else {
         agent_sessions(ws).await?
     };
+    let outcome = capture_all(ws, &transcripts, options, &mut known, &bar, &mut summary).await;
+    bar.finish_and_clear();
+    // What was appended is projected whether or not the import finished
+    // (a full disk stops it part way): a daemon's store stays open, and is
+    // not caught up again until its next write.
+    let _lane = ws.lane().await;
+    let projected = ws.project().await;
+    summary.sessions = outcome?.len() as u64;
+    projected?;
+    ws.flush()?;
+    Ok(summary)
+}
+
+/// Captures each of `transcripts` (sorted by conversation) into its
+/// session, starting, ending and projecting sessions as it goes. Returns
+/// the sessions that took a file.
+async fn capture_all(
+    ws: &Workspace,
+    transcripts: &[Found],
+    options: ImportOptions,
+    known: &mut Known,
+    bar: &indicatif::ProgressBar,
+    summary: &mut ImportSummary,
+) -> crate::Result<HashSet<SessionId>> {
+    let mut sessions: HashSet<SessionId> = HashSet::new();
+    let mut started: HashSet<SessionId> = HashSet::new();
     let mut touched: HashMap<SessionId, SystemTime> = HashMap::new();
+    let mut unprojected = 0u64;
     let config = CaptureConfig {
         shrink_ratio: ws.config().compaction_ratio,
         token_reading: Some(logbook_tokens::text::token_usage),
         ..CaptureConfig::default()
     };
-    for t in &transcripts {
+    for (i, t) in transcripts.iter().enumerate() {
         // Hooks that found the store busy are applied between files, so a
         // long import never keeps a hook waiting (DESIGN.md §8).
         if !options.from_hook {
@@ -309,89 +353,115 @@ pub async fn import_files(
                 .map(|n| n.to_string_lossy())
                 .unwrap_or_default()
         ));
+        let last_of_conversation = transcripts
+            .get(i + 1)
+            .is_none_or(|next| (next.agent, &next.session) != (t.agent, &t.session));
         let lookup = known.lookup(t);
-        if let Some(id) = lookup
-            && options.skip_active
-            && t.agent == Agent::ClaudeCode
-            && ws.quick_view(id).await?.status == SessionStatus::Active
-        {
+        'file: {
+            // A conversation this import started is not live: its
+            // subagents' files join it.
+            if let Some(id) = lookup
+                && options.skip_active
+                && t.agent == Agent::ClaudeCode
+                && !started.contains(&id)
+                && ws.quick_view(id).await?.status == SessionStatus::Active
+            {
+                break 'file;
+            }
+            let session = match lookup {
+                Some(id) => id,
+                None => {
+                    let id = SessionId::new_v7();
+                    let transcript_path =
+                        (t.key == MAIN_SOURCE).then(|| t.path.display().to_string());
+                    ws.run_unprojected(
+                        &SessionState::new(id),
+                        LifecycleCommand::Start {
+                            command: None,
+                            agent: Some(AgentInfo {
+                                kind: t.agent.name().into(),
+                                session_id: Some(t.session.clone()),
+                                transcript_path: transcript_path.clone(),
+                                cwd: t.cwd.clone(),
+                                pid: None,
+                            }),
+                            origin: Origin::Fresh,
+                        },
+                    )
+                    .await?;
+                    known.insert(t.agent.name(), &t.session, transcript_path, id);
+                    started.insert(id);
+                    summary.new_sessions += 1;
+                    id
+                }
+            };
+            let source = SourceRef {
+                kind: t.agent.source_kind(),
+                key: known.key_for(t),
+                location: t.path.display().to_string(),
+            };
+            let report = capture(ws, t, source, session, config, bar).await;
+            match report {
+                Ok(report) => {
+                    summary.files += 1;
+                    summary.lines += report.lines;
+                    summary.bytes += report.bytes;
+                    unprojected += report.bytes;
+                    if report.malformed > 0 {
+                        summary
+                            .malformed
+                            .push((t.path.display().to_string(), report.malformed));
+                    }
+                    if let Ok(modified) = std::fs::metadata(&t.path).and_then(|m| m.modified()) {
+                        sessions.insert(session);
+                        let latest = touched.entry(session).or_insert(modified);
+                        *latest = (*latest).max(modified);
+                    }
+                }
+                // The store refusing (a full disk) stops the import: going on
+                // would only be refused again. What it took so far is kept.
+                Err(logbook_capture::CaptureError::Log(e)) => {
+                    return Err::<HashSet<SessionId>, _>(e)
+                        .context(format!("importing {}", t.path.display()));
+                }
+                // A file that vanished between listing and reading is reported
+                // and skipped; the rest of the import goes on.
+                Err(e) => {
+                    tracing::warn!("skipping {}: {e}", t.path.display());
+                    summary
+                        .skipped
+                        .push((t.path.display().to_string(), e.to_string()));
+                }
+            }
+        }
+        // A conversation's sessions are ended after its last file: no other
+        // file can reach them (lookups go by the agent's session id).
+        if last_of_conversation {
+            end_idle(ws, touched.drain()).await?;
+            if unprojected >= PROJECT_EVERY {
+                ws.project().await?;
+                unprojected = 0;
+            }
+        }
+    }
+    Ok(sessions)
+}
+
+/// Records as ended each of `touched` (session, newest file time) whose
+/// files have been left alone for [`IDLE`] and that is still active.
+async fn end_idle(
+    ws: &Workspace,
+    touched: impl Iterator<Item = (SessionId, SystemTime)>,
+) -> crate::Result<()> {
+    let now = SystemTime::now();
+    for (session, modified) in touched {
+        if now.duration_since(modified).unwrap_or_default() <= IDLE {
             continue;
         }
-        let session = match lookup {
-            Some(id) => id,
-            None => {
-                let id = SessionId::new_v7();
-                let transcript_path = (t.key == MAIN_SOURCE).then(|| t.path.display().to_string());
-                ws.run(
-                    id,
-                    LifecycleCommand::Start {
-                        command: None,
-                        agent: Some(AgentInfo {
-                            kind: t.agent.name().into(),
-                            session_id: Some(t.session.clone()),
-                            transcript_path: transcript_path.clone(),
-                            cwd: t.cwd.clone(),
-                            pid: None,
-                        }),
-                        origin: Origin::Fresh,
-                    },
-                )
-                .await?;
-                known.insert(t.agent.name(), &t.session, transcript_path, id);
-                summary.new_sessions += 1;
-                id
-            }
-        };
-        let source = SourceRef {
-            kind: t.agent.source_kind(),
-            key: known.key_for(t),
-            location: t.path.display().to_string(),
-        };
-        let report = capture(ws, t, source, session, config, &bar).await;
-        match report {
-            Ok(report) => {
-                summary.files += 1;
-                summary.lines += report.lines;
-                summary.bytes += report.bytes;
-                if report.malformed > 0 {
-                    summary
-                        .malformed
-                        .push((t.path.display().to_string(), report.malformed));
-                }
-                if let Ok(modified) = std::fs::metadata(&t.path).and_then(|m| m.modified()) {
-                    let latest = touched.entry(session).or_insert(modified);
-                    *latest = (*latest).max(modified);
-                }
-            }
-            // The store refusing (a full disk) stops the import: going on
-            // would only be refused again. What it took so far is kept.
-            Err(logbook_capture::CaptureError::Log(e)) => {
-                bar.finish_and_clear();
-                return Err::<ImportSummary, _>(e)
-                    .context(format!("importing {}", t.path.display()));
-            }
-            // A file that vanished between listing and reading is reported
-            // and skipped; the rest of the import goes on.
-            Err(e) => {
-                tracing::warn!("skipping {}: {e}", t.path.display());
-                summary
-                    .skipped
-                    .push((t.path.display().to_string(), e.to_string()));
-            }
-        }
-        // Project per file, so the files people read follow an import and
-        // the store is never far behind when the next hook arrives.
-        ws.project().await?;
-    }
-    bar.finish_and_clear();
-    let _lane = ws.lane().await;
-    ws.project().await?;
-    let now = SystemTime::now();
-    for (session, modified) in &touched {
-        let idle = now.duration_since(*modified).unwrap_or_default() > IDLE;
-        if idle && ws.state(*session).await?.phase == logbook_core::lifecycle::Phase::Active {
-            ws.run(
-                *session,
+        let state = ws.state(session).await?;
+        if state.phase == logbook_core::lifecycle::Phase::Active {
+            ws.run_unprojected(
+                &state,
                 LifecycleCommand::End {
                     status: EndStatus::Completed,
                     exit_code: None,
@@ -401,9 +471,7 @@ pub async fn import_files(
             .await?;
         }
     }
-    summary.sessions = touched.len() as u64;
-    ws.flush()?;
-    Ok(summary)
+    Ok(())
 }
 
 /// How a transcript path is compared: hooks report the path Claude Code
