@@ -159,8 +159,10 @@ fn a_conversation_ends_only_when_all_its_files_are_idle() {
             .unwrap();
     };
     let projects = store.scratch().join("projects/p");
-    // Both conversations' files, interleaved by name: the import takes a
-    // conversation's files together, and ends it after the last.
+    // Two conversations of a main file and a subagent's each (taken
+    // parents first, their files would interleave): the import takes a
+    // conversation's files together and decides its end after the last,
+    // by the newest of them.
     for (agent, subagent_old) in [("conv-b", false), ("conv-a", true)] {
         let main = projects.join(format!("{agent}.jsonl"));
         let subagent = projects.join(agent).join("subagents/agent-x.jsonl");
