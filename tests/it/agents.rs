@@ -527,13 +527,7 @@ fn truncated_and_garbage_files_of_either_agent_are_kept_and_counted() {
         .scratch()
         .join("session-2025-12-01T21-45-5b959dae.json");
     std::fs::write(&gemini, &chat[..chat.len() / 2]).unwrap();
-    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
-    std::fs::File::options()
-        .write(true)
-        .open(&gemini)
-        .unwrap()
-        .set_modified(old)
-        .unwrap();
+    logbook_tests::age(&gemini, std::time::Duration::from_secs(60));
 
     let summary = import(&store, &[&codex, &gemini]);
     let malformed = summary["malformed"].as_array().unwrap();

@@ -2,8 +2,11 @@
 
 use std::path::{Path, PathBuf};
 
-use logbook_tests::{Store, fixtures, parts_of};
+use logbook_tests::{Store, age, fixtures, parts_of};
 use serde_json::{Value, json};
+
+/// Past the hour after which an untouched transcript's session is ended.
+const TWO_HOURS: std::time::Duration = std::time::Duration::from_secs(7200);
 
 fn all_jsonl(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
@@ -122,13 +125,7 @@ fn an_old_transcript_is_recorded_as_ended() {
     let store = Store::new();
     let file = store.scratch().join("old.jsonl");
     std::fs::copy(fixtures().join("spotter-real/short.jsonl"), &file).unwrap();
-    let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
-    std::fs::File::options()
-        .write(true)
-        .open(&file)
-        .unwrap()
-        .set_modified(two_hours_ago)
-        .unwrap();
+    age(&file, TWO_HOURS);
     store.ok(&["import", file.to_str().unwrap()]);
     let s = &store.sessions()[0];
     assert_eq!(s["status"], "completed");
@@ -149,15 +146,6 @@ fn an_old_transcript_is_recorded_as_ended() {
 #[test]
 fn a_conversation_ends_only_when_all_its_files_are_idle() {
     let store = Store::new();
-    let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
-    let age = |file: &std::path::Path| {
-        std::fs::File::options()
-            .write(true)
-            .open(file)
-            .unwrap()
-            .set_modified(two_hours_ago)
-            .unwrap();
-    };
     let projects = store.scratch().join("projects/p");
     // Two conversations of a main file and a subagent's each (taken
     // parents first, their files would interleave): the import takes a
@@ -175,9 +163,9 @@ fn a_conversation_ends_only_when_all_its_files_are_idle() {
         };
         std::fs::write(&main, line(0) + &line(1)).unwrap();
         std::fs::write(&subagent, line(2)).unwrap();
-        age(&main);
+        age(&main, TWO_HOURS);
         if subagent_old {
-            age(&subagent);
+            age(&subagent, TWO_HOURS);
         }
     }
     store.ok(&["import", projects.to_str().unwrap()]);

@@ -603,6 +603,17 @@ pub fn hook_payload(
     p.to_string().into_bytes()
 }
 
+/// Sets `path`'s modification time `ago` in the past: a file its agent has
+/// left alone that long.
+pub fn age(path: &Path, ago: Duration) {
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() - ago)
+        .unwrap();
+}
+
 /// Appends `text` to `path`, creating it: what an agent writing its
 /// transcript does.
 pub fn append_text(path: &Path, text: &str) {

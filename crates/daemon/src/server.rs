@@ -528,6 +528,16 @@ async fn connection(daemon: &Arc<Daemon>, stream: UnixStream) -> Result<(), prot
         rt.block_on(execute(&Store::Shared(ws), request, &mut console))
     })
     .await;
+    if !matches!(executed, Some(Ok(_))) {
+        // A request stopped part way (an import or capture at a full disk)
+        // may have appended what it never projected: a store opened per
+        // use is caught up when next opened, and this one stays open.
+        // Before the answer, so the client's next request sees the files.
+        let ws = daemon.ws.clone();
+        if let Some(Err(e)) = blocking(move |rt| rt.block_on(ws.project())).await {
+            tracing::warn!("catching up after a failed {name}: {e}");
+        }
+    }
     let last = match executed {
         Some(Ok(executed)) => {
             // Hooks applied from the spool first are signals too.

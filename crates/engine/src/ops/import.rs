@@ -314,20 +314,16 @@ pub async fn import_files(
     };
     let outcome = capture_all(ws, &transcripts, options, &mut known, &bar, &mut summary).await;
     bar.finish_and_clear();
-    // What was appended is projected whether or not the import finished
-    // (a full disk stops it part way): a daemon's store stays open, and is
-    // not caught up again until its next write.
+    outcome?;
     let _lane = ws.lane().await;
-    let projected = ws.project().await;
-    summary.sessions = outcome?.len() as u64;
-    projected?;
+    ws.project().await?;
     ws.flush()?;
     Ok(summary)
 }
 
 /// Captures each of `transcripts` (sorted by conversation) into its
-/// session, starting, ending and projecting sessions as it goes. Returns
-/// the sessions that took a file.
+/// session, starting, ending and projecting sessions as it goes, and
+/// counts them in `summary`.
 async fn capture_all(
     ws: &Workspace,
     transcripts: &[Found],
@@ -335,8 +331,7 @@ async fn capture_all(
     known: &mut Known,
     bar: &indicatif::ProgressBar,
     summary: &mut ImportSummary,
-) -> crate::Result<HashSet<SessionId>> {
-    let mut sessions: HashSet<SessionId> = HashSet::new();
+) -> crate::Result<()> {
     let mut started: HashSet<SessionId> = HashSet::new();
     let mut touched: HashMap<SessionId, SystemTime> = HashMap::new();
     let mut unprojected = 0u64;
@@ -419,7 +414,6 @@ async fn capture_all(
                             .push((t.path.display().to_string(), report.malformed));
                     }
                     if let Ok(modified) = std::fs::metadata(&t.path).and_then(|m| m.modified()) {
-                        sessions.insert(session);
                         let latest = touched.entry(session).or_insert(modified);
                         *latest = (*latest).max(modified);
                     }
@@ -427,8 +421,7 @@ async fn capture_all(
                 // The store refusing (a full disk) stops the import: going on
                 // would only be refused again. What it took so far is kept.
                 Err(logbook_capture::CaptureError::Log(e)) => {
-                    return Err::<HashSet<SessionId>, _>(e)
-                        .context(format!("importing {}", t.path.display()));
+                    return Err::<(), _>(e).context(format!("importing {}", t.path.display()));
                 }
                 // A file that vanished between listing and reading is reported
                 // and skipped; the rest of the import goes on.
@@ -443,6 +436,7 @@ async fn capture_all(
         // A conversation's sessions are ended after its last file: no other
         // file can reach them (lookups go by the agent's session id).
         if last_of_conversation {
+            summary.sessions += touched.len() as u64;
             end_idle(ws, touched.drain()).await?;
         }
         if unprojected >= PROJECT_WITHIN || (last_of_conversation && unprojected >= PROJECT_EVERY) {
@@ -450,7 +444,7 @@ async fn capture_all(
             unprojected = 0;
         }
     }
-    Ok(sessions)
+    Ok(())
 }
 
 /// Records as ended each of `touched` (session, newest file time) whose
