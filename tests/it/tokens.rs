@@ -304,6 +304,10 @@ fn alerts_fire_once_each_in_order_and_again_after_a_compaction() {
 #[test]
 fn the_stop_hook_tells_the_user_when_the_transcript_crosses_a_threshold() {
     let store = Store::new();
+    // A hook that cannot apply its event within its wait leaves it to be
+    // applied later and says nothing: on a machine loaded by the rest of
+    // the suite (a debug build) 700 ms was once not enough.
+    store.configure("hook_wait_ms = 1400\n");
     let agent = "a1b2c3d4-0000-4000-8000-000000000002";
     let transcript = store.scratch().join(format!("{agent}.jsonl"));
     let response = |used: u64, id: &str| json!({"type":"assistant","sessionId":agent,"requestId":format!("r{id}"),"message":{"id":format!("m{id}"),"model":"claude-sonnet-4-5","usage":{"input_tokens":used - 1000,"cache_read_input_tokens":1000,"output_tokens":10}}});

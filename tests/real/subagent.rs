@@ -73,4 +73,46 @@ fn subagent_transcript_tokens_and_context() {
         "{ctx}"
     );
     assert!(ctx["commands"].as_array().unwrap().is_empty(), "{ctx}");
+
+    // The timeline has the subagent's work between its call and its end,
+    // both as recorded live and as imported afterwards (which logs the
+    // main transcript whole, then the subagent's).
+    let imported = Store::new();
+    let project = cc.transcript(&agent).parent().unwrap().to_owned();
+    imported.ok(&["import", project.to_str().unwrap()]);
+    let again = sessions_of(&imported, &agent);
+    assert_eq!(again.len(), 1);
+    for (store, session) in [
+        (&store, session),
+        (&imported, again[0]["session_id"].as_str().unwrap()),
+    ] {
+        in_time_order_with_the_subagent_inside(store, session);
+    }
+}
+
+fn in_time_order_with_the_subagent_inside(store: &Store, session: &str) {
+    let timeline: Value =
+        serde_json::from_str(&store.ok(&["timeline", session, "--json"])).unwrap();
+    let actions = timeline["actions"].as_array().unwrap();
+    let place = |what: &dyn Fn(&Value) -> bool| {
+        actions
+            .iter()
+            .position(what)
+            .unwrap_or_else(|| panic!("{timeline:#}"))
+    };
+    let call = place(&|a| a["tool"] == "Agent");
+    let start = place(&|a| a["kind"] == "subagent_start");
+    let ls = place(&|a| a["target"] == "ls -a");
+    let end = place(&|a| a["kind"] == "subagent_end");
+    assert!(call < start && start < ls && ls < end, "{timeline:#}");
+    // After the session's start, each action no earlier than the one
+    // before it (at its placed time when it has one).
+    let times: Vec<logbook_core::Timestamp> = actions[1..]
+        .iter()
+        .map(|a| {
+            let at = a.get("placed").unwrap_or(&a["at"]);
+            logbook_core::Timestamp::parse(at.as_str().unwrap()).unwrap()
+        })
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{timeline:#}");
 }

@@ -28,6 +28,14 @@ struct Line {
     request_id: Option<String>,
     message: Option<Message>,
     tool_use_result: Option<Value>,
+    origin: Option<Origin>,
+}
+
+/// Who wrote a user record, when it was not the user (2.1).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Origin {
+    kind: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -343,13 +351,24 @@ pub fn read(line: &[u8]) -> Option<Record> {
         record.items.push(Item::Compaction);
         return Some(record);
     }
+    // Only user and assistant records are the conversation: 2.1 also
+    // writes the messages each API request sent (`api-request-blob`),
+    // copies of records already read.
+    let user = line.kind == "user";
+    if !user && line.kind != "assistant" {
+        return Some(record);
+    }
     let Some(message) = line.message.take() else {
         return Some(record);
     };
-    let user = line.kind == "user";
     let flags = Flags {
         meta: line.is_meta,
         compact_summary: line.is_compact_summary,
+        notification: line
+            .origin
+            .as_ref()
+            .and_then(|o| o.kind.as_deref())
+            .is_some_and(|k| k == "task-notification"),
     };
     match message.content {
         None => {}
@@ -397,11 +416,23 @@ pub fn read(line: &[u8]) -> Option<Record> {
 struct Flags {
     meta: bool,
     compact_summary: bool,
+    /// Claude Code telling the model a background task ended.
+    notification: bool,
 }
 
 fn user_text(flags: Flags, text: String, items: &mut Vec<Item>) {
     let trimmed = text.trim();
-    if flags.compact_summary {
+    if flags.notification || trimmed.starts_with("<task-notification>") {
+        if let Some(id) = tag(trimmed, "tool-use-id") {
+            let status = tag(trimmed, "status").unwrap_or("completed");
+            let said = tag(trimmed, "result").or_else(|| tag(trimmed, "summary"));
+            items.push(Item::Finished {
+                id: id.to_owned(),
+                status: status.to_owned(),
+                text: said.unwrap_or_default().to_owned(),
+            });
+        }
+    } else if flags.compact_summary {
         items.push(Item::Summary { text });
     } else if trimmed.starts_with("[Request interrupted by user") {
         items.push(Item::Interrupt {
@@ -518,13 +549,28 @@ fn result(id: String, content: &Value, is_error: bool, details: Option<&Value>) 
     } else {
         Outcome::Ok
     };
+    // 2.1 answers an Agent call at once and runs the subagent on.
+    let running = details.is_some_and(|d| {
+        d.get("isAsync").and_then(Value::as_bool) == Some(true)
+            || d.get("status").and_then(Value::as_str) == Some("async_launched")
+    });
     CallResult {
         id,
         exit_code: if is_error { exit_code(&text) } else { None },
         patch: details.filter(|_| !is_error).and_then(patch_of),
         text,
         outcome,
+        running,
     }
+}
+
+/// The text of the first `<name>…</name>` in a notification Claude Code
+/// wrote (its own markup, not HTML: no attributes, no nesting of a name).
+fn tag<'a>(text: &'a str, name: &str) -> Option<&'a str> {
+    let open = format!("<{name}>");
+    let start = text.find(&open)? + open.len();
+    let end = text[start..].find(&format!("</{name}>"))?;
+    Some(text[start..start + end].trim())
 }
 
 /// What Claude Code writes when the user or a rule refuses a call.

@@ -200,6 +200,7 @@ pub fn read(location: &str, line: &[u8]) -> Option<Record> {
                     },
                     exit_code: None,
                     patch: None,
+                    running: false,
                 }));
             }
         }
@@ -376,6 +377,7 @@ fn result(id: &str, output: Option<&Value>) -> CallResult {
         exit_code,
         patch: None,
         text,
+        running: false,
     }
 }
 

@@ -183,6 +183,7 @@ fn tool_items(tool: &Value, items: &mut Vec<Item>) {
         text,
         outcome,
         patch: None,
+        running: false,
     }));
 }
 

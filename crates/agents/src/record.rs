@@ -88,6 +88,17 @@ pub enum Item {
         /// Beta flags sent with it.
         betas: Vec<String>,
     },
+    /// A call that went on after its result has ended: Claude Code (2.1)
+    /// runs a subagent in the background, answers the call at once, and
+    /// tells the model in a message of its own when the subagent is done.
+    Finished {
+        /// The call.
+        id: String,
+        /// As the agent put it: `completed`, `failed`, `killed`, …
+        status: String,
+        /// What it came to.
+        text: String,
+    },
     /// The agent dropped the conversation back to before this message
     /// (Gemini CLI's `$rewindTo`).
     Rewind {
@@ -189,6 +200,9 @@ pub struct CallResult {
     pub exit_code: Option<i32>,
     /// The change made, as diff lines, when the result states it exactly.
     pub patch: Option<String>,
+    /// The call goes on after this result (a subagent launched in the
+    /// background), and ends with an [`Item::Finished`].
+    pub running: bool,
 }
 
 /// Token counts, in the four kinds every agent's counts map onto.

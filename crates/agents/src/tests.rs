@@ -272,3 +272,68 @@ fn a_claude_block_of_an_unexpected_shape_costs_that_block_not_the_line() {
     assert_eq!(results[1].1, "boom");
     assert_eq!(results[1].2, Outcome::Error);
 }
+
+/// Claude Code 2.1.328, a subagent it ran in the background.
+const ASYNC_SUBAGENT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../tests/fixtures/claude-code-2.1.328/transcripts/e/eec2edc2-2bee-49da-bf84-17de1eb2d1f6.jsonl"
+);
+
+#[test]
+fn a_background_subagent_ends_with_its_notification_not_a_prompt() {
+    let text = std::fs::read_to_string(ASYNC_SUBAGENT).unwrap();
+    let all: Vec<Item> = text
+        .lines()
+        .flat_map(|line| items(SourceKind::ClaudeCode, "e.jsonl", line))
+        .collect();
+    let agent = all
+        .iter()
+        .find_map(|i| match i {
+            Item::Call(c) if c.name == "Agent" => Some(c.id.clone()),
+            _ => None,
+        })
+        .unwrap();
+    // Once each: the `api-request-blob` records that copy the messages a
+    // request sent (2.1) are not the conversation.
+    let agent_calls = all
+        .iter()
+        .filter(|i| matches!(i, Item::Call(c) if c.name == "Agent"))
+        .count();
+    assert_eq!(agent_calls, 1);
+    // The call's result is the launch, and says the subagent runs on.
+    let launched: Vec<bool> = all
+        .iter()
+        .filter_map(|i| match i {
+            Item::Result(r) if r.id == agent => Some(r.running),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(launched, [true]);
+    // Its end is the notification, which is no prompt of the user's.
+    let finished: Vec<(&str, &str, &str)> = all
+        .iter()
+        .filter_map(|i| match i {
+            Item::Finished { id, status, text } => {
+                Some((id.as_str(), status.as_str(), text.as_str()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(finished.len(), 1, "{finished:?}");
+    assert_eq!(finished[0].0, agent);
+    assert_eq!(finished[0].1, "completed");
+    assert!(!finished[0].2.is_empty());
+    let prompts: Vec<&str> = all
+        .iter()
+        .filter_map(|i| match i {
+            Item::Prompt { text, .. } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(prompts, ["TASK-E1: use a subagent"]);
+    // Other results do not run on.
+    assert!(all.iter().all(|i| match i {
+        Item::Result(r) => r.running == (r.id == agent),
+        _ => true,
+    }));
+}

@@ -219,6 +219,14 @@ impl Builder {
                         agent: agent.clone(),
                     });
                 }
+                AgentItem::Finished { status, text, .. } => {
+                    let text = self.text(text);
+                    self.items.push(Item::Answer {
+                        at: at.clone(),
+                        text,
+                        agent: Some(format!("background task, {status}")),
+                    });
+                }
                 AgentItem::Usage(usage) => self.usage(source, usage),
                 AgentItem::Call(call) => {
                     let pretty = match &call.input {

@@ -1,12 +1,12 @@
 //! Tests of the timeline and renders on real Claude Code transcripts.
 
 use logbook_core::{
-    Bytes, Envelope, Event, EventId, Hash, SessionId, SourceKind, SourceRef, Timestamp,
-    TranscriptCaptured,
+    Bytes, Envelope, Event, EventId, Hash, NoteKind, NoteRecorded, SessionId, SourceKind,
+    SourceRef, Timestamp, TranscriptCaptured,
 };
 
 use crate::render::{Format, render};
-use crate::timeline::{Kind, Outcome, Timeline};
+use crate::timeline::{Kind, ORDER_WINDOW, Outcome, Timeline};
 
 const VIEWER: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -31,13 +31,17 @@ fn env(seq: u64, event: Event) -> Envelope {
 }
 
 fn captured(seq: u64, bytes: &[u8]) -> Envelope {
+    captured_from(seq, "main", bytes)
+}
+
+fn captured_from(seq: u64, key: &str, bytes: &[u8]) -> Envelope {
     env(
         seq,
         Event::TranscriptCaptured(TranscriptCaptured {
             source: SourceRef {
                 kind: SourceKind::ClaudeCode,
-                key: "main".into(),
-                location: "t.jsonl".into(),
+                key: key.into(),
+                location: format!("{key}.jsonl"),
             },
             byte_start: 0,
             line_start: 0,
@@ -96,18 +100,278 @@ fn every_tool_call_of_a_real_transcript_has_its_outcome_and_edits_their_lines() 
                     .as_deref()
                     .is_some_and(|e| !e.is_empty() && !e.contains('\n')))
         );
-        assert!(
-            timeline
-                .actions
-                .iter()
-                .enumerate()
-                .all(|(i, a)| a.n == i as u64 + 1)
-        );
+        assert!(numbered_in_order(&timeline));
         let bash = tools
             .iter()
             .find(|a| a.tool.as_deref() == Some("Bash"))
             .unwrap();
         assert!(bash.target.is_some());
+    }
+}
+
+/// Whether each action's `n` is its place, from 1.
+fn numbered_in_order(timeline: &Timeline) -> bool {
+    timeline
+        .actions
+        .iter()
+        .enumerate()
+        .all(|(i, a)| a.n == i as u64 + 1)
+}
+
+/// Each action's time in microseconds, with whether it was placed at
+/// another.
+fn times(timeline: &Timeline) -> Vec<(i64, bool)> {
+    timeline
+        .actions
+        .iter()
+        .map(|a| {
+            let at = a.placed.as_deref().unwrap_or(&a.at);
+            (
+                Timestamp::parse(at).unwrap().as_micros(),
+                a.placed.is_some(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn parallel_sidechains_written_as_blocks_are_put_in_time_order() {
+    // Claude Code 1.0.98 ran three Task subagents at once and wrote each
+    // one's records as a block when it returned: in the file, the second
+    // block starts at 00:52:54 after the first ended at 00:53:39.
+    let bytes = std::fs::read(VIEWER).unwrap();
+    let whole = Timeline::fold(session(), false, &pieces(&bytes, 10_000));
+    let dated: Vec<i64> = times(&whole).into_iter().map(|(t, _)| t).collect();
+    assert!(dated.len() > 167);
+    assert!(
+        dated.windows(2).all(|w| w[0] <= w[1]),
+        "actions out of time order"
+    );
+    // The first subagent's end comes after the other subagents' work
+    // that happened before it.
+    let position = |pred: &dyn Fn(&crate::timeline::Action) -> bool| {
+        whole.actions.iter().position(pred).unwrap()
+    };
+    let end = position(&|a| {
+        a.kind == Kind::SubagentEnd && a.target.as_deref() == Some("Build TODO components")
+    });
+    let create_app = position(&|a| {
+        a.target
+            .as_deref()
+            .is_some_and(|t| t.starts_with("npx create-next-app"))
+    });
+    assert!(create_app < end);
+    // The same order whatever pieces the capture took.
+    let unlogged = |t: Timeline| {
+        t.actions
+            .into_iter()
+            .map(|a| crate::timeline::Action { seq: 0, ..a })
+            .collect::<Vec<_>>()
+    };
+    let expected = unlogged(whole.clone());
+    for lines in [1, 7] {
+        let pieces = Timeline::fold(session(), false, &pieces(&bytes, lines));
+        assert_eq!(
+            unlogged(pieces),
+            expected,
+            "captured {lines} lines at a time"
+        );
+    }
+}
+
+#[test]
+fn a_subagent_transcript_captured_after_the_main_one_is_put_in_its_place() {
+    // As an import logs a Claude Code 2.x conversation: the main
+    // transcript whole, then the subagent's own, then logbook's note, all
+    // logged long after the agent wrote them.
+    let main = [
+        r#"{"type":"user","timestamp":"2020-01-01T00:00:00Z","message":{"role":"user","content":"look around"}}"#,
+        r#"{"type":"assistant","timestamp":"2020-01-01T00:00:01Z","message":{"id":"m1","role":"assistant","content":[{"type":"tool_use","id":"t1","name":"Agent","input":{"description":"look","prompt":"list"}}]}}"#,
+        r#"{"type":"user","timestamp":"2020-01-01T00:00:09Z","message":{"role":"user","content":[{"type":"tool_result","tool_use_id":"t1","content":"done"}]}}"#,
+        r#"{"type":"assistant","timestamp":"2020-01-01T00:00:10Z","message":{"id":"m2","role":"assistant","content":[{"type":"tool_use","id":"t2","name":"Bash","input":{"command":"make"}}]}}"#,
+        r#"{"type":"user","timestamp":"2020-01-01T00:00:11Z","message":{"role":"user","content":[{"type":"tool_result","tool_use_id":"t2","content":"ok"}]}}"#,
+    ];
+    let sub = [
+        r#"{"type":"user","isSidechain":true,"timestamp":"2020-01-01T00:00:02Z","message":{"role":"user","content":"list"}}"#,
+        r#"{"type":"assistant","isSidechain":true,"timestamp":"2020-01-01T00:00:03Z","message":{"id":"s1","role":"assistant","content":[{"type":"tool_use","id":"s1t","name":"Bash","input":{"command":"ls -a"}}]}}"#,
+        r#"{"type":"user","isSidechain":true,"timestamp":"2020-01-01T00:00:04Z","message":{"role":"user","content":[{"type":"tool_result","tool_use_id":"s1t","content":"."}]}}"#,
+    ];
+    let note = env(
+        3,
+        Event::NoteRecorded(NoteRecorded {
+            kind: NoteKind::Decision,
+            text: "ship it".into(),
+        }),
+    );
+    let envs = [
+        captured_from(1, "main", (main.join("\n") + "\n").as_bytes()),
+        captured_from(2, "subagents/agent-a1", (sub.join("\n") + "\n").as_bytes()),
+        note,
+    ];
+    let timeline = Timeline::fold(session(), false, &envs);
+    let shown: Vec<(Kind, Option<&str>)> = timeline
+        .actions
+        .iter()
+        .map(|a| (a.kind, a.target.as_deref()))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            (Kind::Prompt, None),
+            (Kind::Tool, Some("look")),
+            (Kind::SubagentStart, None),
+            (Kind::Tool, Some("ls -a")),
+            (Kind::SubagentEnd, Some("look")),
+            (Kind::Tool, Some("make")),
+            (Kind::Note, Some("decision")),
+        ]
+    );
+    assert_eq!(timeline.actions[2].at, "2020-01-01T00:00:02Z");
+    assert_eq!(timeline.actions[3].outcome, Some(Outcome::Ok));
+    // The note, logged today, is placed at the latest action's time.
+    assert_eq!(
+        timeline.actions[6].placed.as_deref(),
+        Some("2020-01-01T00:00:10.000000Z")
+    );
+    assert!(numbered_in_order(&timeline));
+    // A logged action stays where it fell among the agent's: a record
+    // logged after the note goes after it when dated after the action
+    // before the note, and to its own time when dated earlier.
+    let late = |seq, at: &str, command: &str| {
+        captured_from(
+            seq,
+            "main",
+            format!(
+                r#"{{"type":"assistant","timestamp":"{at}","message":{{"id":"m{seq}","role":"assistant","content":[{{"type":"tool_use","id":"t{seq}","name":"Bash","input":{{"command":"{command}"}}}}]}}}}"#
+            )
+            .as_bytes(),
+        )
+    };
+    let mut more = timeline.clone();
+    more.apply(&late(4, "2020-01-01T00:00:10.500Z", "after"));
+    more.apply(&late(5, "2020-01-01T00:00:05Z", "between"));
+    let targets: Vec<Option<&str>> = more.actions.iter().map(|a| a.target.as_deref()).collect();
+    assert_eq!(
+        targets,
+        [
+            None,
+            Some("look"),
+            None,
+            Some("ls -a"),
+            Some("between"),
+            Some("look"),
+            Some("make"),
+            Some("decision"),
+            Some("after"),
+        ]
+    );
+    // The open calls still point at their actions.
+    for (id, index) in &more.open {
+        assert_eq!(more.actions[*index].call_id.as_deref(), Some(id.as_str()));
+    }
+}
+
+#[test]
+fn a_background_subagent_is_shown_from_its_launch_to_its_notification() {
+    // Claude Code 2.1.328 answers the Agent call at once and tells the
+    // model when the subagent is done; imported, the main transcript is
+    // logged whole before the subagent's own.
+    let dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/claude-code-2.1.328/transcripts/e"
+    );
+    let main = std::fs::read(format!("{dir}/eec2edc2-2bee-49da-bf84-17de1eb2d1f6.jsonl")).unwrap();
+    let sub = std::fs::read(format!(
+        "{dir}/eec2edc2-2bee-49da-bf84-17de1eb2d1f6/subagents/agent-a0ceeb1e88bcefaef.jsonl"
+    ))
+    .unwrap();
+    let key = "subagents/agent-a0ceeb1e88bcefaef";
+    let timeline = Timeline::fold(
+        session(),
+        false,
+        &[captured_from(1, "main", &main), captured_from(2, key, &sub)],
+    );
+    let shown: Vec<(Kind, Option<&str>, Option<&str>)> = timeline
+        .actions
+        .iter()
+        .map(|a| (a.kind, a.tool.as_deref(), a.agent.as_deref()))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            (Kind::Prompt, None, None),
+            (Kind::Tool, Some("Agent"), None),
+            (Kind::SubagentStart, None, Some(key)),
+            (Kind::Tool, Some("Read"), Some(key)),
+            (Kind::Tool, Some("Bash"), Some(key)),
+            (Kind::SubagentEnd, None, None),
+        ]
+    );
+    let end = &timeline.actions[5];
+    assert_eq!(end.at, "2026-11-21T19:28:01.957Z");
+    assert_eq!(end.target.as_deref(), Some("Read notes"));
+    assert!(end.detail.as_deref().unwrap().starts_with("completed: "));
+    let times: Vec<i64> = times(&timeline).into_iter().map(|(t, _)| t).collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]));
+}
+
+#[test]
+fn live_logbook_and_the_agent_share_a_clock() {
+    // A hook's report can reach the log before the records written just
+    // before it are captured: live, logbook's time places it.
+    let at = |seq: u64| Timestamp::from_micros(1_700_000_000_000_000 + seq as i64);
+    let note = env(
+        1,
+        Event::NoteRecorded(NoteRecorded {
+            kind: NoteKind::Plan,
+            text: "next".into(),
+        }),
+    );
+    let line = |when: Timestamp, command: &str| {
+        format!(
+            r#"{{"type":"assistant","timestamp":"{when}","message":{{"id":"{command}","role":"assistant","content":[{{"type":"tool_use","id":"{command}","name":"Bash","input":{{"command":"{command}"}}}}]}}}}"#
+        ) + "\n"
+    };
+    let records = line(at(0), "before") + &line(at(2), "after");
+    let timeline = Timeline::fold(
+        session(),
+        false,
+        &[note, captured_from(2, "main", records.as_bytes())],
+    );
+    let targets: Vec<Option<&str>> = timeline
+        .actions
+        .iter()
+        .map(|a| a.target.as_deref())
+        .collect();
+    assert_eq!(targets, [Some("before"), Some("plan"), Some("after")]);
+    assert!(timeline.actions.iter().all(|a| a.placed.is_none()));
+}
+
+#[test]
+fn a_transcript_that_runs_backwards_is_ordered_within_the_window() {
+    // Hostile input: every record dated before the one above it. Each
+    // insertion is bounded by the window, and the result stays ordered
+    // within it.
+    let count = ORDER_WINDOW + 200;
+    let mut text = String::new();
+    for i in 0..count {
+        let second = 1_000_000 - i;
+        text.push_str(&format!(
+            r#"{{"type":"assistant","timestamp":"{}","message":{{"id":"m{i}","role":"assistant","content":[{{"type":"tool_use","id":"t{i}","name":"Bash","input":{{"command":"c{i}"}}}}]}}}}"#,
+            Timestamp::from_micros(second as i64 * 1_000_000)
+        ));
+        text.push('\n');
+    }
+    let timeline = Timeline::fold(session(), false, &pieces(text.as_bytes(), 1));
+    assert_eq!(timeline.actions.len(), count);
+    let last: Vec<i64> = times(&timeline)[200..].iter().map(|(t, _)| *t).collect();
+    assert!(last.windows(2).all(|w| w[0] <= w[1]));
+    assert_eq!(timeline.open.len(), count);
+    for (id, index) in &timeline.open {
+        assert_eq!(
+            timeline.actions[*index].call_id.as_deref(),
+            Some(id.as_str())
+        );
     }
 }
 

@@ -10,12 +10,26 @@ use std::collections::BTreeMap;
 use logbook_agents::record::{CallResult, Outcome as AgentOutcome, diff_lines};
 use logbook_agents::{Item, Record, Seen};
 use logbook_core::sessions::{MAIN_SOURCE, origin_name};
-use logbook_core::{Envelope, Event, NoteKind, SessionId, ToolOutcome};
+use logbook_core::{Envelope, Event, NoteKind, SessionId, Timestamp, ToolOutcome};
 use serde::{Deserialize, Serialize};
 
 /// How much of a prompt, note or error an action keeps: the timeline says
 /// what happened; `render` shows it whole.
 pub const DETAIL_CHARS: usize = 300;
+
+/// How far back an action the agent dated can be moved to its place in
+/// time. Records reach the log out of time order when an agent writes a
+/// subagent's records as a block after it returns (Claude Code 1.x) or a
+/// subagent has a transcript of its own that is captured after the main
+/// one (an import): a window this size holds such a block, and bounds what
+/// one insertion shifts when a hostile transcript runs backwards.
+pub const ORDER_WINDOW: usize = 1024;
+
+/// How far logbook's clock may run ahead of the agent's latest record
+/// before an action of logbook's is taken to be on an unrelated clock
+/// (an import's) rather than late: live, records reach the log within
+/// seconds of being written.
+pub const UNRELATED_CLOCK: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// What kind of action.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,7 +45,8 @@ pub enum Kind {
     Tool,
     /// A subagent began (a hook said so, or its transcript appeared).
     SubagentStart,
-    /// A subagent's call returned.
+    /// A subagent's call returned, or (run in the background) its notice
+    /// came (`detail`: its status and answer).
     SubagentEnd,
     /// The context was compacted.
     Compaction,
@@ -106,6 +121,15 @@ pub enum Outcome {
 }
 
 /// One action.
+///
+/// Actions are in time order, ties in the order they were logged. The
+/// agent's records carry their own time; logbook's own actions (the
+/// session's start, first always, and end, notes, alerts, hook reports)
+/// carry logbook's, which is the same clock while logbook records live.
+/// An import logs old records today, so one of logbook's actions dated
+/// more than [`UNRELATED_CLOCK`] after the agent's latest is `placed` at
+/// that latest time instead: a compaction found in an imported transcript
+/// stays where its boundary was.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Action {
     /// Its place in the session, from 1, in the order actions began.
@@ -153,6 +177,10 @@ pub struct Action {
     /// The call starts a subagent, whose end its result is.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub subagent: bool,
+    /// Where in the agent's time one of logbook's actions is placed, when
+    /// logbook's clock was too far ahead of the agent's (see [`Action`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placed: Option<String>,
 }
 
 impl Action {
@@ -174,6 +202,7 @@ impl Action {
             duration_ms: None,
             call_id: None,
             subagent: false,
+            placed: None,
         }
     }
 }
@@ -183,7 +212,7 @@ impl Action {
 pub struct Timeline {
     /// The session.
     pub session_id: SessionId,
-    /// Every action, in the order they began.
+    /// Every action, in the order they began (see [`Action`]).
     pub actions: Vec<Action>,
     /// Tool calls waiting for their result: call id to index in `actions`.
     pub open: BTreeMap<String, usize>,
@@ -233,11 +262,74 @@ impl Timeline {
     }
 
     fn push(&mut self, env: &Envelope, at: Option<&str>, kind: Kind) -> &mut Action {
-        let n = self.actions.len() as u64 + 1;
-        let at = at.map_or_else(|| env.at.to_string(), str::to_owned);
-        self.actions.push(Action::new(n, at, env.seq, kind));
-        let last = self.actions.len() - 1;
-        &mut self.actions[last]
+        let index = self.place(env, at, kind);
+        &mut self.actions[index]
+    }
+
+    /// Adds an action at its place in time and returns its index.
+    fn place(&mut self, env: &Envelope, at: Option<&str>, kind: Kind) -> usize {
+        let dated = at.and_then(|t| Timestamp::parse(t).ok().map(|ts| (t, ts.as_micros())));
+        let (action, time) = match dated {
+            Some((at, time)) => (Action::new(0, at.to_owned(), env.seq, kind), Some(time)),
+            None => {
+                let mut action = Action::new(0, env.at.to_string(), env.seq, kind);
+                let own = env.at.as_micros();
+                let latest = self
+                    .actions
+                    .len()
+                    .checked_sub(1)
+                    .and_then(|i| self.time_of(i));
+                let time = match latest {
+                    _ if kind == Kind::SessionStart => None,
+                    Some(latest) if own - latest > UNRELATED_CLOCK.as_micros() as i64 => {
+                        action.placed = Some(Timestamp::from_micros(latest).to_string());
+                        Some(latest)
+                    }
+                    _ => Some(own),
+                };
+                (action, time)
+            }
+        };
+        // After the last action no later than this one, among the last
+        // ORDER_WINDOW: actions are in time order, so a binary search.
+        let (mut lo, mut hi) = (
+            self.actions.len().saturating_sub(ORDER_WINDOW),
+            self.actions.len(),
+        );
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.time_of(mid) > time {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        self.insert(lo, action)
+    }
+
+    /// The time an action is ordered by; the session's start comes first.
+    fn time_of(&self, index: usize) -> Option<i64> {
+        let action = &self.actions[index];
+        if action.kind == Kind::SessionStart {
+            return None;
+        }
+        let at = action.placed.as_deref().unwrap_or(&action.at);
+        Timestamp::parse(at).ok().map(Timestamp::as_micros)
+    }
+
+    fn insert(&mut self, index: usize, action: Action) -> usize {
+        self.actions.insert(index, action);
+        if index + 1 < self.actions.len() {
+            for open in self.open.values_mut() {
+                if *open >= index {
+                    *open += 1;
+                }
+            }
+        }
+        for (i, action) in self.actions.iter_mut().enumerate().skip(index) {
+            action.n = i as u64 + 1;
+        }
+        index
     }
 
     /// Folds one envelope of this session.
@@ -259,18 +351,33 @@ impl Timeline {
             }
             Event::TranscriptCaptured(c) if c.source.kind.is_agent_jsonl() => {
                 let agent = (c.source.key != MAIN_SOURCE).then(|| c.source.key.clone());
-                if let Some(key) = &agent
-                    && !self.agents.contains(key)
-                {
-                    self.agents.push(key.clone());
-                    let action = self.push(env, None, Kind::SubagentStart);
-                    action.agent = Some(key.clone());
-                }
-                for line in c.bytes.0.split_inclusive(|b| *b == b'\n') {
-                    if let Some(record) =
+                let records = c
+                    .bytes
+                    .0
+                    .split_inclusive(|b| *b == b'\n')
+                    .filter_map(|line| {
                         logbook_agents::read(c.source.kind, &c.source.location, line)
-                    {
-                        self.record(env, &record, agent.as_deref());
+                    });
+                match &agent {
+                    Some(key) if !self.agents.contains(key) => {
+                        // A subagent began when its first record says,
+                        // not when logbook first saw its transcript.
+                        let records: Vec<Record> = records.collect();
+                        let began = records
+                            .iter()
+                            .find(|r| !r.replayed && r.at.is_some())
+                            .and_then(|r| r.at.as_deref());
+                        self.agents.push(key.clone());
+                        let action = self.push(env, began, Kind::SubagentStart);
+                        action.agent = Some(key.clone());
+                        for record in &records {
+                            self.record(env, record, agent.as_deref());
+                        }
+                    }
+                    _ => {
+                        for record in records {
+                            self.record(env, &record, agent.as_deref());
+                        }
                     }
                 }
             }
@@ -401,7 +508,8 @@ impl Timeline {
             match item {
                 Item::Call(call) => {
                     let early = self.early.remove(&call.id);
-                    let action = self.push(env, at, Kind::Tool);
+                    let index = self.place(env, at, Kind::Tool);
+                    let action = &mut self.actions[index];
                     action.agent.clone_from(&agent);
                     action.tool = Some(call.name.clone());
                     action.target = call.target.as_deref().map(|t| first_line(r, t));
@@ -414,10 +522,20 @@ impl Timeline {
                         action.added = Some(added);
                         action.removed = Some(removed);
                     }
-                    let index = self.actions.len() - 1;
                     self.open.insert(call.id.clone(), index);
                 }
                 Item::Result(result) => self.result(env, at, result, &agent),
+                Item::Finished { id, status, text } => {
+                    let call = self
+                        .actions
+                        .iter()
+                        .rev()
+                        .find(|a| a.subagent && a.call_id.as_deref() == Some(id.as_str()))
+                        .and_then(|a| a.target.clone());
+                    let end = self.push(env, at, Kind::SubagentEnd);
+                    end.target = call;
+                    end.detail = Some(format!("{status}: {}", first_line(r, text)));
+                }
                 Item::Prompt { text, .. } if agent.is_none() => {
                     let action = self.push(env, at, Kind::Prompt);
                     action.detail = Some(shown(r, text.trim()));
@@ -466,7 +584,8 @@ impl Timeline {
             action.removed = Some(removed);
         }
         let target = action.target.clone();
-        if action.subagent {
+        // A subagent launched in the background ends with its own notice.
+        if action.subagent && !result.running {
             let end = self.push(env, at, Kind::SubagentEnd);
             end.agent.clone_from(agent);
             end.target = target;

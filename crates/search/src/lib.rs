@@ -32,7 +32,7 @@ mod merges;
 
 use merges::BoundedMerges;
 
-use logbook_agents::{Effect, Item, Record, Seen};
+use logbook_agents::{CallResult, Effect, Item, Record, Seen};
 use logbook_core::{Envelope, Event, EventLog, Hash, LogError, Pin, SessionId, Timestamp};
 use serde::Serialize;
 use tantivy::collector::TopDocs;
@@ -628,17 +628,18 @@ impl SearchIndex {
                     });
                     continue;
                 }
-                Item::Result(result) => {
+                // A background subagent's answer is its call's result.
+                Item::Result(CallResult { id, text, .. }) | Item::Finished { id, text, .. } => {
                     let (tool, files) = self
-                        .call(&result.id)
+                        .call(id)
                         .map_or((None, Vec::new()), |(t, f)| (Some(t), f));
                     docs.push(Doc {
                         role: "tool_result",
                         at,
                         tool,
                         files,
-                        call: Some(result.id.clone()),
-                        text: clip(&result.text),
+                        call: Some(id.clone()),
+                        text: clip(text),
                     });
                     continue;
                 }
