@@ -269,16 +269,16 @@ impl Timeline {
     /// Adds an action at its place in time and returns its index.
     fn place(&mut self, env: &Envelope, at: Option<&str>, kind: Kind) -> usize {
         let dated = at.and_then(|t| Timestamp::parse(t).ok().map(|ts| (t, ts.as_micros())));
+        let latest = self
+            .actions
+            .len()
+            .checked_sub(1)
+            .and_then(|i| self.time_of(i));
         let (action, time) = match dated {
             Some((at, time)) => (Action::new(0, at.to_owned(), env.seq, kind), Some(time)),
             None => {
                 let mut action = Action::new(0, env.at.to_string(), env.seq, kind);
                 let own = env.at.as_micros();
-                let latest = self
-                    .actions
-                    .len()
-                    .checked_sub(1)
-                    .and_then(|i| self.time_of(i));
                 let time = match latest {
                     _ if kind == Kind::SessionStart => None,
                     Some(latest) if own - latest > UNRELATED_CLOCK.as_micros() as i64 => {
@@ -290,6 +290,10 @@ impl Timeline {
                 (action, time)
             }
         };
+        // Most actions come in order.
+        if latest <= time {
+            return self.insert(self.actions.len(), action);
+        }
         // After the last action no later than this one, among the last
         // ORDER_WINDOW: actions are in time order, so a binary search.
         let (mut lo, mut hi) = (
