@@ -102,6 +102,12 @@ fn in_time_order_with_the_subagent_inside(store: &Store, session: &str) {
     };
     let call = place(&|a| a["tool"] == "Agent");
     let start = place(&|a| a["kind"] == "subagent_start");
+    // One start, though the hook and the transcript both announce it.
+    let starts = actions
+        .iter()
+        .filter(|a| a["kind"] == "subagent_start")
+        .count();
+    assert_eq!(starts, 1, "{timeline:#}");
     let ls = place(&|a| a["target"] == "ls -a");
     let end = place(&|a| a["kind"] == "subagent_end");
     assert!(call < start && start < ls && ls < end, "{timeline:#}");

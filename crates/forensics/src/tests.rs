@@ -2,7 +2,7 @@
 
 use logbook_core::{
     Bytes, Envelope, Event, EventId, Hash, NoteKind, NoteRecorded, SessionId, SourceKind,
-    SourceRef, Timestamp, TranscriptCaptured,
+    SourceRef, SubagentStarted, Timestamp, TranscriptCaptured,
 };
 
 use crate::render::{Format, render};
@@ -313,6 +313,37 @@ fn a_background_subagent_is_shown_from_its_launch_to_its_notification() {
     assert!(end.detail.as_deref().unwrap().starts_with("completed: "));
     let times: Vec<i64> = times(&timeline).into_iter().map(|(t, _)| t).collect();
     assert!(times.windows(2).all(|w| w[0] <= w[1]));
+}
+
+#[test]
+fn a_subagent_the_hook_and_its_transcript_both_announce_starts_once() {
+    let hook = |seq| {
+        env(
+            seq,
+            Event::SubagentStarted(SubagentStarted {
+                agent_id: "a7".into(),
+                agent_type: "general-purpose".into(),
+            }),
+        )
+    };
+    let line = br#"{"type":"user","isSidechain":true,"timestamp":"2023-11-14T22:13:20Z","message":{"role":"user","content":"go"}}
+"#;
+    let transcript = |seq| captured_from(seq, "subagents/agent-a7", line);
+    for events in [[hook(1), transcript(2)], [transcript(1), hook(2)]] {
+        let timeline = Timeline::fold(session(), false, &events);
+        let starts: Vec<(Option<&str>, Option<&str>)> = timeline
+            .actions
+            .iter()
+            .filter(|a| a.kind == Kind::SubagentStart)
+            .map(|a| (a.agent.as_deref(), a.target.as_deref()))
+            .collect();
+        assert_eq!(
+            starts,
+            [(Some("subagents/agent-a7"), Some("general-purpose"))],
+            "{:?}",
+            events.iter().map(|e| e.seq).collect::<Vec<_>>()
+        );
+    }
 }
 
 #[test]

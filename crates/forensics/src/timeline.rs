@@ -31,6 +31,9 @@ pub const ORDER_WINDOW: usize = 1024;
 /// seconds of being written.
 pub const UNRELATED_CLOCK: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// How a subagent's transcript key starts; its agent id follows.
+const SUBAGENT_KEY: &str = "subagents/agent-";
+
 /// What kind of action.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -43,7 +46,8 @@ pub enum Kind {
     Interrupt,
     /// A tool call.
     Tool,
-    /// A subagent began (a hook said so, or its transcript appeared).
+    /// A subagent began (a hook said so, or its transcript appeared: one
+    /// action for both).
     SubagentStart,
     /// A subagent's call returned, or (run in the background) its notice
     /// came (`detail`: its status and answer).
@@ -266,6 +270,14 @@ impl Timeline {
         &mut self.actions[index]
     }
 
+    /// The start of the subagent `agent` names (a hook's agent id or a
+    /// transcript's key).
+    fn start_of(&self, agent: &str) -> Option<usize> {
+        self.actions
+            .iter()
+            .rposition(|a| a.kind == Kind::SubagentStart && a.agent.as_deref() == Some(agent))
+    }
+
     /// Adds an action at its place in time and returns its index.
     fn place(&mut self, env: &Envelope, at: Option<&str>, kind: Kind) -> usize {
         let dated = at.and_then(|t| Timestamp::parse(t).ok().map(|ts| (t, ts.as_micros())));
@@ -364,16 +376,26 @@ impl Timeline {
                     });
                 match &agent {
                     Some(key) if !self.agents.contains(key) => {
-                        // A subagent began when its first record says,
-                        // not when logbook first saw its transcript.
-                        let records: Vec<Record> = records.collect();
-                        let began = records
-                            .iter()
-                            .find(|r| !r.replayed && r.at.is_some())
-                            .and_then(|r| r.at.as_deref());
                         self.agents.push(key.clone());
-                        let action = self.push(env, began, Kind::SubagentStart);
-                        action.agent = Some(key.clone());
+                        let records: Vec<Record> = records.collect();
+                        let hooked = key
+                            .strip_prefix(SUBAGENT_KEY)
+                            .and_then(|id| self.start_of(id));
+                        match hooked {
+                            // The hook said so first: its start is this
+                            // transcript's.
+                            Some(index) => self.actions[index].agent = Some(key.clone()),
+                            None => {
+                                // A subagent began when its first record
+                                // says, not when logbook first saw its file.
+                                let began = records
+                                    .iter()
+                                    .find(|r| !r.replayed && r.at.is_some())
+                                    .and_then(|r| r.at.as_deref());
+                                let action = self.push(env, began, Kind::SubagentStart);
+                                action.agent = Some(key.clone());
+                            }
+                        }
                         for record in &records {
                             self.record(env, record, agent.as_deref());
                         }
@@ -438,8 +460,17 @@ impl Timeline {
                 action.detail = p.reason.as_deref().map(|t| shown(r, t));
             }
             Event::SubagentStarted(s) => {
-                let action = self.push(env, None, Kind::SubagentStart);
-                action.agent = Some(s.agent_id.clone());
+                // One start per subagent, whichever of the hook and its
+                // transcript came first.
+                let key = format!("{SUBAGENT_KEY}{}", s.agent_id);
+                let action = match self.start_of(&key) {
+                    Some(index) => &mut self.actions[index],
+                    None => {
+                        let action = self.push(env, None, Kind::SubagentStart);
+                        action.agent = Some(s.agent_id.clone());
+                        action
+                    }
+                };
                 action.target = Some(s.agent_type.clone());
             }
             Event::TaskChanged(t) => {
