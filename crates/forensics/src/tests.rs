@@ -316,7 +316,7 @@ fn a_background_subagent_is_shown_from_its_launch_to_its_notification() {
 }
 
 #[test]
-fn a_subagent_the_hook_and_its_transcript_both_announce_starts_once() {
+fn a_subagent_the_hook_and_its_transcript_both_announce_starts_once_at_its_first_record() {
     let hook = |seq| {
         env(
             seq,
@@ -326,24 +326,47 @@ fn a_subagent_the_hook_and_its_transcript_both_announce_starts_once() {
             }),
         )
     };
-    let line = br#"{"type":"user","isSidechain":true,"timestamp":"2023-11-14T22:13:20Z","message":{"role":"user","content":"go"}}
+    // The subagent's first record, a second before the hook reached the
+    // log.
+    let line = br#"{"type":"user","isSidechain":true,"timestamp":"2023-11-14T22:13:19Z","message":{"role":"user","content":"go"}}
 "#;
     let transcript = |seq| captured_from(seq, "subagents/agent-a7", line);
     for events in [[hook(1), transcript(2)], [transcript(1), hook(2)]] {
         let timeline = Timeline::fold(session(), false, &events);
-        let starts: Vec<(Option<&str>, Option<&str>)> = timeline
+        let starts: Vec<(&str, Option<&str>, Option<&str>)> = timeline
             .actions
             .iter()
             .filter(|a| a.kind == Kind::SubagentStart)
-            .map(|a| (a.agent.as_deref(), a.target.as_deref()))
+            .map(|a| (a.at.as_str(), a.agent.as_deref(), a.target.as_deref()))
             .collect();
         assert_eq!(
             starts,
-            [(Some("subagents/agent-a7"), Some("general-purpose"))],
+            [(
+                "2023-11-14T22:13:19Z",
+                Some("subagents/agent-a7"),
+                Some("general-purpose")
+            )],
             "{:?}",
             events.iter().map(|e| e.seq).collect::<Vec<_>>()
         );
     }
+    // A transcript with no time keeps the hook's.
+    let undated = captured_from(
+        2,
+        "subagents/agent-a7",
+        br#"{"type":"user","isSidechain":true,"message":{"role":"user","content":"go"}}
+"#,
+    );
+    let timeline = Timeline::fold(session(), false, &[hook(1), undated]);
+    let start = &timeline.actions[0];
+    assert_eq!(
+        (start.kind, start.at.clone(), start.agent.as_deref()),
+        (
+            Kind::SubagentStart,
+            Timestamp::from_micros(1_700_000_000_000_001).to_string(),
+            Some("subagents/agent-a7")
+        )
+    );
 }
 
 #[test]

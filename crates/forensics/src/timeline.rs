@@ -281,16 +281,16 @@ impl Timeline {
     /// Adds an action at its place in time and returns its index.
     fn place(&mut self, env: &Envelope, at: Option<&str>, kind: Kind) -> usize {
         let dated = at.and_then(|t| Timestamp::parse(t).ok().map(|ts| (t, ts.as_micros())));
-        let latest = self
-            .actions
-            .len()
-            .checked_sub(1)
-            .and_then(|i| self.time_of(i));
         let (action, time) = match dated {
             Some((at, time)) => (Action::new(0, at.to_owned(), env.seq, kind), Some(time)),
             None => {
                 let mut action = Action::new(0, env.at.to_string(), env.seq, kind);
                 let own = env.at.as_micros();
+                let latest = self
+                    .actions
+                    .len()
+                    .checked_sub(1)
+                    .and_then(|i| self.time_of(i));
                 let time = match latest {
                     _ if kind == Kind::SessionStart => None,
                     Some(latest) if own - latest > UNRELATED_CLOCK.as_micros() as i64 => {
@@ -302,6 +302,16 @@ impl Timeline {
                 (action, time)
             }
         };
+        self.put(action, time)
+    }
+
+    /// Inserts `action`, which sorts at `time`, at its place.
+    fn put(&mut self, action: Action, time: Option<i64>) -> usize {
+        let latest = self
+            .actions
+            .len()
+            .checked_sub(1)
+            .and_then(|i| self.time_of(i));
         // Most actions come in order.
         if latest <= time {
             return self.insert(self.actions.len(), action);
@@ -323,14 +333,25 @@ impl Timeline {
         self.insert(lo, action)
     }
 
-    /// The time an action is ordered by; the session's start comes first.
     fn time_of(&self, index: usize) -> Option<i64> {
-        let action = &self.actions[index];
-        if action.kind == Kind::SessionStart {
-            return None;
+        time_of(&self.actions[index])
+    }
+
+    fn remove(&mut self, index: usize) -> Action {
+        let action = self.actions.remove(index);
+        for open in self.open.values_mut() {
+            if *open > index {
+                *open -= 1;
+            }
         }
-        let at = action.placed.as_deref().unwrap_or(&action.at);
-        Timestamp::parse(at).ok().map(Timestamp::as_micros)
+        self.renumber(index);
+        action
+    }
+
+    fn renumber(&mut self, from: usize) {
+        for (i, action) in self.actions.iter_mut().enumerate().skip(from) {
+            action.n = i as u64 + 1;
+        }
     }
 
     fn insert(&mut self, index: usize, action: Action) -> usize {
@@ -342,9 +363,7 @@ impl Timeline {
                 }
             }
         }
-        for (i, action) in self.actions.iter_mut().enumerate().skip(index) {
-            action.n = i as u64 + 1;
-        }
+        self.renumber(index);
         index
     }
 
@@ -378,22 +397,30 @@ impl Timeline {
                     Some(key) if !self.agents.contains(key) => {
                         self.agents.push(key.clone());
                         let records: Vec<Record> = records.collect();
+                        // A subagent began when its first record says, not
+                        // when logbook first saw its file, nor when the
+                        // hook that said so reached the log.
+                        let began = records
+                            .iter()
+                            .find(|r| !r.replayed && r.at.is_some())
+                            .and_then(|r| r.at.as_deref());
                         let hooked = key
                             .strip_prefix(SUBAGENT_KEY)
-                            .and_then(|id| self.start_of(id));
-                        match hooked {
-                            // The hook said so first: its start is this
-                            // transcript's.
-                            Some(index) => self.actions[index].agent = Some(key.clone()),
-                            None => {
-                                // A subagent began when its first record
-                                // says, not when logbook first saw its file.
-                                let began = records
-                                    .iter()
-                                    .find(|r| !r.replayed && r.at.is_some())
-                                    .and_then(|r| r.at.as_deref());
+                            .and_then(|id| self.start_of(id))
+                            .map(|index| self.remove(index));
+                        match (hooked, began) {
+                            (Some(mut hooked), None) => {
+                                let time = time_of(&hooked);
+                                hooked.agent = Some(key.clone());
+                                self.put(hooked, time);
+                            }
+                            (hooked, began) => {
                                 let action = self.push(env, began, Kind::SubagentStart);
                                 action.agent = Some(key.clone());
+                                if let Some(hooked) = hooked {
+                                    action.target = hooked.target;
+                                    action.seq = hooked.seq;
+                                }
                             }
                         }
                         for record in &records {
@@ -626,6 +653,15 @@ impl Timeline {
             end.target = target;
         }
     }
+}
+
+/// The time an action is ordered by; the session's start comes first.
+fn time_of(action: &Action) -> Option<i64> {
+    if action.kind == Kind::SessionStart {
+        return None;
+    }
+    let at = action.placed.as_deref().unwrap_or(&action.at);
+    Timestamp::parse(at).ok().map(Timestamp::as_micros)
 }
 
 /// Sets a tool call's outcome from what a hook reported.
