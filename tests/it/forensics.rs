@@ -429,6 +429,17 @@ fn planted_transcript(cwd: &Path) -> String {
     t
 }
 
+fn first_session(store: &Store) -> String {
+    store.sessions()[0]["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn decide(store: &Store, id: &str, text: &str) {
+    store.ok(&["note", "--session", id, "--decision", text]);
+}
+
 fn assert_clean(what: &str, text: &str) {
     for secret in SECRETS {
         assert!(!text.contains(secret), "{what} shows {secret}:\n{text}");
@@ -455,17 +466,8 @@ fn planted_secrets_reach_no_output_while_the_log_keeps_the_exact_bytes() {
         ),
     );
     store.piped(&["hook"], &at("Stop", "plant", &transcript, json!({})));
-    let id = store.sessions()[0]["session_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    store.ok(&[
-        "note",
-        "--session",
-        &id,
-        "--decision",
-        &format!("rotate {} tomorrow", SECRETS[0]),
-    ]);
+    let id = first_session(&store);
+    decide(&store, &id, &format!("rotate {} tomorrow", SECRETS[0]));
     // /clear: a handoff, and the brief handed to the next conversation.
     store.piped(
         &["hook"],
@@ -727,4 +729,55 @@ fn decode_png(path: &Path) -> (u32, u32, Vec<[u8; 3]>) {
         .map(|p| [p[0], p[1], p[2]])
         .collect();
     (info.width, info.height, pixels)
+}
+
+#[test]
+fn escape_sequences_in_a_transcript_never_reach_the_auditors_terminal() {
+    // A transcript is hostile input: an escape sequence printed raw would
+    // clear the screen, hide what follows (SGR 8) or set the clipboard
+    // (OSC 52); a bidirectional override would reorder what is shown.
+    let store = Store::new();
+    let dir = store.scratch().join("projects/p");
+    std::fs::create_dir_all(&dir).unwrap();
+    let hostile = "look \u{1b}[2J\u{1b}[8mhidden\u{1b}]52;c;ZXZpbA==\u{7} \u{202e}txt.exe";
+    let line = |v: Value| format!("{v}\n");
+    let mut t = String::new();
+    t += &line(
+        json!({"type":"user","sessionId":"esc","cwd":"/p","timestamp":"2026-01-01T10:00:00Z",
+        "message":{"role":"user","content":format!("please {hostile}")}}),
+    );
+    t += &line(
+        json!({"type":"assistant","sessionId":"esc","cwd":"/p","timestamp":"2026-01-01T10:00:01Z",
+        "message":{"id":"m1","role":"assistant","content":[
+            {"type":"tool_use","id":"t1","name":"Read","input":{"file_path":format!("/p/{hostile}")}}]}}),
+    );
+    t += &line(
+        json!({"type":"user","sessionId":"esc","cwd":"/p","timestamp":"2026-01-01T10:00:02Z",
+        "message":{"role":"user","content":[{"type":"tool_result","tool_use_id":"t1","is_error":true,"content":format!("cannot read {hostile}")}]}}),
+    );
+    append_text(&dir.join("esc.jsonl"), &t);
+    store.ok(&["import", dir.to_str().unwrap()]);
+    let id = first_session(&store);
+    decide(&store, &id, &format!("saw {hostile}"));
+    let file = format!("/p/{hostile}");
+    for args in [
+        vec!["timeline", id.as_str()],
+        vec!["search", "look"],
+        vec!["files", file.as_str()],
+        vec!["log"],
+        vec!["context", id.as_str()],
+        vec!["review", id.as_str()],
+        vec!["review", id.as_str(), "--json"],
+    ] {
+        let out = store.ok(&args);
+        assert!(
+            !out.contains(['\u{1b}', '\u{7}', '\u{202e}']),
+            "{args:?} printed a control character:\n{out:?}"
+        );
+        // Shown, not dropped: the auditor sees that it was there.
+        assert!(out.contains("\\u001b"), "{args:?}:\n{out}");
+    }
+    // JSON stays the same JSON: the escapes are JSON's own.
+    let review = json_of(&store.ok(&["review", &id, "--json"]));
+    assert!(review.to_string().contains('\u{202e}'), "{review}");
 }

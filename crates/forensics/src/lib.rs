@@ -37,5 +37,33 @@ pub mod projection;
 pub mod render;
 pub mod timeline;
 
+use std::borrow::Cow;
+
+/// `text` safe to print on a terminal. A transcript is hostile input: an
+/// escape sequence in it would act on the auditor's terminal (clear it,
+/// hide lines, set the clipboard), and a bidirectional override would show
+/// its text in another order. Each such character (C0 and C1 controls but
+/// tab and newline, DEL, the bidi embeddings, overrides and isolates) is
+/// shown as `\uXXXX` instead: readable, and inside a JSON string the very
+/// escape that means it, so JSON output stays the same JSON.
+pub fn printable(text: &str) -> Cow<'_, str> {
+    let unsafe_char = |c: char| {
+        (c.is_control() && c != '\t' && c != '\n')
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(unsafe_char) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if unsafe_char(c) {
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests;

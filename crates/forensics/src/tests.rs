@@ -1,8 +1,8 @@
 //! Tests of the timeline and renders on real Claude Code transcripts.
 
 use logbook_core::{
-    Bytes, Envelope, Event, EventId, Hash, NoteKind, NoteRecorded, SessionId, SourceKind,
-    SourceRef, SubagentStarted, Timestamp, TranscriptCaptured,
+    Bytes, CompactionDetected, CompactionTrigger, Envelope, Event, EventId, Hash, NoteKind,
+    NoteRecorded, SessionId, SourceKind, SourceRef, SubagentStarted, Timestamp, TranscriptCaptured,
 };
 
 use crate::render::{Format, render};
@@ -370,6 +370,55 @@ fn a_subagent_the_hook_and_its_transcript_both_announce_starts_once_at_its_first
 }
 
 #[test]
+fn an_imported_compaction_is_dated_by_its_boundary() {
+    // Claude Code 2.1.328, `/compact` in an interactive session: the
+    // boundary (19:27:14.612) is written before the `/compact` command's
+    // own record (dated 14.435). The capture logs the compaction just
+    // before the records that begin with the boundary, at its own time: an
+    // import's, long after.
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/claude-code-2.1.328/transcripts/b/3ae36436-c043-4496-b420-dd6e89fb80be.jsonl"
+    );
+    let bytes = std::fs::read(path).unwrap();
+    let lines: Vec<&[u8]> = bytes.split_inclusive(|b| *b == b'\n').collect();
+    let boundary = lines
+        .iter()
+        .position(|l| String::from_utf8_lossy(l).contains("\"compact_boundary\""))
+        .unwrap();
+    let mut detected = env(
+        2,
+        Event::CompactionDetected(CompactionDetected {
+            trigger: CompactionTrigger::Manual,
+            pre_tokens: None,
+        }),
+    );
+    detected.at = Timestamp::parse("2026-11-23T12:00:00Z").unwrap();
+    let events = [
+        captured(1, &lines[..boundary].concat()),
+        detected,
+        captured(3, &lines[boundary..].concat()),
+    ];
+    let timeline = Timeline::fold(session(), false, &events);
+    let shown: Vec<(Kind, String)> = timeline
+        .actions
+        .iter()
+        .filter(|a| matches!(a.kind, Kind::Compaction | Kind::Prompt))
+        .map(|a| (a.kind, a.at.clone()))
+        .collect();
+    let compaction = shown
+        .iter()
+        .position(|(k, _)| *k == Kind::Compaction)
+        .unwrap();
+    assert_eq!(shown[compaction].1, "2026-11-21T19:27:14.612Z");
+    // After the command that asked for it, before the next prompt.
+    assert_eq!(shown[compaction - 1].1, "2026-11-21T19:27:14.435Z");
+    assert_eq!(shown[compaction + 1].1, "2026-11-21T19:27:14.711Z");
+    assert!(timeline.actions.iter().all(|a| a.placed.is_none()));
+    assert!(numbered_in_order(&timeline));
+}
+
+#[test]
 fn live_logbook_and_the_agent_share_a_clock() {
     // A hook's report can reach the log before the records written just
     // before it are captured: live, logbook's time places it.
@@ -496,4 +545,19 @@ fn a_fence_outlasts_the_backticks_it_holds() {
         false,
     );
     assert!(md.contains("`````json"), "{md}");
+}
+
+#[test]
+fn printable_escapes_what_would_act_on_a_terminal_and_keeps_json_json() {
+    use crate::printable;
+    assert_eq!(printable("plain\ttext\nline"), "plain\ttext\nline");
+    assert_eq!(
+        printable("a\u{1b}[2Jb\u{7}c\u{9b}d\u{202e}e\u{7f}"),
+        "a\\u001b[2Jb\\u0007c\\u009bd\\u202ee\\u007f"
+    );
+    let value = serde_json::json!({"text": "x\u{202e}y\u{85}z\u{1b}"});
+    let shown = printable(&value.to_string()).into_owned();
+    assert!(!shown.contains(['\u{202e}', '\u{85}', '\u{1b}']));
+    let back: serde_json::Value = serde_json::from_str(&shown).unwrap();
+    assert_eq!(back, value);
 }

@@ -235,6 +235,10 @@ pub struct Timeline {
     pub redacted: bool,
     /// The last log seq folded in: folding an event twice changes nothing.
     pub seq: u64,
+    /// The seq of a compaction logged just before the records that begin
+    /// with its boundary: it takes the boundary's time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compaction: Option<u64>,
 }
 
 impl Timeline {
@@ -249,6 +253,7 @@ impl Timeline {
             agents: Vec::new(),
             seen: Seen::default(),
             seq: 0,
+            compaction: None,
         }
     }
 
@@ -386,13 +391,32 @@ impl Timeline {
             }
             Event::TranscriptCaptured(c) if c.source.kind.is_agent_jsonl() => {
                 let agent = (c.source.key != MAIN_SOURCE).then(|| c.source.key.clone());
-                let records = c
+                let compaction = self.compaction.take();
+                let mut records = c
                     .bytes
                     .0
                     .split_inclusive(|b| *b == b'\n')
                     .filter_map(|line| {
                         logbook_agents::read(c.source.kind, &c.source.location, line)
-                    });
+                    })
+                    .peekable();
+                // The capture logs a compaction it finds just before the
+                // records that begin with its boundary (at the capture's
+                // time, an import's today): the boundary dates it.
+                if let (Some(seq), None, Some(first)) = (compaction, &agent, records.peek())
+                    && first.items.contains(&Item::Compaction)
+                    && let Some(at) = first.at.as_deref()
+                    && let Ok(time) = Timestamp::parse(at)
+                    && let Some(index) = self
+                        .actions
+                        .iter()
+                        .rposition(|a| a.kind == Kind::Compaction && a.seq == seq)
+                {
+                    let mut action = self.remove(index);
+                    action.at = at.to_owned();
+                    action.placed = None;
+                    self.put(action, Some(time.as_micros()));
+                }
                 match &agent {
                     Some(key) if !self.agents.contains(key) => {
                         self.agents.push(key.clone());
@@ -435,6 +459,7 @@ impl Timeline {
                 }
             }
             Event::CompactionDetected(c) => {
+                self.compaction = Some(env.seq);
                 let action = self.push(env, None, Kind::Compaction);
                 let trigger = match c.trigger {
                     logbook_core::CompactionTrigger::Manual => "manual".to_owned(),

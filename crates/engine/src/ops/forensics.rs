@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use logbook_core::{Envelope, EventLog as _, Pin, SessionId, Timestamp};
 use logbook_forensics::anchor::Key;
+use logbook_forensics::printable;
 use logbook_forensics::projection::timeline_path;
 use logbook_forensics::render::{Format, render as render_envelopes};
 use logbook_forensics::timeline::{Action, Kind, Outcome, Timeline};
@@ -116,7 +117,7 @@ pub async fn timeline(ws: &Workspace, args: TimelineArgs, out: &mut Out<'_>) -> 
             writeln!(out, "== session {}", timeline.session_id)?;
         }
         for action in &timeline.actions {
-            writeln!(out, "{}", line(action))?;
+            writeln!(out, "{}", printable(&line(action)))?;
         }
     }
     Ok(0)
@@ -253,7 +254,14 @@ pub async fn search(ws: &Workspace, args: SearchArgs, console: &mut Console) -> 
             (Some(tool), None) => format!("{} {tool}", hit.role),
             _ => hit.role.clone(),
         };
-        writeln!(out, "{}  {}  seq {}  {what}", hit.session, hit.at, hit.seq)?;
+        writeln!(
+            out,
+            "{}  {}  seq {}  {}",
+            hit.session,
+            hit.at,
+            hit.seq,
+            printable(&what)
+        )?;
         writeln!(
             out,
             "    {}",
@@ -273,17 +281,23 @@ fn highlight(snippet: &str, ranges: &[(usize, usize)], color: bool) -> String {
     };
     let mut out = String::new();
     let mut at = 0;
+    // The snippet's own text is made printable piece by piece, so the
+    // marks stay as they are.
     for &(start, end) in ranges {
-        if start < at || end > snippet.len() {
+        if start < at
+            || end > snippet.len()
+            || !snippet.is_char_boundary(start)
+            || !snippet.is_char_boundary(end)
+        {
             continue;
         }
-        out.push_str(&snippet[at..start]);
+        out.push_str(&printable(&snippet[at..start]));
         out.push_str(open);
-        out.push_str(&snippet[start..end]);
+        out.push_str(&printable(&snippet[start..end]));
         out.push_str(close);
         at = end;
     }
-    out.push_str(&snippet[at..]);
+    out.push_str(&printable(&snippet[at..]));
     out.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
@@ -310,7 +324,12 @@ pub async fn files(ws: &Workspace, args: FilesArgs, console: &mut Console) -> cr
         writeln!(
             out,
             "{}  {}  {:<7} {:<12} {}  (seq {})",
-            u.at, u.session, u.action, u.tool, u.file, u.seq
+            u.at,
+            u.session,
+            u.action,
+            printable(&u.tool),
+            printable(&u.file),
+            u.seq
         )?;
     }
     Ok(0)

@@ -139,7 +139,9 @@ pub(crate) async fn log(ws: &Workspace, args: LogArgs, out: &mut Out<'_>) -> cra
                 env.at,
                 env.session,
                 env.event.kind(),
-                logbook_redact::redact(&summary(&env.event)).replace('\n', " ")
+                logbook_forensics::printable(
+                    &logbook_redact::redact(&summary(&env.event)).replace('\n', " ")
+                )
             )?;
         }
         Ok(())

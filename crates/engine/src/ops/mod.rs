@@ -161,6 +161,15 @@ pub async fn execute(
     }
 }
 
+/// Runs a view into a buffer, then prints it through [`shown`].
+macro_rules! view {
+    ($console:expr, $buf:ident => $run:expr) => {{
+        let mut $buf = Vec::new();
+        let code = $run;
+        shown(code, &$buf, $console)
+    }};
+}
+
 async fn run(ws: &Workspace, request: Request, console: &mut Console) -> crate::Result<u8> {
     let color = console.env.color;
     let terminal = console.env.stdout_terminal;
@@ -182,7 +191,7 @@ async fn run(ws: &Workspace, request: Request, console: &mut Console) -> crate::
             transition::transition(ws, args, &mut *console.out).await
         }
         Request::Ls(args) => ls::ls(ws, args, &mut *console.out, color).await,
-        Request::Show(args) => show::show(ws, args, &mut *console.out).await,
+        Request::Show(args) => view!(console, buf => show::show(ws, args, &mut buf).await),
         Request::Log(args) => log::log(ws, args, &mut *console.out).await,
         Request::Verify(args) => verify::verify(ws, args, console).await,
         Request::Replay(args) => replay::replay(ws, args, console).await,
@@ -197,17 +206,19 @@ async fn run(ws: &Workspace, request: Request, console: &mut Console) -> crate::
             let _lane = ws.lane().await;
             note::note(ws, args, agent_pid, &mut *console.out).await
         }
-        Request::Review(args) => review::review(ws, args, &mut *console.out).await,
-        Request::Memory(args) => review::memory(ws, args, &console.env, &mut *console.out),
-        Request::Stats(args) => review::stats(ws, args, &mut *console.out).await,
+        Request::Review(args) => view!(console, buf => review::review(ws, args, &mut buf).await),
+        Request::Memory(args) => {
+            view!(console, buf => review::memory(ws, args, &console.env, &mut buf))
+        }
+        Request::Stats(args) => view!(console, buf => review::stats(ws, args, &mut buf).await),
         Request::Task { args, agent_pid } => {
             review::task(ws, args, agent_pid, &mut *console.out).await
         }
-        Request::Context(args) => context::context(ws, args, &mut *console.out).await,
-        Request::Handoff(args) => handoff::handoff(ws, args, &mut *console.out).await,
+        Request::Context(args) => view!(console, buf => context::context(ws, args, &mut buf).await),
+        Request::Handoff(args) => view!(console, buf => handoff::handoff(ws, args, &mut buf).await),
         Request::Resume(args) => {
             let cwd = console.env.cwd.clone();
-            resume::resume(ws, args, &cwd, &mut *console.out).await
+            view!(console, buf => resume::resume(ws, args, &cwd, &mut buf).await)
         }
         Request::Tokens(args) => tokens::tokens(ws, args, &mut *console.out, terminal).await,
         // Served by `execute` before a workspace is needed.
@@ -220,6 +231,17 @@ async fn run(ws: &Workspace, request: Request, console: &mut Console) -> crate::
 
 /// Where an operation writes its data.
 pub(crate) type Out<'a> = dyn std::io::Write + Send + 'a;
+
+/// Writes what a view printed, with what came from transcripts made safe
+/// for a terminal ([`logbook_forensics::printable`]): these views are
+/// small, so they are printed whole once they are done.
+fn shown(code: crate::Result<u8>, printed: &[u8], console: &mut Console) -> crate::Result<u8> {
+    let text = String::from_utf8_lossy(printed);
+    console
+        .out
+        .write_all(logbook_forensics::printable(&text).as_bytes())?;
+    code
+}
 
 /// `session.json` as `--json` prints it.
 fn print_view(out: &mut Out<'_>, view: &logbook_core::sessions::SessionView) -> crate::Result<()> {
