@@ -424,7 +424,21 @@ fn user_text(flags: Flags, text: String, items: &mut Vec<Item>) {
     let trimmed = text.trim();
     if flags.notification || trimmed.starts_with("<task-notification>") {
         if let Some(id) = tag(trimmed, "tool-use-id") {
-            let status = tag(trimmed, "status").unwrap_or("completed");
+            // A word of Claude Code's (`completed`, `failed`, `killed`):
+            // anything else in its place is not trusted as one.
+            let status = match tag(trimmed, "status") {
+                None => "completed",
+                Some(word)
+                    if !word.is_empty()
+                        && word.len() <= 32
+                        && word
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') =>
+                {
+                    word
+                }
+                Some(_) => "other",
+            };
             let said = tag(trimmed, "result").or_else(|| tag(trimmed, "summary"));
             items.push(Item::Finished {
                 id: id.to_owned(),

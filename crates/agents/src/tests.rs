@@ -337,3 +337,20 @@ fn a_background_subagent_ends_with_its_notification_not_a_prompt() {
         _ => true,
     }));
 }
+
+#[test]
+fn a_notification_status_is_a_word_or_other() {
+    let line = |status: &str| {
+        serde_json::json!({"type":"user","origin":{"kind":"task-notification"},
+            "message":{"role":"user","content":format!(
+                "<task-notification>\n<tool-use-id>t1</tool-use-id>\n<status>{status}</status>\n<result>r</result>\n</task-notification>")}})
+        .to_string()
+    };
+    let status = |s: &str| match items(SourceKind::ClaudeCode, "t.jsonl", &line(s)).as_slice() {
+        [Item::Finished { status, .. }] => status.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(status("failed"), "failed");
+    assert_eq!(status("<script>alert(1)</script>"), "other");
+    assert_eq!(status("two words"), "other");
+}
