@@ -338,6 +338,56 @@ impl Timeline {
         self.insert(lo, action)
     }
 
+    /// The capture logs a compaction it finds just before the records
+    /// that begin with its boundary, at the capture's time (an import's,
+    /// today): when `first` is that boundary, it dates the compaction.
+    fn date_compaction(&mut self, seq: u64, first: &Record) {
+        if first.items.contains(&Item::Compaction)
+            && let Some(at) = first.at.as_deref()
+            && let Ok(time) = Timestamp::parse(at)
+            && let Some(index) = self
+                .actions
+                .iter()
+                .rposition(|a| a.kind == Kind::Compaction && a.seq == seq)
+        {
+            let mut action = self.remove(index);
+            action.at = at.to_owned();
+            action.placed = None;
+            self.put(action, Some(time.as_micros()));
+        }
+    }
+
+    /// A subagent's transcript (`key`) was first captured, with `records`.
+    /// It began when its first record says, not when logbook first saw
+    /// its file, nor when the hook that said so reached the log; a start
+    /// the hook already added becomes this one.
+    fn subagent_appeared(&mut self, env: &Envelope, key: &str, records: &[Record]) {
+        self.agents.push(key.to_owned());
+        let began = records
+            .iter()
+            .find(|r| !r.replayed && r.at.is_some())
+            .and_then(|r| r.at.as_deref());
+        let hooked = key
+            .strip_prefix(SUBAGENT_KEY)
+            .and_then(|id| self.start_of(id))
+            .map(|index| self.remove(index));
+        match (hooked, began) {
+            (Some(mut hooked), None) => {
+                let time = time_of(&hooked);
+                hooked.agent = Some(key.to_owned());
+                self.put(hooked, time);
+            }
+            (hooked, began) => {
+                let action = self.push(env, began, Kind::SubagentStart);
+                action.agent = Some(key.to_owned());
+                if let Some(hooked) = hooked {
+                    action.target = hooked.target;
+                    action.seq = hooked.seq;
+                }
+            }
+        }
+    }
+
     fn time_of(&self, index: usize) -> Option<i64> {
         time_of(&self.actions[index])
     }
@@ -361,11 +411,9 @@ impl Timeline {
 
     fn insert(&mut self, index: usize, action: Action) -> usize {
         self.actions.insert(index, action);
-        if index + 1 < self.actions.len() {
-            for open in self.open.values_mut() {
-                if *open >= index {
-                    *open += 1;
-                }
+        for open in self.open.values_mut() {
+            if *open >= index {
+                *open += 1;
             }
         }
         self.renumber(index);
@@ -400,53 +448,13 @@ impl Timeline {
                         logbook_agents::read(c.source.kind, &c.source.location, line)
                     })
                     .peekable();
-                // The capture logs a compaction it finds just before the
-                // records that begin with its boundary (at the capture's
-                // time, an import's today): the boundary dates it.
-                if let (Some(seq), None, Some(first)) = (compaction, &agent, records.peek())
-                    && first.items.contains(&Item::Compaction)
-                    && let Some(at) = first.at.as_deref()
-                    && let Ok(time) = Timestamp::parse(at)
-                    && let Some(index) = self
-                        .actions
-                        .iter()
-                        .rposition(|a| a.kind == Kind::Compaction && a.seq == seq)
-                {
-                    let mut action = self.remove(index);
-                    action.at = at.to_owned();
-                    action.placed = None;
-                    self.put(action, Some(time.as_micros()));
+                if let (Some(seq), None, Some(first)) = (compaction, &agent, records.peek()) {
+                    self.date_compaction(seq, first);
                 }
                 match &agent {
                     Some(key) if !self.agents.contains(key) => {
-                        self.agents.push(key.clone());
                         let records: Vec<Record> = records.collect();
-                        // A subagent began when its first record says, not
-                        // when logbook first saw its file, nor when the
-                        // hook that said so reached the log.
-                        let began = records
-                            .iter()
-                            .find(|r| !r.replayed && r.at.is_some())
-                            .and_then(|r| r.at.as_deref());
-                        let hooked = key
-                            .strip_prefix(SUBAGENT_KEY)
-                            .and_then(|id| self.start_of(id))
-                            .map(|index| self.remove(index));
-                        match (hooked, began) {
-                            (Some(mut hooked), None) => {
-                                let time = time_of(&hooked);
-                                hooked.agent = Some(key.clone());
-                                self.put(hooked, time);
-                            }
-                            (hooked, began) => {
-                                let action = self.push(env, began, Kind::SubagentStart);
-                                action.agent = Some(key.clone());
-                                if let Some(hooked) = hooked {
-                                    action.target = hooked.target;
-                                    action.seq = hooked.seq;
-                                }
-                            }
-                        }
+                        self.subagent_appeared(env, key, &records);
                         for record in &records {
                             self.record(env, record, agent.as_deref());
                         }
