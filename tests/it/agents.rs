@@ -64,6 +64,21 @@ fn session_of(store: &Store, agent_session: &str) -> String {
         .to_owned()
 }
 
+/// Reads `sessions/<id>/<file>` of `store` as JSON.
+fn projected(store: &Store, id: &str, file: &str) -> Value {
+    serde_json::from_slice(
+        &std::fs::read(store.root().join("sessions").join(id).join(file)).unwrap(),
+    )
+    .unwrap()
+}
+
+/// A new folder `under` the store's scratch space, for an agent's files.
+fn folder(store: &Store, under: &str) -> PathBuf {
+    let dir = store.scratch().join(under);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 /// Each Codex fixture, its thread id, and the hand count of its unique
 /// usage. Codex writes usage only in `token_count` events, whose
 /// `total_token_usage` is the thread's running total; input there includes
@@ -395,10 +410,7 @@ fn every_gemini_fixture_imports_once_and_counts_each_message_once() {
     let tools: Vec<&Value> = actions.iter().filter(|a| a["kind"] == "tool").collect();
     assert_eq!(tools.len(), 12);
     assert!(tools.iter().all(|a| a["outcome"] == "ok"));
-    let context: Value = serde_json::from_slice(
-        &std::fs::read(store.root().join("sessions").join(&id).join("context.json")).unwrap(),
-    )
-    .unwrap();
+    let context = projected(&store, &id, "context.json");
     assert_eq!(context["tool_counts"]["read_file"], 7);
     // write_file and replace both change GEMINI.md.
     let modified = context["files_modified"].as_array().unwrap();
@@ -437,8 +449,7 @@ fn snapshots() -> Vec<PathBuf> {
 #[test]
 fn a_gemini_file_rewritten_whole_adds_only_what_changed() {
     let store = Store::new();
-    let chats = store.scratch().join("gemini/.gemini/tmp/abc/chats");
-    std::fs::create_dir_all(&chats).unwrap();
+    let chats = folder(&store, "gemini/.gemini/tmp/abc/chats");
     let live = chats.join("session-2026-01-05T20-51-f7633853.json");
     let [first, second, third] = &snapshots()[..] else {
         unreachable!()
@@ -507,6 +518,122 @@ fn a_gemini_file_rewritten_whole_adds_only_what_changed() {
     let actions = timeline["actions"].as_array().unwrap();
     assert_eq!(actions.iter().filter(|a| a["kind"] == "rewind").count(), 1);
     assert_eq!(actions.iter().filter(|a| a["kind"] == "tool").count(), 9);
+}
+
+/// The timeline of session `id`, checked to hold no subagent: no start,
+/// no action of another agent.
+fn main_agent_only(store: &Store, id: &str) -> Vec<Value> {
+    let timeline: Value = serde_json::from_str(&store.ok(&["timeline", id, "--json"])).unwrap();
+    let actions = timeline["actions"].as_array().unwrap().clone();
+    assert!(
+        actions
+            .iter()
+            .all(|a| a["kind"] != "subagent_start" && a.get("agent").is_none()),
+        "{timeline:#}"
+    );
+    actions
+}
+
+/// Gemini CLI resumes a legacy `.json` chat by writing a `.jsonl` beside it
+/// that holds the whole history and then goes on (AGENT-FORMATS.md). The
+/// second file is the same conversation, not a subagent: its new prompt,
+/// call and tokens are the main agent's, in every view.
+#[test]
+fn a_gemini_chat_resumed_into_a_jsonl_is_one_conversation_not_a_subagent() {
+    let store = Store::new();
+    let chats = folder(&store, "chats");
+    let legacy = chats.join("session-2025-12-01T21-45-5b959dae.json");
+    std::fs::copy(agent_fixture("gemini", GEMINI[0].0), &legacy).unwrap();
+    let chat: Value = serde_json::from_slice(&std::fs::read(&legacy).unwrap()).unwrap();
+    let mut resumed = serde_json::json!({
+        "sessionId": chat["sessionId"], "projectHash": chat["projectHash"],
+        "startTime": chat["startTime"], "lastUpdated": "2025-12-02T09:00:20.000Z",
+        "kind": "main"
+    })
+    .to_string();
+    resumed.push('\n');
+    for message in chat["messages"].as_array().unwrap() {
+        resumed.push_str(&format!("{message}\n"));
+    }
+    let path = "/Users/Jane_Smith/Documents/projects/epm-cdme/assistants/lead_resumed.txt";
+    for message in [
+        serde_json::json!({"id": "resumed-1", "timestamp": "2025-12-02T09:00:00.000Z",
+            "type": "user", "content": "No, revert that and check the zanzibar wording"}),
+        serde_json::json!({"id": "resumed-2", "timestamp": "2025-12-02T09:00:20.000Z",
+            "type": "gemini", "content": "", "model": "gemini-3-pro-image-preview",
+            "tokens": {"input": 61000, "output": 40, "cached": 0, "thoughts": 0, "tool": 0, "total": 61040},
+            "toolCalls": [{"id": "read_file-resumed", "name": "read_file",
+                "args": {"file_path": path}, "status": "success",
+                "timestamp": "2025-12-02T09:00:20.000Z",
+                "result": [{"functionResponse": {"id": "read_file-resumed", "name": "read_file",
+                    "response": {"output": "zanzibar"}}}]}]}),
+    ] {
+        resumed.push_str(&format!("{message}\n"));
+    }
+    std::fs::write(
+        chats.join("session-2025-12-01T21-45-5b959dae.jsonl"),
+        resumed,
+    )
+    .unwrap();
+
+    let summary = import(&store, &[&chats]);
+    assert_eq!(summary["new_sessions"], 1, "{summary:#}");
+    let id = session_of(&store, "5b959dae-8655-4cd1-b10f-720b8c336ea2");
+    let actions = main_agent_only(&store, &id);
+    let last = actions.last().unwrap();
+    assert_eq!(
+        (&last["kind"], &last["target"]),
+        (&Value::from("tool"), &Value::from(path))
+    );
+    assert_eq!(actions.iter().filter(|a| a["kind"] == "prompt").count(), 4);
+    // Tokens: the old history once, the new response on the main chain,
+    // and the context is what that response read.
+    let tokens = projected(&store, &id, "tokens.json");
+    assert_eq!(tokens["sidechains"]["responses"], 0, "{tokens:#}");
+    assert_eq!(tokens["main"]["responses"], 12);
+    assert_eq!(tokens["context"]["used"], 61_000);
+    // The brief carries the new request and the file read.
+    let context = projected(&store, &id, "context.json");
+    assert!(
+        context["last_requests"].to_string().contains("zanzibar"),
+        "{context:#}"
+    );
+    assert!(
+        context["files_read"]
+            .to_string()
+            .contains("lead_resumed.txt")
+    );
+    // A correction in the resumed part is the user's, not a subagent's.
+    let review = projected(&store, &id, "review.json");
+    assert!(
+        review["corrections"].to_string().contains("zanzibar"),
+        "{review:#}"
+    );
+    let md = store.ok(&["render", &id, "--format", "md"]);
+    assert!(!md.to_lowercase().contains("subagent"), "{md}");
+}
+
+/// Three copies of one Gemini chat imported together, the newest not last
+/// in path order: one conversation, and the context is the newest
+/// response's, not the last file's.
+#[test]
+fn copies_of_a_gemini_chat_are_its_own_work_and_the_newest_sets_the_context() {
+    let store = Store::new();
+    let paths = snapshots();
+    let refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
+    import(&store, &refs);
+    let id = session_of(&store, "f7633853-6663-4dbb-bbf4-6159afa29df8");
+    let actions = main_agent_only(&store, &id);
+    assert_eq!(actions.iter().filter(|a| a["kind"] == "tool").count(), 9);
+    let tokens = projected(&store, &id, "tokens.json");
+    assert_eq!(tokens["sidechains"]["responses"], 0, "{tokens:#}");
+    // The newest response (20:52:56.381, in `ab-…`) read 14,200 tokens;
+    // `c9-…`, the oldest copy, is imported last.
+    assert_eq!(tokens["context"]["used"], 14_200);
+    // Gemini CLI's window, not Claude Code's.
+    assert_eq!(tokens["context"]["window"], 1_048_576);
+    assert_eq!(tokens["first"], "2026-01-15T20:51:52.837Z");
+    assert_eq!(tokens["last"], "2026-01-15T20:52:56.381Z");
 }
 
 #[test]

@@ -4,7 +4,9 @@
 
 use async_trait::async_trait;
 use logbook_core::projection::{json_file, seq_before};
-use logbook_core::sessions::{MAIN_SOURCE, part_path, session_dir, session_file};
+use logbook_core::sessions::{
+    MAIN_SOURCE, is_subagent_source, part_path, session_dir, session_file,
+};
 use logbook_core::{
     Envelope, Event, EventLog, HandoffCreated, Projection, ProjectionError, ProjectionFiles,
     SessionId, SourceKind,
@@ -287,7 +289,7 @@ impl ContextProjection {
                 state.view.cwd = s.agent.as_ref().and_then(|a| a.cwd.clone());
             }
             Event::TranscriptCaptured(c) if c.source.kind.is_agent_jsonl() => {
-                let side = c.source.key != MAIN_SOURCE;
+                let side = is_subagent_source(&c.source.key);
                 for line in c.bytes.0.split_inclusive(|b| *b == b'\n') {
                     if let Some(record) =
                         logbook_agents::read(c.source.kind, &c.source.location, line)
@@ -295,7 +297,7 @@ impl ContextProjection {
                         state.view.apply_record(&record, side);
                     }
                 }
-                if !side {
+                if c.source.key == MAIN_SOURCE {
                     state.main_lines += c.lines;
                     state.main_kind = Some(c.source.kind);
                 }

@@ -17,6 +17,19 @@ pub const DEFAULT_ROTATE_LINES: u64 = 60_000;
 /// The key of a session's main capture source.
 pub const MAIN_SOURCE: &str = "main";
 
+/// How the key of a subagent's own transcript starts: Claude Code's
+/// `subagents/agent-<id>`, Gemini CLI's `subagents/<session id>`.
+pub const SUBAGENT_SOURCES: &str = "subagents/";
+
+/// Whether source `key` is a subagent's own transcript. Every other source
+/// is the session's own conversation: the main file, and a second file of
+/// the same agent session (a Gemini CLI chat resumed into a `.jsonl` beside
+/// its `.json`, or a copy of it, captured as `copies/<name>`), whose
+/// prompts, calls and tokens are the main agent's.
+pub fn is_subagent_source(key: &str) -> bool {
+    key.starts_with(SUBAGENT_SOURCES)
+}
+
 /// A session's status as people see it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

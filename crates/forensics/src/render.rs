@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 
 use logbook_agents::record::{Counting, Outcome, Usage};
 use logbook_agents::{Item as AgentItem, Record, Seen};
-use logbook_core::sessions::MAIN_SOURCE;
+use logbook_core::sessions::is_subagent_source;
 use logbook_core::{Envelope, Event, SessionId};
 use serde_json::Value;
 
@@ -129,7 +129,7 @@ impl Builder {
                 });
             }
             Event::TranscriptCaptured(c) if c.source.kind.is_agent_jsonl() => {
-                let agent = (c.source.key != MAIN_SOURCE).then(|| c.source.key.clone());
+                let agent = is_subagent_source(&c.source.key).then(|| c.source.key.clone());
                 for line in c.bytes.0.split_inclusive(|b| *b == b'\n') {
                     if let Some(record) =
                         logbook_agents::read(c.source.kind, &c.source.location, line)

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use logbook_agents::record::{CallResult, Outcome as AgentOutcome, diff_lines};
 use logbook_agents::{Item, Record, Seen};
-use logbook_core::sessions::{MAIN_SOURCE, origin_name};
+use logbook_core::sessions::{is_subagent_source, origin_name};
 use logbook_core::{Envelope, Event, NoteKind, SessionId, Timestamp, ToolOutcome};
 use serde::{Deserialize, Serialize};
 
@@ -438,7 +438,7 @@ impl Timeline {
                 action.detail = Some(format!("{} ({})", e.reason, e.status));
             }
             Event::TranscriptCaptured(c) if c.source.kind.is_agent_jsonl() => {
-                let agent = (c.source.key != MAIN_SOURCE).then(|| c.source.key.clone());
+                let agent = is_subagent_source(&c.source.key).then(|| c.source.key.clone());
                 let compaction = self.compaction.take();
                 let mut records = c
                     .bytes

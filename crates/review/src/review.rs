@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use logbook_agents::record::{Call, CallResult, Effect, Outcome, diff_lines};
 use logbook_agents::{Item, Record, Seen};
-use logbook_core::sessions::MAIN_SOURCE;
+use logbook_core::sessions::is_subagent_source;
 use logbook_core::{Envelope, Event, NoteKind, SessionId, TaskChange};
 use logbook_tokens::pricing::{Price, cost, price_of};
 use logbook_tokens::projection::{TokensView, Windows};
@@ -370,7 +370,7 @@ impl SessionFold {
                     self.agent = logbook_agents::Agent::of_source(c.source.kind)
                         .map(|a| a.name().to_owned());
                 }
-                let subagent = c.source.key != MAIN_SOURCE;
+                let subagent = is_subagent_source(&c.source.key);
                 for line in c.bytes.0.split_inclusive(|b| *b == b'\n') {
                     if let Some(record) =
                         logbook_agents::read(c.source.kind, &c.source.location, line)

@@ -15,10 +15,20 @@ pub const DEFAULT_THRESHOLDS: [u8; 4] = [18, 16, 14, 12];
 /// When the built-in model windows were taken.
 pub const WINDOWS_AS_OF: &str = "2026-11-21";
 
-/// Windows Claude Code's status line stated for a model (2.1.328 said
-/// 1,000,000 for `claude-opus-5-5`); the first entry whose key the model
-/// id contains wins. A model not listed has [`DEFAULT_WINDOW`].
-pub const BUILT_IN_WINDOWS: [(&str, u64); 1] = [("claude-opus-5", EXTENDED_WINDOW)];
+/// The window Gemini CLI measures every model's context against (its
+/// `tokenLimit`, whose default and every listed model are 1,048,576): its
+/// files state none, and Claude Code's 200,000 would warn a Gemini session
+/// at a fifth of its room.
+pub const GEMINI_WINDOW: u64 = 1_048_576;
+
+/// Windows per model: what Claude Code's status line stated (2.1.328 said
+/// 1,000,000 for `claude-opus-5-5`) and Gemini CLI's own limit; the first
+/// entry whose key the model id contains wins. A model not listed has
+/// [`DEFAULT_WINDOW`].
+pub const BUILT_IN_WINDOWS: [(&str, u64); 2] = [
+    ("claude-opus-5", EXTENDED_WINDOW),
+    ("gemini", GEMINI_WINDOW),
+];
 
 /// The beta flag of a request for the extended window
 /// (`context-1m-2025-08-07`).
@@ -136,6 +146,12 @@ mod tests {
         assert_eq!(
             windows.window("claude-sonnet-4-5[1m]", none),
             Some(EXTENDED_WINDOW)
+        );
+        // Gemini CLI's own limit, for models it names and ones it does not.
+        assert_eq!(windows.window("gemini-2.5-flash", none), Some(1_048_576));
+        assert_eq!(
+            windows.window("gemini-3-pro-preview", none),
+            Some(GEMINI_WINDOW)
         );
         // What the user configured wins over the built-in table.
         let mine = ModelWindows::new([("opus-5".to_owned(), 300_000)]);

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use logbook_core::projection::{json_file, seq_before};
 use logbook_core::sessions::{session_dir, session_file};
 use logbook_core::{
-    Envelope, Event, EventLog, Projection, ProjectionError, ProjectionFiles, SessionId,
+    Envelope, Event, EventLog, Projection, ProjectionError, ProjectionFiles, SessionId, Timestamp,
 };
 use serde::{Deserialize, Serialize};
 
@@ -49,6 +49,11 @@ pub struct TokensView {
     pub first: Option<String>,
     /// Time of the last response.
     pub last: Option<String>,
+    /// The time of the main-chain record `context` was read from (or of
+    /// the compaction that emptied it): a record older than it, from a
+    /// second file of the session folded later, does not set it back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_at: Option<String>,
     /// The per-response ledger (state of the fold).
     pub ledger: Ledger,
     /// The last window a reading stated.
@@ -101,6 +106,7 @@ impl TokensView {
             armed_from: 0,
             first: None,
             last: None,
+            context_at: None,
             ledger: Ledger::default(),
             stated_window: None,
             request_window: None,
@@ -139,7 +145,12 @@ impl TokensView {
         for item in &record.items {
             match item {
                 Item::Usage(usage) => self.usage(record, source, side, usage, windows),
-                Item::Compaction if !subagent && !record.replayed => self.compacted(),
+                Item::Compaction if !subagent && !record.replayed => {
+                    self.compacted();
+                    if record.at.is_some() {
+                        self.context_at.clone_from(&record.at);
+                    }
+                }
                 Item::Reported(r) if !subagent => self.claude_code_reported = Some(r.into()),
                 Item::Request { model, betas } => {
                     self.sources.entry(source.to_owned()).or_default().model = Some(model.clone());
@@ -188,23 +199,31 @@ impl TokensView {
             Counting::Response => usage.key.clone(),
             Counting::Cumulative => None,
         };
-        if !side {
+        let newest = match (&record.at, &self.context_at) {
+            (Some(at), Some(read)) => !later(read, at),
+            _ => true,
+        };
+        if !side && newest {
             if let Some(window) = usage.window.filter(|w| *w > 0) {
                 self.stated_window = Some(window);
             }
             self.model_window = windows.models.window(&model, &[]);
             let used = usage.context.unwrap_or_else(|| usage.tokens.context());
             self.context = ContextNow::new(Some(used), self.window(), windows.fixed);
-        }
-        let at = record.at.clone();
-        if at.is_some() {
-            if self.first.is_none() {
-                self.first.clone_from(&at);
+            if record.at.is_some() {
+                self.context_at.clone_from(&record.at);
             }
-            self.last.clone_from(&at);
+        }
+        if let Some(at) = &record.at {
+            if self.first.as_deref().is_none_or(|first| later(first, at)) {
+                self.first = Some(at.clone());
+            }
+            if self.last.as_deref().is_none_or(|last| later(at, last)) {
+                self.last = Some(at.clone());
+            }
         }
         self.ledger
-            .record(key, model, side, Usage::from(counted), at.as_deref());
+            .record(key, model, side, Usage::from(counted), record.at.as_deref());
     }
 
     fn compacted(&mut self) {
@@ -302,7 +321,7 @@ impl TokensProjection {
                     view.agent = logbook_agents::Agent::of_source(c.source.kind)
                         .map(|a| a.name().to_owned());
                 }
-                let subagent = c.source.key != logbook_core::sessions::MAIN_SOURCE;
+                let subagent = logbook_core::sessions::is_subagent_source(&c.source.key);
                 for line in c.bytes.0.split_inclusive(|b| *b == b'\n') {
                     if let Some(record) =
                         logbook_agents::read_usage(c.source.kind, &c.source.location, line)
@@ -394,6 +413,15 @@ impl Projection for TokensProjection {
             files.write(&path, &json_file(&path, &view)?)?;
         }
         Ok(())
+    }
+}
+
+/// Whether record time `a` is after `b`; times that do not parse compare as
+/// text (both are an agent's ISO 8601).
+fn later(a: &str, b: &str) -> bool {
+    match (Timestamp::parse(a), Timestamp::parse(b)) {
+        (Ok(a), Ok(b)) => a > b,
+        _ => a > b,
     }
 }
 
