@@ -431,6 +431,18 @@ fn every_gemini_fixture_imports_once_and_counts_each_message_once() {
     let md = store.ok(&["render", &id, "--format", "md"]);
     assert!(md.contains("generate a comprehensive GEMINI.md file"));
     assert!(md.matches("read_file").count() >= 7, "each call shown");
+
+    // `delegate_to_agent` runs a subagent: the call and its end name it.
+    let id = session_of(&store, "37b7abef-713d-4522-85f0-8ff15a4e6d17");
+    let timeline: Value = serde_json::from_str(&store.ok(&["timeline", &id, "--json"])).unwrap();
+    let actions = timeline["actions"].as_array().unwrap();
+    let call = actions
+        .iter()
+        .position(|a| a["tool"] == "delegate_to_agent")
+        .unwrap();
+    assert_eq!(actions[call]["target"], "codebase_investigator");
+    assert_eq!(actions[call + 1]["kind"], "subagent_end", "{timeline:#}");
+    assert_eq!(actions[call + 1]["target"], "codebase_investigator");
 }
 
 /// The three snapshots of one Gemini session (entire-cli), in the order

@@ -379,6 +379,8 @@ pub(crate) fn target_of(input: &Value) -> Option<String> {
         "description",
         "subject",
         "prompt",
+        // Gemini CLI's `delegate_to_agent` names the subagent it runs.
+        "agent_name",
     ];
     FIELDS.iter().find_map(|key| match input.get(*key) {
         Some(Value::String(s)) => Some(s.clone()),
