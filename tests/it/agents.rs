@@ -234,6 +234,75 @@ fn codex_views_context_timeline_search_render() {
     assert!(md.contains("apply_patch"));
 }
 
+/// What `files --json` says each call did to `path`, oldest first.
+fn file_actions(store: &Store, path: &str) -> Vec<(String, String)> {
+    let uses: Value = serde_json::from_str(&store.ok(&["files", path, "--json"])).unwrap();
+    uses.as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            (
+                u["tool"].as_str().unwrap().to_owned(),
+                u["action"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Codex 0.39 had no `apply_patch` tool: the model ran `applypatch <<
+/// 'PATCH'` through `shell`, and Codex applied the patch itself. Those are
+/// edits (the files, their lines), not commands, in every view; and
+/// `files` says what each agent's calls did from what they did, not from
+/// Claude Code's tool names.
+#[test]
+fn a_patch_run_through_codexs_shell_is_an_edit_and_files_says_what_each_agent_did() {
+    let store = Store::new();
+    let oai = agent_fixture("codex", CODEX[4].0);
+    import(&store, &[&oai, &agent_fixture("gemini", GEMINI[2].0)]);
+    let id = session_of(&store, CODEX[4].1);
+    let context = projected(&store, &id, "context.json");
+    // Hand count: five `applypatch` heredocs, one of them empty (rejected).
+    let modified = logbook_tests::strs(&context["files_modified"], "path");
+    assert_eq!(
+        modified.len(),
+        4,
+        "go.mod, both READMEs, .python-version: {modified:?}"
+    );
+    assert!(modified.contains(&"go.mod"));
+    let commands = context["commands"].to_string();
+    assert!(!commands.contains("Begin Patch"), "{commands}");
+    let timeline: Value = serde_json::from_str(&store.ok(&["timeline", &id, "--json"])).unwrap();
+    let patch = timeline["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["target"] == "go.mod")
+        .unwrap();
+    // `-go 1.24.0` and two unchanged lines rewritten: +3 -3.
+    assert_eq!((&patch["added"], &patch["removed"]), (&3.into(), &3.into()));
+
+    assert_eq!(
+        file_actions(&store, "go.mod"),
+        [("shell".into(), "changed".into())]
+    );
+    // Gemini CLI's read_file reads, write_file and replace change.
+    let gemini_md: Vec<String> = file_actions(&store, "GEMINI.md")
+        .into_iter()
+        .map(|(_, a)| a)
+        .collect();
+    assert_eq!(gemini_md, ["changed", "changed"]);
+    assert!(
+        file_actions(&store, "README.md")
+            .iter()
+            .all(|(tool, action)| tool != "read_file" || action == "read")
+    );
+    assert!(
+        file_actions(&store, "README.md")
+            .iter()
+            .any(|(tool, _)| tool == "read_file")
+    );
+}
+
 #[test]
 fn a_forked_rollout_counts_only_its_own_work_and_a_compressed_one_is_the_same_thread() {
     let store = Store::new();

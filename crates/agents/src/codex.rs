@@ -250,6 +250,7 @@ fn usage(p: &Value) -> Option<Usage> {
 fn call(id: &str, name: &str, input: Value) -> Call {
     let mut effects = Vec::new();
     let mut target = target_of(&input);
+    let mut diff = None;
     match name {
         "shell" | "container.exec" | "local_shell" => {
             if let Some(argv) = input.get("command").and_then(Value::as_array) {
@@ -280,15 +281,44 @@ fn call(id: &str, name: &str, input: Value) -> Call {
         }
         _ => {}
     }
+    // Before `apply_patch` was a tool of its own (0.45), the model ran it
+    // through the shell (`apply_patch <<'EOF' …`, or as argv); Codex
+    // applies such a patch itself instead of running a command.
+    if let [Effect::Shell { command }] = effects.as_slice()
+        && let Some(text) = shell_patch(command)
+    {
+        let (patched, lines) = patch(text);
+        target = patched.iter().find_map(|e| match e {
+            Effect::Modify { path } => Some(path.clone()),
+            _ => None,
+        });
+        effects = patched;
+        diff = Some(lines);
+    }
     Call {
         id: id.to_owned(),
         name: name.to_owned(),
         input,
         target,
         effects,
-        diff: None,
+        diff,
         subagent: false,
     }
+}
+
+/// The patch of a shell command that only runs `apply_patch` (or its alias
+/// `applypatch`) on one.
+fn shell_patch(command: &str) -> Option<&str> {
+    let rest = command.trim_start();
+    let rest = rest
+        .strip_prefix("apply_patch")
+        .or_else(|| rest.strip_prefix("applypatch"))?;
+    if !rest.starts_with([' ', '\n', '<']) {
+        return None;
+    }
+    let start = rest.find("*** Begin Patch")?;
+    let end = rest[start..].find("*** End Patch")? + start + "*** End Patch".len();
+    Some(&rest[start..end])
 }
 
 /// `apply_patch` and other free-text tools.

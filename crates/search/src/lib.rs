@@ -46,7 +46,7 @@ use tantivy::snippet::SnippetGenerator;
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Term};
 
 /// The schema's version: an index of another version is rebuilt.
-const SCHEMA_VERSION: &str = "logbook-search/1";
+const SCHEMA_VERSION: &str = "logbook-search/2";
 
 /// The most text one document holds: a tool result can be a whole file,
 /// and its first part is what a search is for.
@@ -101,6 +101,7 @@ struct Fields {
     file: Field,
     project: Field,
     call: Field,
+    action: Field,
     text: Field,
 }
 
@@ -118,6 +119,8 @@ fn schema() -> (Schema, Fields) {
         // The agent's directory and each of its parents.
         project: b.add_text_field("project", STRING),
         call: b.add_text_field("call", STRING | STORED),
+        // What a call did to its files: `read`, `changed` or `used`.
+        action: b.add_text_field("action", STORED),
         text: b.add_text_field("text", TEXT | STORED),
     };
     (b.build(), fields)
@@ -131,6 +134,7 @@ struct Doc {
     tool: Option<String>,
     files: Vec<String>,
     call: Option<String>,
+    action: Option<&'static str>,
     text: String,
 }
 
@@ -487,6 +491,9 @@ impl SearchIndex {
         if let Some(call) = &doc.call {
             d.add_text(f.call, call);
         }
+        if let Some(action) = doc.action {
+            d.add_text(f.action, action);
+        }
         let projects = self.projects.lock().unwrap_or_else(|e| e.into_inner());
         for project in projects.get(&env.session).into_iter().flatten() {
             d.add_text(f.project, project);
@@ -621,6 +628,7 @@ impl SearchIndex {
                     docs.push(Doc {
                         role: "tool_call",
                         at,
+                        action: Some(action_of(&call.name, &call.effects)),
                         tool: Some(call.name.clone()),
                         files,
                         call: Some(call.id.clone()),
@@ -639,6 +647,7 @@ impl SearchIndex {
                         tool,
                         files,
                         call: Some(id.clone()),
+                        action: None,
                         text: clip(text),
                     });
                     continue;
@@ -772,9 +781,9 @@ impl SearchIndex {
         for address in top {
             let doc: TantivyDocument = searcher.doc(address)?;
             let tool = str_field(&doc, f.tool);
-            let action = match tool.as_str() {
-                "read" | "notebookread" | "grep" | "glob" | "ls" => "read",
-                "edit" | "multiedit" | "write" | "notebookedit" => "changed",
+            let action = match doc.get_first(f.action).and_then(|v| v.as_str()) {
+                Some("read") => "read",
+                Some("changed") => "changed",
                 _ => "used",
             };
             uses.push(FileUse {
@@ -788,6 +797,21 @@ impl SearchIndex {
         }
         uses.sort_by(|a, b| (a.at.as_str(), a.seq).cmp(&(b.at.as_str(), b.seq)));
         Ok(uses)
+    }
+}
+
+/// What a call did to the files it named: what the agent's adapter read in
+/// it (every agent's reads and edits), else what Claude Code's search tools
+/// are for.
+fn action_of(tool: &str, effects: &[Effect]) -> &'static str {
+    if effects.iter().any(|e| matches!(e, Effect::Modify { .. })) {
+        "changed"
+    } else if effects.iter().any(|e| matches!(e, Effect::Read { .. }))
+        || ["Grep", "Glob", "LS"].contains(&tool)
+    {
+        "read"
+    } else {
+        "used"
     }
 }
 
