@@ -194,10 +194,7 @@ fn codex_views_context_timeline_search_render() {
     import(&store, &[&path]);
     let id = session_of(&store, CODEX[1].1);
 
-    let context: Value = serde_json::from_slice(
-        &std::fs::read(store.root().join("sessions").join(&id).join("context.json")).unwrap(),
-    )
-    .unwrap();
+    let context = projected(&store, &id, "context.json");
     // Three apply_patch calls, one file each (hand count of the patches).
     let modified = logbook_tests::strs(&context["files_modified"], "path");
     assert_eq!(modified.len(), 3, "{modified:?}");
@@ -222,6 +219,64 @@ fn codex_views_context_timeline_search_render() {
     let patch = actions.iter().find(|a| a["tool"] == "apply_patch").unwrap();
     assert!(patch["added"].as_u64().unwrap() > 0);
 
+    // 0.125 answers `exec_command` after a second, the process still
+    // running, and writes `exec_command_end` when it exits: the first of
+    // the three test runs failed (exit 1, the test written before the
+    // fix), whatever its first answer said.
+    let tests: Vec<&Value> = actions
+        .iter()
+        .filter(|a| {
+            a["target"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("npm test"))
+        })
+        .collect();
+    let outcomes: Vec<(&Value, &Value)> =
+        tests.iter().map(|a| (&a["outcome"], &a["error"])).collect();
+    assert_eq!(
+        outcomes,
+        [
+            (&"error".into(), &"exit code 1".into()),
+            (&"ok".into(), &Value::Null),
+            (&"ok".into(), &Value::Null)
+        ]
+    );
+    let runs: Vec<(&Value, &Value)> = context["commands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["command"].as_str().unwrap().starts_with("npm test"))
+        .map(|c| (&c["status"], &c["exit_code"]))
+        .collect();
+    assert_eq!(
+        runs,
+        [
+            (&"error".into(), &1.into()),
+            (&"ok".into(), &0.into()),
+            (&"ok".into(), &0.into())
+        ]
+    );
+    let review = projected(&store, &id, "review.json");
+    assert_eq!(
+        (
+            &review["tests"]["runs"],
+            &review["tests"]["passed"],
+            &review["tests"]["failed"]
+        ),
+        (&3.into(), &2.into(), &1.into()),
+        "{:#}",
+        review["test_runs"]
+    );
+    assert_eq!(review["test_runs"][0]["passed"], false);
+    // What a command wrote is its result; Codex's header around it (chunk
+    // id, wall time) is not searched.
+    assert!(
+        !store
+            .run(&["search", "chunk", "--session", &id])
+            .status
+            .success()
+    );
+
     let hits: Value = serde_json::from_str(&store.ok(&["search", "compart", "--json"])).unwrap();
     let hits = hits.as_array().unwrap();
     assert!(
@@ -232,6 +287,12 @@ fn codex_views_context_timeline_search_render() {
     let md = store.ok(&["render", &id, "--format", "md"]);
     assert!(md.contains("let's update the defailt context compart to 90 in env var"));
     assert!(md.contains("apply_patch"));
+    // The failed test run shows its whole output and its exit.
+    assert_eq!(
+        md.matches("(exit code 1)").count(),
+        3,
+        "the test run and two rg"
+    );
 }
 
 /// What `files --json` says each call did to `path`, oldest first.

@@ -140,12 +140,26 @@ pub fn read(location: &str, line: &[u8]) -> Option<Record> {
                     path: path.to_owned(),
                 })
                 .collect();
-            if let Some(id) = str_field(p, "call_id")
-                && !effects.is_empty()
-            {
-                items.push(Item::Touched {
+            if let Some(id) = str_field(p, "call_id") {
+                if !effects.is_empty() {
+                    items.push(Item::Touched {
+                        id: id.to_owned(),
+                        effects,
+                    });
+                }
+                let exit_code = p
+                    .get("exit_code")
+                    .and_then(Value::as_i64)
+                    .and_then(|c| i32::try_from(c).ok());
+                let failed =
+                    exit_code.is_some_and(|c| c != 0) || str_field(p, "status") == Some("failed");
+                items.push(Item::Exited {
                     id: id.to_owned(),
-                    effects,
+                    outcome: if failed { Outcome::Error } else { Outcome::Ok },
+                    exit_code,
+                    text: str_field(p, "aggregated_output")
+                        .unwrap_or_default()
+                        .to_owned(),
                 });
             }
         }
@@ -391,6 +405,16 @@ fn result(id: &str, output: Option<&Value>) -> CallResult {
             (raw, code)
         }
     };
+    // `exec_command` and `write_stdin` answer after a short wait with what
+    // the process wrote so far; its exit comes later.
+    let running = exit_code.is_none()
+        && raw_header(&text).any(|l| l.starts_with("Process running with session ID"));
+    // Their header (chunk id, wall time, exit or session) is stated apart;
+    // what the process wrote is what a reader looks for.
+    let text = match text.split_once("\nOutput:\n") {
+        Some((header, output)) if header.starts_with("Chunk ID: ") => output.to_owned(),
+        _ => text,
+    };
     let failed = exit_code.is_some_and(|c| c != 0)
         || text.starts_with("write_stdin failed")
         || text.starts_with("failed to ");
@@ -407,8 +431,13 @@ fn result(id: &str, output: Option<&Value>) -> CallResult {
         exit_code,
         patch: None,
         text,
-        running: false,
+        running,
     }
+}
+
+/// The lines `exec_command` states before the output itself.
+fn raw_header(text: &str) -> impl Iterator<Item = &str> {
+    text.lines().take(6).take_while(|l| *l != "Output:")
 }
 
 /// A `compacted` line: the capture opens a new segment there. Codex does

@@ -99,6 +99,20 @@ pub enum Item {
         /// What it came to.
         text: String,
     },
+    /// A command that was still running when its call was answered has
+    /// exited: Codex (0.125) answers `exec_command` after a second with the
+    /// output so far, and writes `exec_command_end` with the exit status
+    /// when the process ends.
+    Exited {
+        /// The call that started it.
+        id: String,
+        /// `Ok` when it exited 0, else `Error`.
+        outcome: Outcome,
+        /// Its exit code.
+        exit_code: Option<i32>,
+        /// All it wrote.
+        text: String,
+    },
     /// The agent dropped the conversation back to before this message
     /// (Gemini CLI's `$rewindTo`).
     Rewind {
@@ -200,8 +214,10 @@ pub struct CallResult {
     pub exit_code: Option<i32>,
     /// The change made, as diff lines, when the result states it exactly.
     pub patch: Option<String>,
-    /// The call goes on after this result (a subagent launched in the
-    /// background), and ends with an [`Item::Finished`].
+    /// What the call started goes on after this result: a subagent
+    /// launched in the background, which ends with an [`Item::Finished`],
+    /// or a process still running, which ends with an [`Item::Exited`]
+    /// when the agent records its end.
     pub running: bool,
 }
 

@@ -170,6 +170,17 @@ impl ContextView {
             match item {
                 Item::Call(call) => self.tool_use(side, call, &at),
                 Item::Result(result) => self.tool_result(side, result, &at),
+                Item::Exited {
+                    id,
+                    outcome,
+                    exit_code,
+                    ..
+                } => {
+                    if let Some(entry) = self.command_mut(side, id) {
+                        entry.exit_code = *exit_code;
+                        entry.status = Some(status_of(*outcome).into());
+                    }
+                }
                 Item::Touched { effects, .. } => {
                     for effect in effects {
                         if let Some(effect) = self.effect(side, effect) {
@@ -318,23 +329,19 @@ impl ContextView {
                 source: "rejected_tool".into(),
             });
         }
-        if let Some(entry) = self
-            .chain(side)
+        if let Some(entry) = self.command_mut(side, id) {
+            entry.exit_code = result.exit_code;
+            entry.status = Some(status_of(result.outcome).into());
+        }
+    }
+
+    /// The command call `id` ran, if it is still listed.
+    fn command_mut(&mut self, side: bool, id: &str) -> Option<&mut CommandEntry> {
+        self.chain(side)
             .commands
             .iter_mut()
             .rev()
             .find(|c| c.tool_use_id == id)
-        {
-            entry.exit_code = result.exit_code;
-            entry.status = Some(
-                match result.outcome {
-                    Outcome::Interrupted | Outcome::Refused => "interrupted",
-                    Outcome::Error => "error",
-                    Outcome::Ok => "ok",
-                }
-                .into(),
-            );
-        }
     }
 
     fn prompt(&mut self, text: &str, at: &Option<String>) {
@@ -426,6 +433,15 @@ pub fn is_decision(text: &str) -> bool {
     ];
     let lower = text.to_lowercase().replace('’', "'");
     PHRASES.iter().any(|p| lower.contains(p))
+}
+
+/// A command's status as `context.json` states it.
+fn status_of(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Interrupted | Outcome::Refused => "interrupted",
+        Outcome::Error => "error",
+        Outcome::Ok => "ok",
+    }
 }
 
 #[cfg(test)]

@@ -78,6 +78,8 @@ struct Builder {
     items: Vec<Item>,
     /// Tool calls waiting for their result: id to index in `items`.
     open: BTreeMap<String, usize>,
+    /// Calls whose command was still running when answered, until it exits.
+    running: BTreeMap<String, usize>,
     /// The turn's usage, by API message id (the last count of each wins:
     /// an agent may write one response over several lines).
     turn: BTreeMap<String, Tokens>,
@@ -255,11 +257,33 @@ impl Builder {
                     let text = self.text(&clip(&result.text));
                     let patch = result.patch.as_deref().map(|d| self.text(&clip(d)));
                     let failed = result.outcome != Outcome::Ok;
+                    if result.running {
+                        self.running.insert(result.id.clone(), index);
+                    }
                     if let Some(Item::Tool { result, diff, .. }) = self.items.get_mut(index) {
                         *result = Some((text, failed));
                         if patch.is_some() {
                             *diff = patch;
                         }
+                    }
+                }
+                // The whole run's output and how it ended, in place of what
+                // it had written when the call was answered.
+                AgentItem::Exited {
+                    id,
+                    outcome,
+                    exit_code,
+                    text,
+                } => {
+                    let Some(index) = self.running.remove(id) else {
+                        continue;
+                    };
+                    let mut shown = self.text(&clip(text));
+                    if let Some(code) = exit_code {
+                        shown.push_str(&format!("\n(exit code {code})"));
+                    }
+                    if let Some(Item::Tool { result, .. }) = self.items.get_mut(index) {
+                        *result = Some((shown, *outcome != Outcome::Ok));
                     }
                 }
                 _ => {}
@@ -327,6 +351,7 @@ pub fn render<'a>(
     let mut builder = Builder {
         items: Vec::new(),
         open: BTreeMap::new(),
+        running: BTreeMap::new(),
         turn: BTreeMap::new(),
         totals: BTreeMap::new(),
         steps: 0,

@@ -631,6 +631,12 @@ impl Timeline {
                     end.target = call;
                     end.detail = Some(format!("{status}: {}", first_line(r, text)));
                 }
+                Item::Exited {
+                    id,
+                    outcome,
+                    exit_code,
+                    text,
+                } => self.exited(id, *outcome, *exit_code, text),
                 Item::Prompt { text, .. } if agent.is_none() => {
                     let action = self.push(env, at, Kind::Prompt);
                     action.detail = Some(shown(r, text.trim()));
@@ -647,6 +653,31 @@ impl Timeline {
             }
         }
         self.seen = seen;
+    }
+
+    /// A command still running when its call was answered (and shown then
+    /// as it went so far) has exited: its outcome is how it ended.
+    fn exited(&mut self, id: &str, outcome: AgentOutcome, exit_code: Option<i32>, text: &str) {
+        let r = self.redacted;
+        let Some(action) = self
+            .actions
+            .iter_mut()
+            .rev()
+            .find(|a| a.call_id.as_deref() == Some(id))
+        else {
+            return;
+        };
+        if outcome == AgentOutcome::Ok {
+            action.outcome = Some(Outcome::Ok);
+            action.error = None;
+        } else {
+            action.outcome = Some(Outcome::Error);
+            // Its output is the whole run's: the exit code says more.
+            action.error = Some(match exit_code {
+                Some(code) => format!("exit code {code}"),
+                None => first_line(r, text),
+            });
+        }
     }
 
     fn result(
@@ -671,7 +702,7 @@ impl Timeline {
             AgentOutcome::Interrupted => Outcome::Interrupted,
         });
         if result.outcome != AgentOutcome::Ok {
-            action.error = Some(first_line(r, &result.text));
+            action.error = Some(error_line(r, result.exit_code, &result.text));
         }
         if let Some(patch) = &result.patch {
             let (added, removed) = diff_lines(patch);
@@ -709,6 +740,15 @@ fn set_outcome(action: &mut Action, outcome: &ToolOutcome, r: bool) {
             action.outcome = Some(Outcome::Interrupted);
             action.error = Some(first_line(r, error));
         }
+    }
+}
+
+/// What a failed call's error says: the first line of its text, else its
+/// exit code.
+fn error_line(r: bool, exit_code: Option<i32>, text: &str) -> String {
+    match (first_line(r, text), exit_code) {
+        (line, Some(code)) if line.is_empty() => format!("exit code {code}"),
+        (line, _) => line,
     }
 }
 

@@ -24,6 +24,9 @@ use crate::tasks::TaskList;
 pub const IDLE_SECS: u64 = 300;
 /// How many opening requests a review names.
 pub const OPENING_REQUESTS: usize = 3;
+/// How many still-running commands the fold waits for at once: an agent
+/// that never records their exit costs no more than this.
+const RUNNING_KEPT: usize = 256;
 /// How much of a text (a request, a correction, an error) is kept.
 pub const TEXT_CHARS: usize = 300;
 /// Test runs a review lists (the newest; the counts cover every run).
@@ -281,6 +284,10 @@ pub struct SessionFold {
     /// Refused calls already counted.
     refused: BTreeSet<String>,
     pending: BTreeMap<String, PendingCall>,
+    /// Commands still running when their call was answered, until they
+    /// exit (at most [`RUNNING_KEPT`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    running: BTreeMap<String, PendingCall>,
     /// Tokens, folded as `tokens.json` folds them.
     tokens: TokensView,
     #[serde(default, skip_serializing_if = "Seen::is_empty")]
@@ -324,6 +331,7 @@ impl SessionFold {
             fixed: Vec::new(),
             refused: BTreeSet::new(),
             pending: BTreeMap::new(),
+            running: BTreeMap::new(),
             tokens: TokensView::new(session_id),
             seen: Seen::default(),
             contributed: None,
@@ -480,6 +488,12 @@ impl SessionFold {
             match item {
                 Item::Call(call) => self.call(call, side),
                 Item::Result(result) => self.result(result, &at),
+                Item::Exited {
+                    id,
+                    outcome,
+                    exit_code,
+                    text,
+                } => self.exited(id, *outcome == Outcome::Ok, *exit_code, text, &at),
                 Item::Touched { effects, .. } => {
                     for effect in effects {
                         self.effect(effect, None, side, &at);
@@ -554,27 +568,11 @@ impl SessionFold {
         if result.outcome == Outcome::Interrupted {
             return;
         }
-        if let Some(command) = &call.command {
-            if let Some(runner) = &call.runner {
-                let passed = passed(ok, result.exit_code, &result.text);
-                self.tests.runs += 1;
-                if passed {
-                    self.tests.passed += 1;
-                } else {
-                    self.tests.failed += 1;
-                }
-                self.test_runs.push(TestRun {
-                    at: at.clone(),
-                    command: cut(&redacted(command)),
-                    runner: runner.clone(),
-                    passed,
-                    exit_code: result.exit_code,
-                });
-                let excess = self.test_runs.len().saturating_sub(TEST_RUNS_KEPT);
-                self.test_runs.drain(..excess);
-            }
-            let failed = !ok || result.exit_code.is_some_and(|c| c != 0);
-            self.command_ran(command, failed, &result.text, at);
+        if call.command.is_some() && result.running && self.running.len() < RUNNING_KEPT {
+            // How it ends is what it did: wait for its exit.
+            self.running.insert(result.id.clone(), call.clone());
+        } else {
+            self.ran(&call, ok, result.exit_code, &result.text, at);
         }
         if !ok {
             return;
@@ -597,6 +595,55 @@ impl SessionFold {
         let single = (modified.len() == 1).then_some(lines).flatten();
         for effect in &call.effects {
             self.effect(effect, single, call.side, at);
+        }
+    }
+
+    /// What a command call did, once it is known how it ended: a test run
+    /// counted, a failure remembered until a run of it succeeds.
+    fn ran(
+        &mut self,
+        call: &PendingCall,
+        ok: bool,
+        exit_code: Option<i32>,
+        text: &str,
+        at: &Option<String>,
+    ) {
+        let Some(command) = &call.command else {
+            return;
+        };
+        if let Some(runner) = &call.runner {
+            let passed = passed(ok, exit_code, text);
+            self.tests.runs += 1;
+            if passed {
+                self.tests.passed += 1;
+            } else {
+                self.tests.failed += 1;
+            }
+            self.test_runs.push(TestRun {
+                at: at.clone(),
+                command: cut(&redacted(command)),
+                runner: runner.clone(),
+                passed,
+                exit_code,
+            });
+            let excess = self.test_runs.len().saturating_sub(TEST_RUNS_KEPT);
+            self.test_runs.drain(..excess);
+        }
+        let failed = !ok || exit_code.is_some_and(|c| c != 0);
+        self.command_ran(command, failed, text, at);
+    }
+
+    /// A command that was still running when its call was answered exited.
+    fn exited(
+        &mut self,
+        id: &str,
+        ok: bool,
+        exit_code: Option<i32>,
+        text: &str,
+        at: &Option<String>,
+    ) {
+        if let Some(call) = self.running.remove(id) {
+            self.ran(&call, ok, exit_code, text, at);
         }
     }
 
