@@ -46,6 +46,56 @@ fn a_hand_edited_session_json_fails_verify_by_name_and_replay_restores_it() {
     assert_eq!(std::fs::read_to_string(&own).unwrap(), "mine");
 }
 
+/// Files an older build projected differ from this build's rebuild with
+/// nothing wrong: verify says so, and replay stamps the store with this
+/// build's projections. A file that differs in a store this build stamped
+/// is not blamed on an older build.
+#[test]
+fn projections_an_older_build_wrote_are_named_as_such_and_replay_brings_them_up_to_date() {
+    let store = Store::new();
+    let (_, b, _) = three_sessions(&store);
+    let stamp = store.root().join("projections-version");
+    let current = std::fs::read_to_string(&stamp).unwrap();
+    assert!(current.starts_with("logbook-projections/"), "{current}");
+    let path = store.session_json(&b);
+    let edited = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("\"active\"", "\"completed\"");
+
+    // A hand edit in a current store: the file is named, no older build.
+    std::fs::write(&path, &edited).unwrap();
+    let out = store.run(&["verify"]);
+    assert_eq!(out.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(!said.contains("older logbook"), "{said}");
+    store.ok(&["replay"]);
+
+    // The same difference in a store from before the stamp (as an older
+    // build leaves it): named as an older build's, the log intact.
+    std::fs::remove_file(&stamp).unwrap();
+    std::fs::write(&path, &edited).unwrap();
+    let out = store.run(&["verify", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let first = report["problems"][0]["message"].as_str().unwrap();
+    assert!(
+        first.contains("older logbook (projections none, this build logbook-projections/")
+            && first.contains("`logbook replay`"),
+        "{report:#}"
+    );
+    assert!(
+        report["problems"]
+            .to_string()
+            .contains(&format!("sessions/{b}/session.json"))
+    );
+    // Matching files need no stamp to pass.
+    std::fs::remove_file(&path).unwrap();
+    store.ok(&["replay"]);
+    assert_eq!(std::fs::read_to_string(&stamp).unwrap(), current);
+    std::fs::remove_file(&stamp).unwrap();
+    assert!(store.ok(&["verify"]).starts_with("ok: "));
+}
+
 #[test]
 fn a_deleted_session_json_fails_verify_and_replay_restores_it() {
     let store = Store::new();

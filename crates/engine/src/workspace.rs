@@ -112,6 +112,17 @@ impl IndexFollower<'_> {
 /// Where the search index lives in a store.
 pub const INDEX_DIR: &str = "index";
 
+/// What the projections of this build write for a given log. Bump it with
+/// any change to a projected file's content, so `verify` can tell files an
+/// older build wrote (which `replay` brings up to date) from files that
+/// disagree with the log for any other reason.
+pub const PROJECTIONS_VERSION: &str = "logbook-projections/2";
+
+/// The file in a store naming the [`PROJECTIONS_VERSION`] its projected
+/// files were built by: written with a new store and by each full rebuild.
+/// A store from before it has none.
+const PROJECTIONS_STAMP: &str = "projections-version";
+
 /// An open store.
 pub struct Workspace {
     root: PathBuf,
@@ -330,7 +341,33 @@ impl Workspace {
         let log = SledLog::open(&root, &options)?;
         let workspace = Self::assemble(root, config, stamp, log);
         workspace.catch_up().await?;
+        let stamp = workspace.root.join(PROJECTIONS_STAMP);
+        if !stamp.exists() && workspace.log.head().await?.seq == 0 {
+            workspace.stamp_projections()?;
+        }
         Ok(workspace)
+    }
+
+    /// Records that this build's projections wrote every projected file.
+    fn stamp_projections(&self) -> Result<(), WorkspaceError> {
+        logbook_core::ProjectionFiles::write(
+            &self.files,
+            PROJECTIONS_STAMP,
+            format!("{PROJECTIONS_VERSION}\n").as_bytes(),
+        )?;
+        Ok(())
+    }
+
+    /// The projection version the store's files were built by, when it is
+    /// not this build's (`None` when it is): `"none"` for a store from
+    /// before the stamp.
+    pub fn older_projections(&self) -> Option<String> {
+        let found = std::fs::read_to_string(self.root.join(PROJECTIONS_STAMP)).ok();
+        match found.as_deref().map(str::trim) {
+            Some(PROJECTIONS_VERSION) => None,
+            Some(other) => Some(other.to_owned()),
+            None => Some("none".to_owned()),
+        }
     }
 
     /// Rebuilds the log from every event it can still read
@@ -913,6 +950,7 @@ impl Workspace {
         }
         self.log.reset_cursors()?;
         self.catch_up().await?;
+        self.stamp_projections()?;
         // The index is emptied, and refilled from the log by the next
         // search or the idle daemon: refilling it here too would hold the
         // rebuilt projections' memory and the writer's at once.

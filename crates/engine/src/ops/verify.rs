@@ -154,6 +154,18 @@ pub async fn verify(
     } else {
         let (checked, differing) = projection_problems(ws).await?;
         files_checked = checked;
+        // Files an older build projected differ from this build's rebuild
+        // without anything being wrong with the log: say so first.
+        if let Some(older) = ws.older_projections().filter(|_| !differing.is_empty()) {
+            problems.push(Problem {
+                seq: None,
+                file: None,
+                message: format!(
+                    "the projected files were built by an older logbook (projections {older}, this build {}); the log itself is intact: `logbook replay` rebuilds them",
+                    crate::workspace::PROJECTIONS_VERSION
+                ),
+            });
+        }
         problems.extend(differing.into_iter().map(|(path, message)| Problem {
             seq: None,
             message: format!("{path}: {message}"),
