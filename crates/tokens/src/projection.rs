@@ -49,9 +49,9 @@ pub struct TokensView {
     pub first: Option<String>,
     /// Time of the last response.
     pub last: Option<String>,
-    /// The time of the main-chain record `context` was read from (or of
-    /// the compaction that emptied it): a record older than it, from a
-    /// second file of the session folded later, does not set it back.
+    /// The time of the main-chain record `context` was read from: a record
+    /// older than it, from a second file of the session folded later, does
+    /// not set it back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context_at: Option<String>,
     /// The per-response ledger (state of the fold).
@@ -145,12 +145,7 @@ impl TokensView {
         for item in &record.items {
             match item {
                 Item::Usage(usage) => self.usage(record, source, side, usage, windows),
-                Item::Compaction if !subagent && !record.replayed => {
-                    self.compacted();
-                    if record.at.is_some() {
-                        self.context_at.clone_from(&record.at);
-                    }
-                }
+                Item::Compaction if !subagent && !record.replayed => self.compacted(),
                 Item::Reported(r) if !subagent => self.claude_code_reported = Some(r.into()),
                 Item::Request { model, betas } => {
                     self.sources.entry(source.to_owned()).or_default().model = Some(model.clone());
