@@ -414,6 +414,11 @@ impl Projection for TokensProjection {
 /// Whether record time `a` is after `b`; times that do not parse compare as
 /// text (both are an agent's ISO 8601).
 fn later(a: &str, b: &str) -> bool {
+    // UTC times written alike (one agent's records) order as text, which
+    // spares two parses per response.
+    if a.len() == b.len() && a.ends_with('Z') && b.ends_with('Z') {
+        return a > b;
+    }
     match (Timestamp::parse(a), Timestamp::parse(b)) {
         (Ok(a), Ok(b)) => a > b,
         _ => a > b,
@@ -423,6 +428,29 @@ fn later(a: &str, b: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn later_orders_record_times_however_they_are_written() {
+        assert!(later(
+            "2026-01-15T20:52:56.381Z",
+            "2026-01-15T20:51:59.064Z"
+        ));
+        assert!(!later(
+            "2026-01-15T20:51:59.064Z",
+            "2026-01-15T20:52:56.381Z"
+        ));
+        assert!(!later(
+            "2026-01-15T20:52:56.381Z",
+            "2026-01-15T20:52:56.381Z"
+        ));
+        // Other precision or an offset: by the instant, not the text.
+        assert!(later("2026-01-15T20:52:56.5Z", "2026-01-15T20:52:56.381Z"));
+        assert!(!later(
+            "2026-01-15T21:00:00+02:00",
+            "2026-01-15T20:52:56.381Z"
+        ));
+        assert!(later("2026-01-15T21:00:00Z", "2026-01-15T20:52:56.381Z"));
+    }
 
     /// Folds a Claude Code line into the main chain.
     fn apply_line(v: &mut TokensView, line: &[u8], subagent: bool, windows: &Windows) {
