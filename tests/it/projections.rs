@@ -67,7 +67,7 @@ fn projections_an_older_build_wrote_are_named_as_such_and_replay_brings_them_up_
     let out = store.run(&["verify"]);
     assert_eq!(out.status.code(), Some(1));
     let said = String::from_utf8_lossy(&out.stdout);
-    assert!(!said.contains("older logbook"), "{said}");
+    assert!(!said.contains("another version"), "{said}");
     store.ok(&["replay"]);
 
     // The same difference in a store from before the stamp (as an older
@@ -79,8 +79,9 @@ fn projections_an_older_build_wrote_are_named_as_such_and_replay_brings_them_up_
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     let first = report["problems"][0]["message"].as_str().unwrap();
     assert!(
-        first.contains("older logbook (projections none, this build logbook-projections/")
-            && first.contains("`logbook replay`"),
+        first.contains(
+            "another version of logbook (projections none, this build logbook-projections/"
+        ) && first.contains("`logbook replay`"),
         "{report:#}"
     );
     assert!(

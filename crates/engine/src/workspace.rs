@@ -361,7 +361,7 @@ impl Workspace {
     /// The projection version the store's files were built by, when it is
     /// not this build's (`None` when it is): `"none"` for a store from
     /// before the stamp.
-    pub fn older_projections(&self) -> Option<String> {
+    pub fn other_projections(&self) -> Option<String> {
         let found = std::fs::read_to_string(self.root.join(PROJECTIONS_STAMP)).ok();
         match found.as_deref().map(str::trim) {
             Some(PROJECTIONS_VERSION) => None,

@@ -154,14 +154,14 @@ pub async fn verify(
     } else {
         let (checked, differing) = projection_problems(ws).await?;
         files_checked = checked;
-        // Files an older build projected differ from this build's rebuild
+        // Files another build projected differ from this build's rebuild
         // without anything being wrong with the log: say so first.
-        if let Some(older) = ws.older_projections().filter(|_| !differing.is_empty()) {
+        if let Some(other) = ws.other_projections().filter(|_| !differing.is_empty()) {
             problems.push(Problem {
                 seq: None,
                 file: None,
                 message: format!(
-                    "the projected files were built by an older logbook (projections {older}, this build {}); the log itself is intact: `logbook replay` rebuilds them",
+                    "the projected files were built by another version of logbook (projections {other}, this build {}); the log itself is intact: `logbook replay` rebuilds them",
                     crate::workspace::PROJECTIONS_VERSION
                 ),
             });
