@@ -637,6 +637,26 @@ fn patch_of(details: &Value) -> Option<String> {
     Some(out)
 }
 
+/// What the user ran, from a prompt Claude Code wrapped in markup: a slash
+/// command (`/compact keep the tests`) or a `!` shell command (`!ls`).
+/// `None` for the rest of its markup: a command's output, a caveat, a
+/// reminder, a notice, which are Claude Code talking, not the user acting.
+pub fn command_line(text: &str) -> Option<String> {
+    let inner = |tag: &str| {
+        let open = format!("<{tag}>");
+        let start = text.find(&open)? + open.len();
+        let end = text[start..].find(&format!("</{tag}>"))? + start;
+        Some(text[start..end].trim())
+    };
+    if let Some(name) = inner("command-name") {
+        return Some(match inner("command-args").filter(|a| !a.is_empty()) {
+            Some(args) => format!("{name} {args}"),
+            None => name.to_owned(),
+        });
+    }
+    inner("bash-input").map(|command| format!("!{command}"))
+}
+
 /// A `compact_boundary` system record, if `line` is one: the capture opens
 /// a new segment there.
 pub fn compaction(line: &[u8]) -> Option<CompactionDetected> {

@@ -207,7 +207,16 @@ impl Builder {
                     if agent.is_none() =>
                 {
                     self.close_turn();
-                    let text = self.text(text);
+                    // A slash or `!` command as the user typed it; the rest
+                    // of Claude Code's markup (its output) as it is.
+                    let typed = match item {
+                        AgentItem::Prompt {
+                            command: true,
+                            text,
+                        } => logbook_agents::claude::command_line(text),
+                        _ => None,
+                    };
+                    let text = self.text(typed.as_deref().unwrap_or(text));
                     self.items.push(Item::Prompt {
                         at: at.clone(),
                         text,

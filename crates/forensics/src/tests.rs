@@ -413,9 +413,28 @@ fn an_imported_compaction_is_dated_by_its_boundary() {
     assert_eq!(shown[compaction].1, "2026-11-21T19:27:14.612Z");
     // After the command that asked for it, before the next prompt.
     assert_eq!(shown[compaction - 1].1, "2026-11-21T19:27:14.435Z");
-    assert_eq!(shown[compaction + 1].1, "2026-11-21T19:27:14.711Z");
+    assert_eq!(shown[compaction + 1].1, "2026-11-21T19:27:18.446Z");
     assert!(timeline.actions.iter().all(|a| a.placed.is_none()));
     assert!(numbered_in_order(&timeline));
+    // The user's slash commands as typed; Claude Code's output of them
+    // (`<local-command-stdout>`) is not the user acting.
+    let prompts: Vec<&str> = timeline
+        .actions
+        .iter()
+        .filter(|a| a.kind == Kind::Prompt)
+        .filter_map(|a| a.detail.as_deref())
+        .collect();
+    assert_eq!(
+        prompts,
+        [
+            "/clear",
+            "TASK-B3: edit b2 after the clear",
+            "TASK-B4: no, don't use postgres; let's use sqlite instead",
+            "/compact",
+            "TASK-B5: after the compaction",
+            "TASK-B6: last one"
+        ]
+    );
 }
 
 #[test]

@@ -637,6 +637,17 @@ impl Timeline {
                     exit_code,
                     text,
                 } => self.exited(id, *outcome, *exit_code, text),
+                // What the user ran through Claude Code is theirs: the
+                // command itself, not its markup or Claude Code's output.
+                Item::Prompt {
+                    text,
+                    command: true,
+                } if agent.is_none() => {
+                    if let Some(line) = logbook_agents::claude::command_line(text) {
+                        let action = self.push(env, at, Kind::Prompt);
+                        action.detail = Some(shown(r, &line));
+                    }
+                }
                 Item::Prompt { text, .. } if agent.is_none() => {
                     let action = self.push(env, at, Kind::Prompt);
                     action.detail = Some(shown(r, text.trim()));
