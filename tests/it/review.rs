@@ -143,6 +143,29 @@ fn tasks_follow_the_agents_successful_calls_and_logbook_task() {
         r["tasks"],
         json!({"planned": 5, "completed": 5, "open": 0, "completion_rate": 1.0})
     );
+    // The session opened with a custom slash command: that is what the
+    // user asked for, as they typed it, in the review and the brief.
+    let asked: Vec<&str> = r["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        asked,
+        [
+            "/orchestrator create TODO app by Next.js",
+            "Thanks! Please update CLAUDE.md for current changes"
+        ]
+    );
+    let context = json_of(
+        &std::fs::read_to_string(store.root().join("sessions").join(id).join("context.json"))
+            .unwrap(),
+    );
+    assert_eq!(
+        context["last_requests"][0]["text"],
+        "/orchestrator create TODO app by Next.js"
+    );
 
     // An agent with no task tool: a plan, then `task add` and `task done`.
     let live = store.start("port");

@@ -657,6 +657,66 @@ pub fn command_line(text: &str) -> Option<String> {
     inner("bash-input").map(|command| format!("!{command}"))
 }
 
+/// Claude Code's commands that steer the session itself (clear it, compact
+/// it, pick a model, show a status): typing one asks the agent for no work.
+const SESSION_COMMANDS: &[&str] = &[
+    "add-dir",
+    "agents",
+    "bashes",
+    "bug",
+    "clear",
+    "compact",
+    "config",
+    "context",
+    "continue",
+    "cost",
+    "doctor",
+    "exit",
+    "export",
+    "feedback",
+    "help",
+    "hooks",
+    "ide",
+    "keybindings",
+    "login",
+    "logout",
+    "mcp",
+    "memory",
+    "model",
+    "output-style",
+    "permissions",
+    "plugin",
+    "plugins",
+    "privacy-settings",
+    "quit",
+    "release-notes",
+    "rename",
+    "resume",
+    "rewind",
+    "sandbox",
+    "settings",
+    "stats",
+    "status",
+    "statusline",
+    "tasks",
+    "terminal-setup",
+    "theme",
+    "todos",
+    "upgrade",
+    "usage",
+    "vim",
+];
+
+/// The request in a slash command the user typed, as typed: a command of
+/// their own or one that sets the agent to work (`/orchestrator build the
+/// app`, `/init`), not one that steers the session (`/clear`, `/compact`,
+/// `/model`), and not a `!` shell command, which Claude Code runs itself.
+pub fn command_request(text: &str) -> Option<String> {
+    let line = command_line(text)?;
+    let name = line.strip_prefix('/')?.split_whitespace().next()?;
+    (!SESSION_COMMANDS.contains(&name)).then_some(line)
+}
+
 /// A `compact_boundary` system record, if `line` is one: the capture opens
 /// a new segment there.
 pub fn compaction(line: &[u8]) -> Option<CompactionDetected> {

@@ -221,6 +221,25 @@ pub struct CallResult {
     pub running: bool,
 }
 
+impl Item {
+    /// The request the user made in this item, if it is one: a prompt's
+    /// text, or the request in a command they typed
+    /// ([`crate::claude::command_request`]).
+    pub fn request(&self) -> Option<std::borrow::Cow<'_, str>> {
+        match self {
+            Item::Prompt {
+                text,
+                command: false,
+            } => Some(std::borrow::Cow::Borrowed(text)),
+            Item::Prompt {
+                text,
+                command: true,
+            } => crate::claude::command_request(text).map(std::borrow::Cow::Owned),
+            _ => None,
+        }
+    }
+}
+
 /// Token counts, in the four kinds every agent's counts map onto.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tokens {

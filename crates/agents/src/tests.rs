@@ -385,3 +385,31 @@ fn a_command_claude_code_wrapped_is_what_the_user_ran_and_its_output_is_not() {
         assert_eq!(command_line(output), None, "{output}");
     }
 }
+
+#[test]
+fn a_slash_command_that_sets_the_agent_to_work_is_a_request() {
+    use crate::claude::command_request;
+    let typed = |name: &str, args: &str| {
+        format!(
+            "<command-name>{name}</command-name>\n<command-message>x</command-message>\n<command-args>{args}</command-args>"
+        )
+    };
+    assert_eq!(
+        command_request(&typed("/orchestrator", "create TODO app by Next.js")),
+        Some("/orchestrator create TODO app by Next.js".into())
+    );
+    assert_eq!(command_request(&typed("/init", "")), Some("/init".into()));
+    for steering in [
+        typed("/clear", ""),
+        typed("/compact", "keep the tests"),
+        typed("/model", "opus"),
+        typed("/mcp", ""),
+    ] {
+        assert_eq!(command_request(&steering), None, "{steering}");
+    }
+    assert_eq!(command_request("<bash-input>ls</bash-input>"), None);
+    assert_eq!(
+        command_request("<local-command-stdout>done</local-command-stdout>"),
+        None
+    );
+}

@@ -192,7 +192,13 @@ impl ContextView {
                         }
                     }
                 }
-                Item::Prompt { text, command } if !side && !command => self.prompt(text, &at),
+                // A command the user typed to set the agent to work is
+                // their request too, as typed.
+                Item::Prompt { .. } if !side => {
+                    if let Some(request) = item.request() {
+                        self.prompt(&request, &at);
+                    }
+                }
                 Item::Interrupt { text } if !side => self.corrections.push(TextEntry {
                     text: text.clone(),
                     at: at.clone(),

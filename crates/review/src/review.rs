@@ -499,7 +499,13 @@ impl SessionFold {
                         self.effect(effect, None, side, &at);
                     }
                 }
-                Item::Prompt { text, command } if !side && !command => self.prompt(text, &at),
+                // A command the user typed to set the agent to work is
+                // their request too, as typed.
+                Item::Prompt { .. } if !side => {
+                    if let Some(request) = item.request() {
+                        self.prompt(&request, &at);
+                    }
+                }
                 Item::Interrupt { text } if !side => {
                     self.corrections.push(entry(text, &at, "interrupt"));
                 }
