@@ -276,6 +276,25 @@ fn codex_views_context_timeline_search_render() {
             .status
             .success()
     );
+    // 0.125 says at a command's end which files it read: `files` finds
+    // them there (the plugin was read by `sed` five times, then patched).
+    let uses = file_actions(&store, "src/agents/plugins/codemie-code.plugin.ts");
+    let read = ("exec_command".to_owned(), "read".to_owned());
+    assert_eq!(uses.iter().filter(|u| **u == read).count(), 5, "{uses:?}");
+    assert!(uses.contains(&("apply_patch".to_owned(), "changed".to_owned())));
+    // Every hit has something to show, even for a query that matches all.
+    let all: Value = serde_json::from_str(&store.ok(&[
+        "search",
+        "*",
+        "--session",
+        &id,
+        "--limit",
+        "1000",
+        "--json",
+    ]))
+    .unwrap();
+    let hits = all.as_array().unwrap();
+    assert!(hits.iter().all(|h| h["snippet"] != ""), "{all:#}");
 
     let hits: Value = serde_json::from_str(&store.ok(&["search", "compart", "--json"])).unwrap();
     let hits = hits.as_array().unwrap();

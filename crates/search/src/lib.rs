@@ -46,7 +46,11 @@ use tantivy::snippet::SnippetGenerator;
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Term};
 
 /// The schema's version: an index of another version is rebuilt.
-const SCHEMA_VERSION: &str = "logbook-search/2";
+const SCHEMA_VERSION: &str = "logbook-search/3";
+
+/// The role of a document that says only which files a call used, learned
+/// after its result: `files` reads it, `search` does not list it.
+const FILE_USE: &str = "file_use";
 
 /// The most text one document holds: a tool result can be a whole file,
 /// and its first part is what a search is for.
@@ -636,8 +640,41 @@ impl SearchIndex {
                     });
                     continue;
                 }
+                // Files a call is found to have used after its result
+                // (Codex 0.125 names those a command read when it ends):
+                // `files` finds them at that call.
+                Item::Touched { id, effects } => {
+                    let files: Vec<String> = effects
+                        .iter()
+                        .filter_map(|e| match e {
+                            Effect::Read { path } | Effect::Modify { path } => {
+                                Some(normal_path(path).to_owned())
+                            }
+                            _ => None,
+                        })
+                        .filter(|p| !p.is_empty())
+                        .collect();
+                    if files.is_empty() {
+                        continue;
+                    }
+                    let tool = self.call(id).map(|(tool, _)| tool);
+                    docs.push(Doc {
+                        role: FILE_USE,
+                        at,
+                        action: Some(action_of(tool.as_deref().unwrap_or_default(), effects)),
+                        tool,
+                        files,
+                        call: Some(id.clone()),
+                        text: String::new(),
+                    });
+                    continue;
+                }
                 // A background subagent's answer is its call's result.
                 Item::Result(CallResult { id, text, .. }) | Item::Finished { id, text, .. } => {
+                    // Nothing to find (a command that wrote nothing yet).
+                    if text.trim().is_empty() {
+                        continue;
+                    }
                     let (tool, files) = self
                         .call(id)
                         .map_or((None, Vec::new()), |(t, f)| (Some(t), f));
@@ -709,6 +746,14 @@ impl SearchIndex {
         let (words, _errors) = parser.parse_query_lenient(&q.text);
         let mut clauses = self.filters(q);
         clauses.push((Occur::Must, words.box_clone()));
+        // They hold no text: a match-all query would list them empty.
+        clauses.push((
+            Occur::MustNot,
+            Box::new(TermQuery::new(
+                Term::from_field_text(f.role, FILE_USE),
+                IndexRecordOption::Basic,
+            )),
+        ));
         let query = BooleanQuery::new(clauses);
         let top = searcher.search(
             &query,
@@ -768,9 +813,20 @@ impl SearchIndex {
             ),
             (
                 Occur::Must,
-                Box::new(TermQuery::new(
-                    Term::from_field_text(f.role, "tool_call"),
-                    IndexRecordOption::Basic,
+                Box::new(BooleanQuery::new(
+                    ["tool_call", FILE_USE]
+                        .into_iter()
+                        .map(|role| {
+                            (
+                                Occur::Should,
+                                Box::new(TermQuery::new(
+                                    Term::from_field_text(f.role, role),
+                                    IndexRecordOption::Basic,
+                                ))
+                                    as Box<dyn tantivy::query::Query>,
+                            )
+                        })
+                        .collect(),
                 )),
             ),
         ]);
