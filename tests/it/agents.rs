@@ -241,6 +241,18 @@ fn codex_views_context_timeline_search_render() {
             (&"ok".into(), &Value::Null)
         ]
     );
+    // A failed call whose output is empty (a poll of a process that wrote
+    // nothing and exited 1) still says why: its exit code.
+    let silent: Vec<&Value> = actions
+        .iter()
+        .filter(|a| a["outcome"] == "error" && a["error"].as_str().is_none_or(str::is_empty))
+        .collect();
+    assert!(silent.is_empty(), "{silent:#?}");
+    assert!(
+        actions
+            .iter()
+            .any(|a| a["tool"] == "write_stdin" && a["error"] == "exit code 1")
+    );
     let runs: Vec<(&Value, &Value)> = context["commands"]
         .as_array()
         .unwrap()

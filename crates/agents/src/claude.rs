@@ -578,8 +578,9 @@ fn result(id: String, content: &Value, is_error: bool, details: Option<&Value>) 
     }
 }
 
-/// The text of the first `<name>…</name>` in a notification Claude Code
-/// wrote (its own markup, not HTML: no attributes, no nesting of a name).
+/// The text of the first `<name>…</name>` in markup Claude Code wrote (a
+/// notification, a command; its own markup, not HTML: no attributes, no
+/// nesting of a name).
 fn tag<'a>(text: &'a str, name: &str) -> Option<&'a str> {
     let open = format!("<{name}>");
     let start = text.find(&open)? + open.len();
@@ -642,19 +643,13 @@ fn patch_of(details: &Value) -> Option<String> {
 /// `None` for the rest of its markup: a command's output, a caveat, a
 /// reminder, a notice, which are Claude Code talking, not the user acting.
 pub fn command_line(text: &str) -> Option<String> {
-    let inner = |tag: &str| {
-        let open = format!("<{tag}>");
-        let start = text.find(&open)? + open.len();
-        let end = text[start..].find(&format!("</{tag}>"))? + start;
-        Some(text[start..end].trim())
-    };
-    if let Some(name) = inner("command-name") {
-        return Some(match inner("command-args").filter(|a| !a.is_empty()) {
+    if let Some(name) = tag(text, "command-name") {
+        return Some(match tag(text, "command-args").filter(|a| !a.is_empty()) {
             Some(args) => format!("{name} {args}"),
             None => name.to_owned(),
         });
     }
-    inner("bash-input").map(|command| format!("!{command}"))
+    tag(text, "bash-input").map(|command| format!("!{command}"))
 }
 
 /// Claude Code's commands that steer the session itself (clear it, compact

@@ -385,7 +385,7 @@ fn result(id: &str, output: Option<&Value>) -> CallResult {
     };
     // `shell` and `apply_patch` answer with a JSON string of the output
     // and its exit code; `exec_command` with plain text that states it.
-    let (text, exit_code) = match serde_json::from_str::<Value>(&raw) {
+    let (text, exit_code, running) = match serde_json::from_str::<Value>(&raw) {
         Ok(Value::Object(o)) if o.contains_key("output") => (
             o.get("output")
                 .and_then(Value::as_str)
@@ -395,25 +395,33 @@ fn result(id: &str, output: Option<&Value>) -> CallResult {
                 .and_then(|m| m.get("exit_code"))
                 .and_then(Value::as_i64)
                 .and_then(|c| i32::try_from(c).ok()),
+            false,
         ),
         _ => {
-            let code = raw
+            // `exec_command` and `write_stdin` state how the process stands
+            // before `Output:`: exited with a code, or still running (it
+            // answers after a short wait; the exit comes later).
+            let header: Vec<&str> = raw
                 .lines()
                 .take(6)
+                .take_while(|l| *l != "Output:")
+                .collect();
+            let code = header
+                .iter()
                 .find_map(|l| l.strip_prefix("Process exited with code "))
                 .and_then(|c| c.trim().parse().ok());
-            (raw, code)
+            let running = code.is_none()
+                && header
+                    .iter()
+                    .any(|l| l.starts_with("Process running with session ID"));
+            // The header is stated apart; what the process wrote is what a
+            // reader looks for.
+            let text = match raw.split_once("\nOutput:\n") {
+                Some((stated, output)) if stated.starts_with("Chunk ID: ") => output.to_owned(),
+                _ => raw,
+            };
+            (text, code, running)
         }
-    };
-    // `exec_command` and `write_stdin` answer after a short wait with what
-    // the process wrote so far; its exit comes later.
-    let running = exit_code.is_none()
-        && raw_header(&text).any(|l| l.starts_with("Process running with session ID"));
-    // Their header (chunk id, wall time, exit or session) is stated apart;
-    // what the process wrote is what a reader looks for.
-    let text = match text.split_once("\nOutput:\n") {
-        Some((header, output)) if header.starts_with("Chunk ID: ") => output.to_owned(),
-        _ => text,
     };
     let failed = exit_code.is_some_and(|c| c != 0)
         || text.starts_with("write_stdin failed")
@@ -433,11 +441,6 @@ fn result(id: &str, output: Option<&Value>) -> CallResult {
         text,
         running,
     }
-}
-
-/// The lines `exec_command` states before the output itself.
-fn raw_header(text: &str) -> impl Iterator<Item = &str> {
-    text.lines().take(6).take_while(|l| *l != "Output:")
 }
 
 /// A `compacted` line: the capture opens a new segment there. Codex does
