@@ -30,7 +30,7 @@ fn automatic_compaction_splits_the_chain_with_a_fresh_brief() {
     tab.prompt("lb-fill: fill the window", "answer: filled");
     tab.prompt("lb-more: the latest request", "answer: latest");
     tab.prompt("lb-after: after it", "answer: past it");
-    let agent = cc.agent_sessions().pop().unwrap();
+    let agent = cc.agent_sessions_at_least(1).pop().unwrap();
     let compactions = cc
         .mock
         .exchanges()

@@ -23,7 +23,7 @@ fn prompts_clear_compact_exit() {
     let cc = ClaudeCode::new(&store, script);
     let tab = cc.tab("main", &[]);
     tab.prompt("lb-one: first request", "answer one");
-    let first = cc.agent_sessions();
+    let first = cc.agent_sessions_at_least(1);
     assert_eq!(first.len(), 1);
     let a = first[0].clone();
     // The turn's last lines land after the Stop hook; the daemon takes them.

@@ -216,6 +216,18 @@ impl<'a> ClaudeCode<'a> {
         self.transcripts_dir().join(format!("{id}.jsonl"))
     }
 
+    /// [`Self::agent_sessions`] once there are at least `n`: an interactive
+    /// Claude Code shows an answer a moment before its transcript file
+    /// exists.
+    pub fn agent_sessions_at_least(&self, n: usize) -> Vec<String> {
+        let mut found = Vec::new();
+        crate::wait_until(Duration::from_secs(20), "Claude Code's transcripts", || {
+            found = self.agent_sessions();
+            found.len() >= n
+        });
+        found
+    }
+
     /// Claude Code's session ids in this project, oldest transcript first.
     pub fn agent_sessions(&self) -> Vec<String> {
         let mut files: Vec<(std::time::SystemTime, String)> =
