@@ -383,6 +383,47 @@ fn an_anchor_detects_a_cut_log_a_rolled_back_store_and_a_forged_anchor() {
     store.fails(&["verify", "--anchor", not_anchor.to_str().unwrap()], 2);
 }
 
+/// `LOGBOOK_ANCHOR_KEY=team.key` names a file where the user runs logbook,
+/// as every other path they give does, not where the daemon that serves
+/// them happened to be started.
+#[test]
+fn a_relative_key_path_is_the_users_not_the_daemons() {
+    let store = Store::new();
+    // The store's first command (and so its daemon) runs in the scratch dir.
+    store.start("keyed");
+    let here = store.scratch().join("here");
+    std::fs::create_dir_all(&here).unwrap();
+    let run = |dir: &Path, args: &[&str]| {
+        let out = store
+            .cmd()
+            .current_dir(dir)
+            .env("LOGBOOK_ANCHOR_KEY", "team.key")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {}", stdout(&out));
+        stdout(&out)
+    };
+    run(&here, &["anchor", "--out", "a.json"]);
+    assert!(here.join("team.key").is_file());
+    assert!(!store.scratch().join("team.key").exists());
+    let checked = run(&here, &["verify", "--anchor", "a.json"]);
+    assert!(
+        checked.contains("holds the anchored history unchanged"),
+        "{checked}"
+    );
+    // From elsewhere, the same relative name is another key, which cannot
+    // vouch for this anchor: the check fails rather than passing on a key
+    // the user did not mean.
+    let elsewhere = store
+        .cmd()
+        .env("LOGBOOK_ANCHOR_KEY", "team.key")
+        .args(["verify", "--anchor", here.join("a.json").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!elsewhere.status.success(), "{}", stdout(&elsewhere));
+}
+
 /// Secrets planted where an agent's transcript really carries them: a
 /// prompt, a command, a tool's output, an answer, a .env file read.
 const SECRETS: &[&str] = &[
@@ -512,12 +553,28 @@ fn planted_secrets_reach_no_output_while_the_log_keeps_the_exact_bytes() {
         ("handoff", store.ok(&["handoff", &id])),
         ("handoff --json", store.ok(&["handoff", &id, "--json"])),
         ("log", store.ok(&["log"])),
+        ("show", store.ok(&["show", &id])),
+        ("review", store.ok(&["review", &id])),
+        ("review --json", store.ok(&["review", &id, "--json"])),
+        (
+            "memory --json",
+            store.ok(&["memory", "--project", project.to_str().unwrap(), "--json"]),
+        ),
+        (
+            "memory --brief",
+            store.ok(&["memory", "--project", project.to_str().unwrap(), "--brief"]),
+        ),
+        ("files", store.ok(&["files", "id_ed25519", "--json"])),
+        ("tokens", store.ok(&["tokens", "--json"])),
+        ("stats", store.ok(&["stats", "--json"])),
     ];
     for file in [
         "context.json",
         "handoff.json",
         "handoff.md",
         "timeline.json",
+        "session.json",
+        "review.json",
     ] {
         let path = store.root().join("sessions").join(&id).join(file);
         shown.push((file, std::fs::read_to_string(path).unwrap()));

@@ -77,24 +77,19 @@ impl Key {
                         .create(dir)
                         .map_err(err)?;
                 }
-                use std::os::unix::fs::OpenOptionsExt as _;
-                // create_new: two first uses at once must not both write a
-                // key and sign with different ones.
-                match std::fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o600)
-                    .open(path)
-                {
-                    Ok(mut file) => {
-                        file.write_all(&bytes).map_err(err)?;
-                        file.sync_all().map_err(err)?;
-                        Ok(Key(bytes))
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let dir = path.parent().unwrap_or(Path::new("."));
+                // Written whole beside it, then linked in only if no key is
+                // there yet: two first uses at once must not sign with two
+                // keys, nor read a key file the other is still writing.
+                let mut file = tempfile::NamedTempFile::new_in(dir).map_err(err)?;
+                file.write_all(&bytes).map_err(err)?;
+                file.as_file().sync_all().map_err(err)?;
+                match file.persist_noclobber(path) {
+                    Ok(_) => Ok(Key(bytes)),
+                    Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {
                         Self::load_or_create(path)
                     }
-                    Err(e) => Err(err(e)),
+                    Err(e) => Err(err(e.error)),
                 }
             }
             Err(e) => Err(err(e)),
@@ -406,5 +401,43 @@ mod tests {
             Key::load_or_create(&path),
             Err(AnchorError::BadKey(_))
         ));
+    }
+}
+
+#[cfg(test)]
+mod first_use {
+    use super::*;
+
+    /// Two `logbook anchor`s run at once on a new machine: each must sign
+    /// with the one key that ends up on disk, and none may read a key file
+    /// that holds only part of its bytes.
+    #[test]
+    fn keys_created_at_once_are_one_key_and_never_read_half_written() {
+        for round in 0..200 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join(format!("cfg{round}/anchor.key"));
+            let ids: Vec<Result<String, String>> = std::thread::scope(|s| {
+                let workers: Vec<_> = (0..8)
+                    .map(|_| {
+                        s.spawn(|| {
+                            Key::load_or_create(&path)
+                                .map(|k| k.id())
+                                .map_err(|e| e.to_string())
+                        })
+                    })
+                    .collect();
+                workers.into_iter().map(|w| w.join().unwrap()).collect()
+            });
+            let on_disk = Key::load_or_create(&path).unwrap().id();
+            for id in ids {
+                assert_eq!(id, Ok(on_disk.clone()), "round {round}");
+            }
+            // Nothing but the key is left beside it.
+            let left: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .collect();
+            assert_eq!(left, vec![std::ffi::OsString::from("anchor.key")]);
+        }
     }
 }

@@ -337,7 +337,10 @@ pub async fn files(ws: &Workspace, args: FilesArgs, console: &mut Console) -> cr
 
 /// Where this user's anchor key lives: `LOGBOOK_ANCHOR_KEY`, else
 /// `$XDG_CONFIG_HOME/logbook/anchor.key`, else `~/.config/logbook/anchor.key`
-/// (the client's variables: the daemon's may differ).
+/// (the client's variables: the daemon's may differ). A relative
+/// `LOGBOOK_ANCHOR_KEY` is the client's, like any path it gives: the daemon
+/// runs wherever it was first started. A relative `XDG_CONFIG_HOME` is
+/// ignored, as the XDG spec asks.
 pub(crate) fn key_path(env: &ClientEnv) -> crate::Result<PathBuf> {
     let var = |name: &str| {
         env.vars
@@ -346,8 +349,13 @@ pub(crate) fn key_path(env: &ClientEnv) -> crate::Result<PathBuf> {
             .map(|(_, v)| PathBuf::from(v))
     };
     var("LOGBOOK_ANCHOR_KEY")
-        .or_else(|| var("XDG_CONFIG_HOME").map(|d| d.join("logbook/anchor.key")))
-        .or_else(|| var("HOME").map(|d| d.join(".config/logbook/anchor.key")))
+        .map(|p| client_path(env, &p))
+        .or_else(|| {
+            var("XDG_CONFIG_HOME")
+                .filter(|d| d.is_absolute())
+                .map(|d| d.join("logbook/anchor.key"))
+        })
+        .or_else(|| var("HOME").map(|d| client_path(env, &d).join(".config/logbook/anchor.key")))
         .ok_or_else(|| {
             EngineError::failed(
                 "no place for the anchor key: set LOGBOOK_ANCHOR_KEY, XDG_CONFIG_HOME or HOME",
