@@ -424,6 +424,68 @@ fn a_relative_key_path_is_the_users_not_the_daemons() {
     assert!(!elsewhere.status.success(), "{}", stdout(&elsewhere));
 }
 
+/// `--project` takes a directory as a shell gives it: `.` in the project,
+/// `..` from below it, or a name beside where the user stands.
+#[test]
+fn search_and_memory_take_the_project_as_the_user_names_it() {
+    let store = Store::new();
+    let project = store.scratch().join("app");
+    let below = project.join("src");
+    std::fs::create_dir_all(&below).unwrap();
+    let transcript = store.scratch().join("plant.jsonl");
+    append_text(&transcript, &planted_transcript(&project));
+    for event in ["SessionStart", "Stop"] {
+        store.piped(
+            &["hook"],
+            &hook_payload(event, "plant", &transcript, &project, json!({})),
+        );
+    }
+    let id = first_session(&store);
+    decide(&store, &id, "deploy on Fridays");
+    let search = |dir: &Path, project: &str| {
+        store
+            .cmd()
+            .current_dir(dir)
+            .args(["search", "deploy", "--project", project, "--json"])
+            .output()
+            .unwrap()
+    };
+    for (dir, named) in [
+        (&project, "."),
+        (&below, ".."),
+        (&below, "../src/.."),
+        (&store.scratch().to_owned(), "app"),
+        (&store.scratch().to_owned(), "./app/"),
+    ] {
+        let out = search(dir, named);
+        assert!(
+            out.status.success(),
+            "{named} from {dir:?}: {}",
+            stdout(&out)
+        );
+        let hits = json_of(&String::from_utf8_lossy(&out.stdout));
+        assert!(
+            hits.as_array()
+                .unwrap()
+                .iter()
+                .all(|h| h["session"] == id.as_str()),
+            "{hits}"
+        );
+        let memory = store
+            .cmd()
+            .current_dir(dir)
+            .args(["memory", "--project", named, "--json"])
+            .output()
+            .unwrap();
+        assert!(memory.status.success(), "{named}: {}", stdout(&memory));
+        assert!(stdout(&memory).contains("deploy on Fridays"));
+    }
+    // Another directory is another project: nothing found, exit 1.
+    let other = store.scratch().join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    assert_eq!(search(&other, ".").status.code(), Some(1));
+}
+
 /// Secrets planted where an agent's transcript really carries them: a
 /// prompt, a command, a tool's output, an answer, a .env file read.
 const SECRETS: &[&str] = &[

@@ -70,6 +70,28 @@ pub(crate) fn client_path(env: &ClientEnv, path: &Path) -> PathBuf {
     }
 }
 
+/// A directory the client named, as agents record theirs: resolved
+/// through symlinks when it exists here, else with `.` and `..` folded
+/// away (an imported project from another machine), so `--project .` or
+/// `--project ../app` name the directory a session's cwd holds.
+pub(crate) fn client_dir(env: &ClientEnv, path: &Path) -> PathBuf {
+    let path = client_path(env, path);
+    if let Ok(real) = path.canonicalize() {
+        return real;
+    }
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 /// Runs `timeline`.
 pub async fn timeline(ws: &Workspace, args: TimelineArgs, out: &mut Out<'_>) -> crate::Result<u8> {
     let id = ws.resolve(&args.session)?;
@@ -225,7 +247,7 @@ pub async fn search(ws: &Workspace, args: SearchArgs, console: &mut Console) -> 
         text: args.query,
         session: args.session.as_deref().map(|s| ws.resolve(s)).transpose()?,
         project: args.project.map(|p| {
-            client_path(&console.env, Path::new(&p))
+            client_dir(&console.env, Path::new(&p))
                 .display()
                 .to_string()
         }),

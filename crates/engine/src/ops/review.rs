@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use logbook_core::{Event, SessionId, TaskChange, TaskChanged, Timestamp};
@@ -83,11 +83,7 @@ pub fn memory(
     env: &ClientEnv,
     out: &mut dyn Write,
 ) -> crate::Result<u8> {
-    let dir: PathBuf = match &args.project {
-        Some(p) => super::forensics::client_path(env, p),
-        None => env.cwd.clone(),
-    };
-    let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
+    let dir = super::forensics::client_dir(env, args.project.as_deref().unwrap_or(Path::new(".")));
     let Some(memory) = find_memory(ws, &dir)? else {
         return Err(EngineError::failed(format!(
             "nothing remembered for {} (no session of this store ran there)",
