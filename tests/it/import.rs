@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use logbook_tests::{Store, age, fixtures, parts_of};
+use logbook_tests::{Store, age, agent_fixture, fixtures, parts_of};
 use serde_json::{Value, json};
 
 /// Past the hour after which an untouched transcript's session is ended.
@@ -228,4 +228,112 @@ fn a_file_that_vanished_after_listing_is_reported_and_skipped() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("imported 1 files"));
     assert_eq!(store.sessions().len(), 1);
+}
+
+/// The earliest of a file's first dated records and the latest of its last,
+/// read with nothing but JSON: the times the agent wrote.
+fn record_span(files: &[PathBuf]) -> (String, String) {
+    let mut first = Vec::new();
+    let mut last = Vec::new();
+    for file in files {
+        let times: Vec<String> = std::fs::read_to_string(file)
+            .unwrap()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter_map(|r| r["timestamp"].as_str().map(str::to_owned))
+            .collect();
+        first.extend(times.iter().take(16).cloned());
+        last.extend(times.iter().rev().take(16).cloned());
+    }
+    let micros = |t: &String| format!("{}000Z", t.trim_end_matches('Z'));
+    (
+        micros(first.iter().min().unwrap()),
+        micros(last.iter().max().unwrap()),
+    )
+}
+
+/// An import records work done days ago: `ls`, `show`, the review and
+/// `session.json` say when the agent did it (its records' times), not
+/// when it was imported, and the log says both.
+#[test]
+fn an_imported_session_is_dated_by_its_agents_records() {
+    let store = Store::new();
+    let input = store.scratch().join("in");
+    let claude = input.join("claude");
+    let subagents = claude.join("eec2edc2-2bee-49da-bf84-17de1eb2d1f6/subagents");
+    std::fs::create_dir_all(&subagents).unwrap();
+    let e =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/claude-code-2.1.328/transcripts/e");
+    let main = claude.join("eec2edc2-2bee-49da-bf84-17de1eb2d1f6.jsonl");
+    std::fs::copy(e.join("eec2edc2-2bee-49da-bf84-17de1eb2d1f6.jsonl"), &main).unwrap();
+    let subagent = subagents.join("agent-a0ceeb1e88bcefaef.jsonl");
+    std::fs::copy(
+        e.join("eec2edc2-2bee-49da-bf84-17de1eb2d1f6/subagents/agent-a0ceeb1e88bcefaef.jsonl"),
+        &subagent,
+    )
+    .unwrap();
+    let rollout = input.join("rollout.jsonl");
+    std::fs::copy(
+        agent_fixture(
+            "codex",
+            "localpush/rollout-2026-02-23T12-40-23-019c8a4c-ed82-79a1-aa28-7738fc5ab61a.jsonl",
+        ),
+        &rollout,
+    )
+    .unwrap();
+    for file in [&main, &subagent, &rollout] {
+        age(file, TWO_HOURS);
+    }
+    store.ok(&["import", input.to_str().unwrap()]);
+    let of = |agent: &str| {
+        store
+            .sessions()
+            .into_iter()
+            .find(|s| s["agent"]["kind"] == agent)
+            .unwrap()
+    };
+    for (agent, files) in [
+        ("claude-code", vec![main.clone(), subagent.clone()]),
+        ("codex", vec![rollout.clone()]),
+    ] {
+        let (began, ended) = record_span(&files);
+        let s = of(agent);
+        assert_eq!(s["started_at"], began.as_str(), "{agent}: {s}");
+        assert_eq!(s["ended_at"], ended.as_str(), "{agent}: {s}");
+        let id = s["session_id"].as_str().unwrap();
+        let show = store.ok(&["show", id]);
+        assert!(show.contains(&began) && show.contains(&ended), "{show}");
+        let review: Value = serde_json::from_str(&store.ok(&["review", id, "--json"])).unwrap();
+        assert_eq!(review["started_at"], began.as_str());
+        assert_eq!(review["ended_at"], ended.as_str());
+        let timeline: Value = serde_json::from_str(&store.ok(&["timeline", id, "--json"])).unwrap();
+        let actions = timeline["actions"].as_array().unwrap();
+        let (start, end) = (&actions[0], actions.last().unwrap());
+        assert_eq!(
+            (&start["kind"], &start["at"]),
+            (&json!("session_start"), &json!(began))
+        );
+        assert_eq!(
+            (&end["kind"], &end["at"]),
+            (&json!("session_end"), &json!(ended))
+        );
+        assert!(end["placed"].is_null(), "{end}");
+        // The log keeps logbook's own times and says what the agent's were.
+        let log = store.ok(&["log", "--session", id]);
+        assert!(
+            log.contains(&format!("began at {began} (by the agent's clock)")),
+            "{log}"
+        );
+        assert!(
+            log.contains(&format!("ended at {ended} (by the agent's clock)")),
+            "{log}"
+        );
+    }
+    // A second import dates nothing again.
+    let events = store.ok(&["log"]).lines().count();
+    store.ok(&["import", input.to_str().unwrap()]);
+    assert_eq!(store.ok(&["log"]).lines().count(), events);
+    assert!(store.ok(&["verify"]).starts_with("ok: "));
+    store.ok(&["replay"]);
+    assert!(store.ok(&["verify"]).starts_with("ok: "));
 }

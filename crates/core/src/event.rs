@@ -59,6 +59,9 @@ pub enum Event {
     WorkdirChanged(WorkdirChanged),
     /// A task on the agent's own task list was created or completed.
     TaskChanged(TaskChanged),
+    /// When the agent's records say the session ended, where logbook
+    /// recorded its end later (an import of work done days ago).
+    SessionEndDated(SessionEndDated),
 }
 
 impl Event {
@@ -85,6 +88,7 @@ impl Event {
             Event::PermissionDenied(_) => "permission_denied",
             Event::WorkdirChanged(_) => "workdir_changed",
             Event::TaskChanged(_) => "task_changed",
+            Event::SessionEndDated(_) => "session_end_dated",
         }
     }
 }
@@ -444,6 +448,13 @@ pub struct SessionResumed {
 pub struct SessionDated {
     /// The agent's time for the start.
     pub started_at: crate::Timestamp,
+}
+
+/// Payload of [`Event::SessionEndDated`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionEndDated {
+    /// The agent's time for the end: its last dated record.
+    pub ended_at: crate::Timestamp,
 }
 
 /// A tool call as an auditor names it: the agent's call id, the tool and

@@ -47,10 +47,10 @@ pub use envelope::{CODEC, COMPRESSED_FORMAT, CodecError, ENVELOPE_FORMAT, Envelo
 pub use event::{
     AgentInfo, BudgetAlert, Bytes, CaptureGap, CompactionDetected, CompactionSummarized,
     CompactionTrigger, EndReason, EndStatus, Event, HandoffCreated, Hash, NoteKind, NoteRecorded,
-    Origin, PermissionDenied, PermissionRequested, ResetReason, SessionDated, SessionEnded,
-    SessionResumed, SessionStarted, SourceKind, SourceRef, SourceReset, SubagentStarted,
-    TaskChange, TaskChanged, TokenUsageObserved, ToolCall, ToolCallFinished, ToolOutcome,
-    TranscriptCaptured, TurnFailed, UsageSource, WorkdirChanged,
+    Origin, PermissionDenied, PermissionRequested, ResetReason, SessionDated, SessionEndDated,
+    SessionEnded, SessionResumed, SessionStarted, SourceKind, SourceRef, SourceReset,
+    SubagentStarted, TaskChange, TaskChanged, TokenUsageObserved, ToolCall, ToolCallFinished,
+    ToolOutcome, TranscriptCaptured, TurnFailed, UsageSource, WorkdirChanged,
 };
 pub use id::{EventId, IdError, IdPrefix, SessionId};
 pub use log::{EventLog, Head, LogError, NewEvent, Pin};

@@ -170,6 +170,7 @@ impl SessionView {
             }
             Event::SessionResumed(r) => self.transitioned_to = Some(r.successor),
             Event::SessionDated(d) => self.started_at = Some(d.started_at),
+            Event::SessionEndDated(d) => self.ended_at = Some(d.ended_at),
             Event::TranscriptCaptured(c) if c.source.key == MAIN_SOURCE => {
                 self.capture.lines += c.lines;
                 self.capture.bytes += c.bytes.0.len() as u64;

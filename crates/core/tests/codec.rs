@@ -290,6 +290,12 @@ fn samples() -> Vec<(&'static str, Event)> {
                 change: TaskChange::Completed,
             }),
         ),
+        (
+            "session_end_dated",
+            Event::SessionEndDated(SessionEndDated {
+                ended_at: Timestamp::from_micros(1_790_000_000_765_432),
+            }),
+        ),
     ]
 }
 

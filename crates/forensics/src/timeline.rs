@@ -437,6 +437,29 @@ impl Timeline {
                 let action = self.push(env, None, Kind::SessionEnd);
                 action.detail = Some(format!("{} ({})", e.reason, e.status));
             }
+            // The agent's own times for a start or end logbook recorded
+            // later (a compaction's boundary, an import of old work).
+            Event::SessionDated(d) => {
+                if let Some(start) = self
+                    .actions
+                    .iter_mut()
+                    .find(|a| a.kind == Kind::SessionStart)
+                {
+                    start.at = d.started_at.to_string();
+                }
+            }
+            Event::SessionEndDated(d) => {
+                if let Some(index) = self
+                    .actions
+                    .iter()
+                    .rposition(|a| a.kind == Kind::SessionEnd)
+                {
+                    let mut action = self.remove(index);
+                    action.at = d.ended_at.to_string();
+                    action.placed = None;
+                    self.put(action, Some(d.ended_at.as_micros()));
+                }
+            }
             Event::TranscriptCaptured(c) if c.source.kind.is_agent_jsonl() => {
                 let agent = is_subagent_source(&c.source.key).then(|| c.source.key.clone());
                 let compaction = self.compaction.take();

@@ -369,6 +369,7 @@ impl SessionFold {
                 self.started_at = logged;
             }
             Event::SessionDated(d) => self.started_at = Some(d.started_at.to_string()),
+            Event::SessionEndDated(d) => self.ended_at = Some(d.ended_at.to_string()),
             Event::SessionEnded(e) => {
                 self.status = e.status.as_str().to_owned();
                 self.ended_at = logged;

@@ -21,7 +21,8 @@ use logbook_capture::source::{FileSource, Source};
 use logbook_core::lifecycle::{LifecycleCommand, SessionState};
 use logbook_core::sessions::{MAIN_SOURCE, SessionStatus};
 use logbook_core::{
-    AgentInfo, EndReason, EndStatus, Event, EventLog as _, Origin, SessionId, SourceRef,
+    AgentInfo, EndReason, EndStatus, Event, EventLog as _, Origin, SessionDated, SessionEndDated,
+    SessionId, SourceRef, Timestamp,
 };
 use serde::Serialize;
 
@@ -437,6 +438,9 @@ async fn capture_all(
         // file can reach them (lookups go by the agent's session id).
         if last_of_conversation {
             summary.sessions += touched.len() as u64;
+            for &session in touched.keys().filter(|s| started.contains(s)) {
+                date(ws, session, Edge::First).await?;
+            }
             end_idle(ws, touched.drain()).await?;
         }
         if unprojected >= PROJECT_WITHIN || (last_of_conversation && unprojected >= PROJECT_EVERY) {
@@ -469,9 +473,103 @@ async fn end_idle(
                 },
             )
             .await?;
+            date(ws, session, Edge::Last).await?;
         }
     }
     Ok(())
+}
+
+/// The most of a session's events, from one end, looked at for its
+/// agent's first or last time, and how many are read at once. The import
+/// captures a conversation's main file first and its subagents' after it,
+/// so the main file's first capture is near the start and its last one
+/// before the subagents' at the end; the bound keeps a session of
+/// thousands of captures from being read whole.
+const DATING_EVENTS: u64 = 64;
+const DATING_WINDOW: u64 = 8;
+
+/// How many dated records, from one end of a capture, are compared.
+const DATING_LINES: usize = 16;
+
+#[derive(Clone, Copy, PartialEq)]
+enum Edge {
+    First,
+    Last,
+}
+
+/// Records when the agent says `session` began or ended (its records'
+/// times): an import records work done days ago, and `ls`, `show`, the
+/// review and the timeline should say when it was done.
+async fn date(ws: &Workspace, session: SessionId, edge: Edge) -> crate::Result<()> {
+    let Some(at) = agent_time(ws, session, edge).await? else {
+        return Ok(());
+    };
+    let event = match edge {
+        Edge::First => Event::SessionDated(SessionDated { started_at: at }),
+        Edge::Last => Event::SessionEndDated(SessionEndDated { ended_at: at }),
+    };
+    let mut state = SessionState::new(session);
+    state.version = ws.log().session_len(session).await?;
+    ws.log().append(state.follow([event])).await?;
+    Ok(())
+}
+
+/// The earliest (or latest) time the agent's own records give, from the
+/// captures at that end of `session` up to the main file's nearest one;
+/// copied history is not the session's own.
+async fn agent_time(
+    ws: &Workspace,
+    session: SessionId,
+    edge: Edge,
+) -> crate::Result<Option<Timestamp>> {
+    let len = ws.log().session_len(session).await?;
+    let mut found: Option<Timestamp> = None;
+    let mut looked = 0;
+    while looked < DATING_EVENTS.min(len) {
+        let from = match edge {
+            Edge::First => looked + 1,
+            Edge::Last => len.saturating_sub(looked + DATING_WINDOW) + 1,
+        };
+        let count = DATING_WINDOW.min(len - looked);
+        let mut events = ws
+            .log()
+            .read_session_range(session, from, count as usize)
+            .await?;
+        looked += count;
+        if edge == Edge::Last {
+            events.reverse();
+        }
+        for env in &events {
+            let Event::TranscriptCaptured(c) = &env.event else {
+                continue;
+            };
+            if !c.source.kind.is_agent_jsonl() {
+                continue;
+            }
+            let time = |line: &[u8]| {
+                logbook_agents::read(c.source.kind, &c.source.location, line)
+                    .filter(|r| !r.replayed)
+                    .and_then(|r| r.at)
+                    .and_then(|at| Timestamp::parse(&at).ok())
+            };
+            // Records written at once (parallel tool results) can be a few
+            // milliseconds out of order: the earliest of the first few.
+            let lines = c.bytes.0.split(|b| *b == b'\n');
+            let here = match edge {
+                Edge::First => lines.filter_map(time).take(DATING_LINES).min(),
+                Edge::Last => lines.rev().filter_map(time).take(DATING_LINES).max(),
+            };
+            found = match (found, here, edge) {
+                (Some(a), Some(b), Edge::First) => Some(a.min(b)),
+                (Some(a), Some(b), Edge::Last) => Some(a.max(b)),
+                (a, b, _) => a.or(b),
+            };
+            if here.is_some() && c.source.key == MAIN_SOURCE {
+                return Ok(found);
+            }
+        }
+    }
+    Ok(found)
 }
 
 /// How a transcript path is compared: hooks report the path Claude Code

@@ -52,6 +52,7 @@ fn summary(event: &Event) -> String {
         Event::CaptureGap(g) => format!("{} gap of {:?} lines", g.source.key, g.lines_missed),
         Event::SessionResumed(r) => format!("resumed in {}", r.successor),
         Event::SessionDated(d) => format!("began at {} (by the agent's clock)", d.started_at),
+        Event::SessionEndDated(d) => format!("ended at {} (by the agent's clock)", d.ended_at),
         Event::ToolCallFinished(t) => {
             let outcome = match &t.outcome {
                 ToolOutcome::Succeeded => "ok".to_owned(),
