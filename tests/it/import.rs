@@ -329,6 +329,17 @@ fn an_imported_session_is_dated_by_its_agents_records() {
             "{log}"
         );
     }
+    // `ls` lists them in the order the work was done: the Codex rollout of
+    // February first, though the import took Claude Code's first.
+    let kinds: Vec<Value> = store
+        .sessions()
+        .iter()
+        .map(|s| s["agent"]["kind"].clone())
+        .collect();
+    assert_eq!(kinds, [json!("codex"), json!("claude-code")]);
+    let table = store.ok(&["ls"]);
+    let codex = of("codex")["session_id"].as_str().unwrap().to_owned();
+    assert!(table.lines().nth(1).unwrap().starts_with(&codex), "{table}");
     // A second import dates nothing again.
     let events = store.ok(&["log"]).lines().count();
     store.ok(&["import", input.to_str().unwrap()]);

@@ -31,12 +31,16 @@ pub(crate) async fn ls(
     out: &mut Out<'_>,
     color: bool,
 ) -> crate::Result<u8> {
-    let views: Vec<SessionView> = ws
+    let mut views: Vec<SessionView> = ws
         .quick_views()
         .await?
         .into_iter()
         .filter(|v| args.status.is_none_or(|f| status_matches(f, v.status)))
         .collect();
+    // In the order the work was done: an import creates today, in its own
+    // order, sessions its agent dated weeks ago. Ids (creation order) break
+    // ties, and order live sessions as before.
+    views.sort_by_key(|v| (v.started_at, v.session_id));
     if args.json.json {
         serde_json::to_writer_pretty(&mut *out, &views)?;
         writeln!(out)?;
