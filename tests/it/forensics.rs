@@ -353,6 +353,8 @@ fn an_anchor_detects_a_cut_log_a_rolled_back_store_and_a_forged_anchor() {
             "{}",
             stdout(&out)
         );
+        // The same store: no word of another one.
+        assert!(!stdout(&out).contains("made for the store"));
     }
     // Rolled back and gone on: as long again, but not the same history.
     let c = store.start("rewritten");
@@ -363,6 +365,25 @@ fn an_anchor_detects_a_cut_log_a_rolled_back_store_and_a_forged_anchor() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stdout(&out).contains("rewritten"), "{}", stdout(&out));
     let _ = b;
+    // Checked against another store by mistake: the anchor says which
+    // store it was made for.
+    let other = Store::new();
+    other.start("elsewhere");
+    let out = env_cmd(
+        &other,
+        &config,
+        &["verify", "--anchor", anchor.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains(&format!(
+            "made for the store at {}; this one is {}",
+            store.root().display(),
+            other.root().display()
+        )),
+        "{}",
+        stdout(&out)
+    );
 
     // A key kept inside the store could be rewritten with it: refused.
     let out = store

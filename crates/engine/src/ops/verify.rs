@@ -65,13 +65,27 @@ async fn check_anchor(
         None
     };
     let finding = check(&pinned, key.as_ref(), head, hash_at);
+    let mut message = finding.to_string();
+    // A store restored or moved elsewhere is still the same history, so
+    // the path alone decides nothing; but when the history disagrees, the
+    // likeliest cause is the wrong store, and that is worth saying.
+    if let Pinned::Signed(anchor) = &pinned
+        && finding != Finding::Holds
+        && anchor.store != ws.root().display().to_string()
+    {
+        message.push_str(&format!(
+            " (the anchor was made for the store at {}; this one is {})",
+            anchor.store,
+            ws.root().display()
+        ));
+    }
     Ok(AnchorReport {
         file: path.display().to_string(),
         seq: pin.seq,
         hash: pin.hash.to_hex(),
         signed,
         holds: finding == Finding::Holds,
-        message: finding.to_string(),
+        message,
     })
 }
 
