@@ -743,7 +743,7 @@ impl SearchIndex {
         parser.set_conjunction_by_default();
         // A query that does not parse is run as far as it does: a search box
         // should not answer a stray quote with an error.
-        let (words, _errors) = parser.parse_query_lenient(&q.text);
+        let (words, _errors) = parser.parse_query_lenient(&literal(&q.text));
         let mut clauses = self.filters(q);
         clauses.push((Occur::Must, words.box_clone()));
         // They hold no text: a match-all query would list them empty.
@@ -892,6 +892,31 @@ fn time_field(doc: &TantivyDocument, field: Field) -> String {
         .and_then(|v| v.as_i64())
         .map(|m| Timestamp::from_micros(m).to_string())
         .unwrap_or_default()
+}
+
+/// The query with tantivy's field and range syntax (`field:value`,
+/// `{a TO b}`) taken as text: the index has one text field and the
+/// filters are flags, while what people paste (`localhost:3001`,
+/// `std::fs::read`, `Error: File`, `10:00:52`) holds colons. Phrases,
+/// `AND`, `OR` and `-word` keep their meaning; a character already
+/// escaped stays as it is.
+fn literal(query: &str) -> String {
+    let mut out = String::with_capacity(query.len() + 8);
+    let mut quoted = false;
+    let mut escaped = false;
+    for c in query.chars() {
+        if escaped {
+            escaped = false;
+        } else if c == '\\' {
+            escaped = true;
+        } else if c == '"' {
+            quoted = !quoted;
+        } else if !quoted && matches!(c, ':' | '{' | '}') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// The full path of a document's file (the longest of its suffixes).

@@ -307,3 +307,31 @@ fn path_suffixes_and_project_parents() {
     );
     assert_eq!(ancestors("/a/b/"), vec!["/a/b", "/a"]);
 }
+
+#[test]
+fn pasted_text_with_colons_is_found_as_written() {
+    assert_eq!(literal("localhost:3001"), "localhost\\:3001");
+    assert_eq!(literal("\"a:b\" c:d"), "\"a:b\" c\\:d");
+    assert_eq!(literal("a\\:b {x}"), "a\\:b \\{x\\}");
+    assert_eq!(literal("-std::fs OR x"), "-std\\:\\:fs OR x");
+    block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let log = recorded(dir.path()).await;
+        let index = SearchIndex::open(&dir.path().join("index")).unwrap();
+        index.catch_up(&log).await.unwrap();
+        // Words: each must match somewhere (a phrase would need quotes).
+        for query in ["Error: File", "isLoading: boolean"] {
+            assert!(
+                !index.search(&Query::new(query)).unwrap().is_empty(),
+                "{query}"
+            );
+        }
+        // One term cut at its colon: a phrase of its parts.
+        let hits = index.search(&Query::new("localhost:3001")).unwrap();
+        assert!(!hits.is_empty());
+        assert!(
+            hits.iter().all(|h| h.snippet.contains("localhost:3001")),
+            "{hits:?}"
+        );
+    });
+}
