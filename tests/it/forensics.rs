@@ -141,6 +141,21 @@ fn the_timeline_follows_a_chain_and_goes_back_to_any_moment() {
     assert_eq!(kinds(&then), ["session_start", "note"]);
     assert_eq!(then["actions"][1]["detail"], "first decision");
     store.fails(&["timeline", &a, "--at", "yesterday-ish"], 2);
+    // Before the session was recorded: said, not an empty answer.
+    for json in [false, true] {
+        let mut args = vec!["timeline", a.as_str(), "--at", "2020-01-01"];
+        if json {
+            args.push("--json");
+        }
+        let out = store.run(&args);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(out.stdout.is_empty());
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            said.contains("the log held nothing of session") && said.contains("first recorded at"),
+            "{said}"
+        );
+    }
 }
 
 #[test]

@@ -124,6 +124,17 @@ pub async fn timeline(ws: &Workspace, args: TimelineArgs, out: &mut Out<'_>) -> 
         }
         timelines.push(timeline);
     }
+    // Said rather than printed as nothing: `--at` is the log's time, and an
+    // import logs weeks of work at the moment it runs.
+    if let (Some(at), true) = (&args.at, timelines.is_empty()) {
+        let first = ws.log().read_session_range(id, 1, 1).await?;
+        let logged = first
+            .first()
+            .map_or_else(|| "never".to_owned(), |e| e.at.to_string());
+        return Err(EngineError::failed(format!(
+            "the log held nothing of session {id} at {at} (--at is the log's time; it was first recorded at {logged})"
+        )));
+    }
     if args.json.json {
         let value = if args.chain {
             serde_json::to_value(&timelines)?
