@@ -318,6 +318,19 @@ fn an_imported_session_is_dated_by_its_agents_records() {
             (&json!("session_end"), &json!(ended))
         );
         assert!(end["placed"].is_null(), "{end}");
+        // A render says which agent, where and when, by the agent's clock.
+        let md = store.ok(&["render", id, "--format", "md"]);
+        let cwd = s["agent"]["cwd"].as_str().unwrap();
+        assert!(
+            md.contains(&format!(
+                "_{agent} · in {cwd} · started {began} · ended {ended}_"
+            )),
+            "{}",
+            &md[..md.len().min(400)]
+        );
+        assert!(md.contains(&format!("Session ended: idle (completed) · {ended}")));
+        let html = store.ok(&["render", id, "--format", "html"]);
+        assert!(html.contains(&format!("started {began} · ended {ended}</p>")));
         // The log keeps logbook's own times and says what the agent's were.
         let log = store.ok(&["log", "--session", id]);
         assert!(

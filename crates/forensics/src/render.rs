@@ -37,12 +37,36 @@ struct Tokens {
     cache_write: u64,
 }
 
+/// What a segment's heading says under it: the agent, its directory, and
+/// when the session started and ended (the agent's clock when the log
+/// has it, as for an import).
+#[derive(Debug, Default)]
+struct About {
+    agent: Option<String>,
+    cwd: Option<String>,
+    started: String,
+    ended: Option<String>,
+}
+
+impl About {
+    fn line(&self) -> String {
+        let mut parts: Vec<String> = Vec::new();
+        parts.extend(self.agent.clone());
+        parts.extend(self.cwd.as_ref().map(|c| format!("in {c}")));
+        parts.push(format!("started {}", self.started));
+        parts.extend(self.ended.as_ref().map(|e| format!("ended {e}")));
+        parts.join(" · ")
+    }
+}
+
 /// One thing to show.
 #[derive(Debug)]
 enum Item {
     Segment {
         session: SessionId,
         title: String,
+        /// Which agent, where and when, as one line.
+        about: About,
     },
     Prompt {
         at: String,
@@ -90,11 +114,24 @@ struct Builder {
     /// Items already taken from records an agent writes again.
     seen: Seen,
     redact: bool,
+    /// Where each session's "Session ended" mark is (items are only ever
+    /// pushed), so the agent's time for the end can replace logbook's.
+    end_marks: BTreeMap<SessionId, usize>,
 }
 
 impl Builder {
     fn text(&self, text: &str) -> String {
         logbook_redact::maybe(text, self.redact).into_owned()
+    }
+
+    /// The heading of `session`'s segment.
+    fn about(&mut self, session: SessionId) -> Option<&mut About> {
+        self.items.iter_mut().rev().find_map(|item| match item {
+            Item::Segment {
+                session: s, about, ..
+            } if *s == session => Some(about),
+            _ => None,
+        })
     }
 
     fn close_turn(&mut self) {
@@ -121,6 +158,7 @@ impl Builder {
                     .as_deref()
                     .map(|c| format!(" — {c}"))
                     .unwrap_or_default();
+                let agent = s.agent.as_ref();
                 self.items.push(Item::Segment {
                     session: env.session,
                     title: format!(
@@ -128,7 +166,31 @@ impl Builder {
                         logbook_core::sessions::origin_name(&s.origin),
                         command
                     ),
+                    about: About {
+                        agent: agent.map(|a| a.kind.clone()),
+                        cwd: agent.and_then(|a| a.cwd.as_deref()).map(|c| self.text(c)),
+                        started: at,
+                        ended: None,
+                    },
                 });
+            }
+            Event::SessionDated(d) => {
+                if let Some(about) = self.about(env.session) {
+                    about.started = d.started_at.to_string();
+                }
+            }
+            Event::SessionEndDated(d) => {
+                let ended = d.ended_at.to_string();
+                if let Some(about) = self.about(env.session) {
+                    about.ended = Some(ended.clone());
+                }
+                if let Some(Item::Mark { at, .. }) = self
+                    .end_marks
+                    .get(&env.session)
+                    .and_then(|&i| self.items.get_mut(i))
+                {
+                    *at = ended;
+                }
             }
             Event::TranscriptCaptured(c) if c.source.kind.is_agent_jsonl() => {
                 let agent = is_subagent_source(&c.source.key).then(|| c.source.key.clone());
@@ -176,6 +238,10 @@ impl Builder {
             }),
             Event::SessionEnded(e) => {
                 self.close_turn();
+                if let Some(about) = self.about(env.session) {
+                    about.ended = Some(at.clone());
+                }
+                self.end_marks.insert(env.session, self.items.len());
                 self.items.push(Item::Mark {
                     at,
                     text: format!("Session ended: {} ({})", e.reason, e.status),
@@ -366,6 +432,7 @@ pub fn render<'a>(
         steps: 0,
         seen: Seen::default(),
         redact,
+        end_marks: BTreeMap::new(),
     };
     for env in envelopes {
         builder.envelope(env);
@@ -418,8 +485,17 @@ fn markdown(items: &[Item], title: &str) -> String {
     let mut out = format!("# {}\n\n", prose_md(title));
     for item in items {
         match item {
-            Item::Segment { session, title } => {
-                let _ = writeln!(out, "## Session {session} — {}\n", prose_md(title));
+            Item::Segment {
+                session,
+                title,
+                about,
+            } => {
+                let _ = writeln!(
+                    out,
+                    "## Session {session} — {}\n\n_{}_\n",
+                    prose_md(title),
+                    prose_md(&about.line())
+                );
             }
             Item::Prompt { at, text } => {
                 let _ = writeln!(out, "### User · {at}\n\n{}\n", prose_md(text));
@@ -506,7 +582,7 @@ details{margin:.4rem 0;border:1px solid #ddd;border-radius:6px;padding:.3rem .6r
 summary{cursor:pointer;font-family:ui-monospace,monospace;font-size:.85rem}\
 pre{white-space:pre-wrap;overflow-wrap:anywhere;font:12px/1.4 ui-monospace,monospace;background:#fafafa;padding:.5rem}\
 .err summary{color:#b00020}.add{color:#116329}.del{color:#b00020}\
-.mark{color:#555;font-style:italic;margin:.6rem 0}.tokens{color:#777;font-size:.8rem;text-align:right}";
+.mark{color:#555;font-style:italic;margin:.6rem 0}.tokens{color:#777;font-size:.8rem;text-align:right}.about{color:#555;font-size:.9rem;margin-top:-.5rem}";
 
 fn diff_html(diff: &str) -> String {
     let mut out = String::from("<pre>");
@@ -533,8 +609,17 @@ fn html(items: &[Item], title: &str) -> String {
     );
     for item in items {
         match item {
-            Item::Segment { session, title } => {
-                let _ = writeln!(out, "<h2>Session {session} — {}</h2>", escape(title));
+            Item::Segment {
+                session,
+                title,
+                about,
+            } => {
+                let _ = writeln!(
+                    out,
+                    "<h2>Session {session} — {}</h2>\n<p class=\"about\">{}</p>",
+                    escape(title),
+                    escape(&about.line())
+                );
             }
             Item::Prompt { at, text } => {
                 let _ = writeln!(
