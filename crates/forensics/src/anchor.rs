@@ -402,11 +402,6 @@ mod tests {
             Err(AnchorError::BadKey(_))
         ));
     }
-}
-
-#[cfg(test)]
-mod first_use {
-    use super::*;
 
     /// Two `logbook anchor`s run at once on a new machine: each must sign
     /// with the one key that ends up on disk, and none may read a key file

@@ -40,7 +40,7 @@ struct Tokens {
 /// What a segment's heading says under it: the agent, its directory, and
 /// when the session started and ended (the agent's clock when the log
 /// has it, as for an import).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct About {
     agent: Option<String>,
     cwd: Option<String>,
