@@ -236,10 +236,17 @@ fn record_span(files: &[PathBuf]) -> (String, String) {
     let mut first = Vec::new();
     let mut last = Vec::new();
     for file in files {
-        let times: Vec<String> = std::fs::read_to_string(file)
-            .unwrap()
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        let text = std::fs::read_to_string(file).unwrap();
+        // A whole-file chat (Gemini CLI's JSON) dates its messages.
+        let records: Vec<Value> = match serde_json::from_str::<Value>(&text) {
+            Ok(chat) => chat["messages"].as_array().unwrap().clone(),
+            Err(_) => text
+                .lines()
+                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+                .collect(),
+        };
+        let times: Vec<String> = records
+            .iter()
             .filter_map(|r| r["timestamp"].as_str().map(str::to_owned))
             .collect();
         first.extend(times.iter().take(16).cloned());
@@ -272,16 +279,27 @@ fn an_imported_session_is_dated_by_its_agents_records() {
         &subagent,
     )
     .unwrap();
-    let rollout = input.join("rollout.jsonl");
-    std::fs::copy(
+    let copy = |from: PathBuf, name: &str| {
+        let to = input.join(name);
+        std::fs::copy(from, &to).unwrap();
+        to
+    };
+    let rollout = copy(
         agent_fixture(
             "codex",
             "localpush/rollout-2026-02-23T12-40-23-019c8a4c-ed82-79a1-aa28-7738fc5ab61a.jsonl",
         ),
-        &rollout,
-    )
-    .unwrap();
-    for file in [&main, &subagent, &rollout] {
+        "rollout.jsonl",
+    );
+    // Gemini CLI rewrites this one whole: the log is read for its times.
+    let chat = copy(
+        agent_fixture(
+            "gemini",
+            "codemie-code/session-2026-01-16T11-01-file-ops-37b7abef.json",
+        ),
+        "session-2026-01-16T11-01-file-ops-37b7abef.json",
+    );
+    for file in [&main, &subagent, &rollout, &chat] {
         age(file, TWO_HOURS);
     }
     store.ok(&["import", input.to_str().unwrap()]);
@@ -295,6 +313,7 @@ fn an_imported_session_is_dated_by_its_agents_records() {
     for (agent, files) in [
         ("claude-code", vec![main.clone(), subagent.clone()]),
         ("codex", vec![rollout.clone()]),
+        ("gemini", vec![chat.clone()]),
     ] {
         let (began, ended) = record_span(&files);
         let s = of(agent);
@@ -320,11 +339,13 @@ fn an_imported_session_is_dated_by_its_agents_records() {
         assert!(end["placed"].is_null(), "{end}");
         // A render says which agent, where and when, by the agent's clock.
         let md = store.ok(&["render", id, "--format", "md"]);
-        let cwd = s["agent"]["cwd"].as_str().unwrap();
+        // (A Gemini chat does not say its directory.)
+        let cwd = s["agent"]["cwd"]
+            .as_str()
+            .map(|c| format!(" · in {c}"))
+            .unwrap_or_default();
         assert!(
-            md.contains(&format!(
-                "_{agent} · in {cwd} · started {began} · ended {ended}_"
-            )),
+            md.contains(&format!("_{agent}{cwd} · started {began} · ended {ended}_")),
             "{}",
             &md[..md.len().min(400)]
         );
@@ -342,17 +363,24 @@ fn an_imported_session_is_dated_by_its_agents_records() {
             "{log}"
         );
     }
-    // `ls` lists them in the order the work was done: the Codex rollout of
-    // February first, though the import took Claude Code's first.
+    // `ls` lists them in the order the work was done: the Gemini chat of
+    // January, then the Codex rollout of February, though the import took
+    // Claude Code's first.
     let kinds: Vec<Value> = store
         .sessions()
         .iter()
         .map(|s| s["agent"]["kind"].clone())
         .collect();
-    assert_eq!(kinds, [json!("codex"), json!("claude-code")]);
+    assert_eq!(
+        kinds,
+        [json!("gemini"), json!("codex"), json!("claude-code")]
+    );
     let table = store.ok(&["ls"]);
-    let codex = of("codex")["session_id"].as_str().unwrap().to_owned();
-    assert!(table.lines().nth(1).unwrap().starts_with(&codex), "{table}");
+    let gemini = of("gemini")["session_id"].as_str().unwrap().to_owned();
+    assert!(
+        table.lines().nth(1).unwrap().starts_with(&gemini),
+        "{table}"
+    );
     // A second import dates nothing again.
     let events = store.ok(&["log"]).lines().count();
     store.ok(&["import", input.to_str().unwrap()]);

@@ -18,7 +18,7 @@ use logbook_agents::Agent;
 use logbook_agents::locate::{Form, Found, default_roots, recognise, session_files};
 use logbook_capture::run::CaptureConfig;
 use logbook_capture::source::{FileSource, Source};
-use logbook_core::lifecycle::{LifecycleCommand, SessionState};
+use logbook_core::lifecycle::{LifecycleCommand, SessionState, decide};
 use logbook_core::sessions::{MAIN_SOURCE, SessionStatus};
 use logbook_core::{
     AgentInfo, EndReason, EndStatus, Event, EventLog as _, Origin, SessionDated, SessionEndDated,
@@ -334,7 +334,8 @@ async fn capture_all(
     summary: &mut ImportSummary,
 ) -> crate::Result<()> {
     let mut started: HashSet<SessionId> = HashSet::new();
-    let mut touched: HashMap<SessionId, SystemTime> = HashMap::new();
+    // Per session: its newest file's time, and its agent's first and last.
+    let mut touched: HashMap<SessionId, (SystemTime, Span)> = HashMap::new();
     let mut unprojected = 0u64;
     let config = CaptureConfig {
         shrink_ratio: ws.config().compaction_ratio,
@@ -415,8 +416,11 @@ async fn capture_all(
                             .push((t.path.display().to_string(), report.malformed));
                     }
                     if let Ok(modified) = std::fs::metadata(&t.path).and_then(|m| m.modified()) {
-                        let latest = touched.entry(session).or_insert(modified);
+                        let (latest, span) = touched
+                            .entry(session)
+                            .or_insert((modified, Span::default()));
                         *latest = (*latest).max(modified);
+                        span.add(file_span(t));
                     }
                 }
                 // The store refusing (a full disk) stops the import: going on
@@ -438,10 +442,7 @@ async fn capture_all(
         // file can reach them (lookups go by the agent's session id).
         if last_of_conversation {
             summary.sessions += touched.len() as u64;
-            for &session in touched.keys().filter(|s| started.contains(s)) {
-                date(ws, session, Edge::First).await?;
-            }
-            end_idle(ws, touched.drain()).await?;
+            close(ws, touched.drain(), &started).await?;
         }
         if unprojected >= PROJECT_WITHIN || (last_of_conversation && unprojected >= PROJECT_EVERY) {
             ws.project().await?;
@@ -451,45 +452,71 @@ async fn capture_all(
     Ok(())
 }
 
-/// Records as ended each of `touched` (session, newest file time) whose
-/// files have been left alone for [`IDLE`] and that is still active.
-async fn end_idle(
+/// Closes a conversation's sessions, each in one append: one this import
+/// started is dated by its agent's first record, and one whose files have
+/// been left alone for [`IDLE`] and that is still active is ended, dated by
+/// its agent's last record. An import records work done days ago, and
+/// `ls`, `show`, the review and the timeline should say when it was done.
+async fn close(
     ws: &Workspace,
-    touched: impl Iterator<Item = (SessionId, SystemTime)>,
+    touched: impl Iterator<Item = (SessionId, (SystemTime, Span))>,
+    started: &HashSet<SessionId>,
 ) -> crate::Result<()> {
     let now = SystemTime::now();
-    for (session, modified) in touched {
-        if now.duration_since(modified).unwrap_or_default() <= IDLE {
+    for (session, (modified, span)) in touched {
+        let idle = now.duration_since(modified).unwrap_or_default() > IDLE;
+        let fresh = started.contains(&session);
+        if !idle && !fresh {
             continue;
         }
-        let state = ws.state(session).await?;
-        if state.phase == logbook_core::lifecycle::Phase::Active {
-            ws.run_unprojected(
+        // Whether it is still active is the log's to say (a hook may have
+        // ended it); a session only dated needs no more than its length.
+        let mut state = if idle {
+            ws.state(session).await?
+        } else {
+            let mut state = SessionState::new(session);
+            state.version = ws.log().session_len(session).await?;
+            state
+        };
+        let mut batch = Vec::new();
+        if fresh && let Some(started_at) = agent_time(ws, session, Edge::First, span).await? {
+            batch.extend(state.follow([Event::SessionDated(SessionDated { started_at })]));
+        }
+        if idle && state.phase == logbook_core::lifecycle::Phase::Active {
+            let ended = decide(
                 &state,
                 LifecycleCommand::End {
                     status: EndStatus::Completed,
                     exit_code: None,
                     reason: EndReason::Other("idle".into()),
                 },
-            )
-            .await?;
-            date(ws, session, Edge::Last).await?;
+            )?;
+            state.absorb(&ended);
+            batch.extend(ended);
+            if let Some(ended_at) = agent_time(ws, session, Edge::Last, span).await? {
+                batch.extend(state.follow([Event::SessionEndDated(SessionEndDated { ended_at })]));
+            }
+        }
+        if !batch.is_empty() {
+            ws.log().append(batch).await?;
         }
     }
     Ok(())
 }
 
-/// The most of a session's events, from one end, looked at for its
-/// agent's first or last time, and how many are read at once. The import
-/// captures a conversation's main file first and its subagents' after it,
-/// so the main file's first capture is near the start and its last one
-/// before the subagents' at the end; the bound keeps a session of
-/// thousands of captures from being read whole.
-const DATING_EVENTS: u64 = 64;
-const DATING_WINDOW: u64 = 8;
+/// How much of each end of a file is read for its agent's first and last
+/// times: records are lines, so a few of them is plenty.
+const DATING_BYTES: u64 = 256 << 10;
 
-/// How many dated records, from one end of a capture, are compared.
+/// How many dated records, from one end of a file or capture, are
+/// compared: records written at once (parallel tool results) can be a
+/// few milliseconds out of order.
 const DATING_LINES: usize = 16;
+
+/// The most of a session's events, from one end, the log is read for when
+/// its files could not be (a whole-file chat, a compressed rollout); the
+/// main file's nearest capture ends the search.
+const DATING_EVENTS: u64 = 64;
 
 #[derive(Clone, Copy, PartialEq)]
 enum Edge {
@@ -497,27 +524,122 @@ enum Edge {
     Last,
 }
 
-/// Records when the agent says `session` began or ended (its records'
-/// times): an import records work done days ago, and `ls`, `show`, the
-/// review and the timeline should say when it was done.
-async fn date(ws: &Workspace, session: SessionId, edge: Edge) -> crate::Result<()> {
-    let Some(at) = agent_time(ws, session, edge).await? else {
-        return Ok(());
+/// The agent's earliest and latest times in a session's files, and
+/// whether one of them could not be read for them.
+#[derive(Clone, Copy, Default)]
+struct Span {
+    first: Option<Timestamp>,
+    last: Option<Timestamp>,
+    unread: bool,
+}
+
+impl Span {
+    fn add(&mut self, other: Span) {
+        self.first = self.first.into_iter().chain(other.first).min();
+        self.last = self.last.into_iter().chain(other.last).max();
+        self.unread |= other.unread;
+    }
+}
+
+/// The agent's time for one end of `session`: from its files' ends when
+/// all of them could be read, else from the log.
+async fn agent_time(
+    ws: &Workspace,
+    session: SessionId,
+    edge: Edge,
+    span: Span,
+) -> crate::Result<Option<Timestamp>> {
+    let known = match edge {
+        Edge::First => span.first,
+        Edge::Last => span.last,
     };
-    let event = match edge {
-        Edge::First => Event::SessionDated(SessionDated { started_at: at }),
-        Edge::Last => Event::SessionEndDated(SessionEndDated { ended_at: at }),
+    match known {
+        Some(at) if !span.unread => Ok(Some(at)),
+        _ => logged_time(ws, session, edge).await,
+    }
+}
+
+/// The time a record line gives, unless it is copied history.
+fn record_time(kind: logbook_core::SourceKind, location: &str, line: &[u8]) -> Option<Timestamp> {
+    logbook_agents::read(kind, location, line)
+        .filter(|r| !r.replayed)
+        .and_then(|r| r.at)
+        .and_then(|at| Timestamp::parse(&at).ok())
+}
+
+/// The earliest of the first dated records in `bytes` and the latest of
+/// the last.
+fn ends(
+    kind: logbook_core::SourceKind,
+    location: &str,
+    head: &[u8],
+    tail: &[u8],
+) -> (Option<Timestamp>, Option<Timestamp>) {
+    let time = |line: &[u8]| record_time(kind, location, line);
+    (
+        head.split(|b| *b == b'\n')
+            .filter_map(time)
+            .take(DATING_LINES)
+            .min(),
+        tail.split(|b| *b == b'\n')
+            .rev()
+            .filter_map(time)
+            .take(DATING_LINES)
+            .max(),
+    )
+}
+
+/// The agent's span in one file it writes line by line, read from the
+/// file's two ends: the log would decode the whole capture again. Other
+/// forms are left to the log.
+fn file_span(found: &Found) -> Span {
+    use std::io::{Read as _, Seek as _};
+    let unread = Span {
+        unread: true,
+        ..Span::default()
     };
-    let mut state = SessionState::new(session);
-    state.version = ws.log().session_len(session).await?;
-    ws.log().append(state.follow([event])).await?;
-    Ok(())
+    if !matches!(found.form, Form::Lines) {
+        return unread;
+    }
+    let read = || -> std::io::Result<(Vec<u8>, Vec<u8>)> {
+        let mut file = std::fs::File::open(&found.path)?;
+        let len = file.metadata()?.len();
+        let mut head = Vec::new();
+        (&mut file).take(DATING_BYTES).read_to_end(&mut head)?;
+        let from = len.saturating_sub(DATING_BYTES);
+        file.seek(std::io::SeekFrom::Start(from))?;
+        let mut tail = Vec::new();
+        file.take(DATING_BYTES).read_to_end(&mut tail)?;
+        // A tail that starts mid-line starts at the next line.
+        if from > 0 {
+            let cut = tail
+                .iter()
+                .position(|b| *b == b'\n')
+                .map_or(tail.len(), |i| i + 1);
+            tail.drain(..cut);
+        }
+        Ok((head, tail))
+    };
+    let Ok((head, tail)) = read() else {
+        return unread;
+    };
+    let (first, last) = ends(
+        found.agent.source_kind(),
+        &found.path.display().to_string(),
+        &head,
+        &tail,
+    );
+    Span {
+        first,
+        last,
+        unread: false,
+    }
 }
 
 /// The earliest (or latest) time the agent's own records give, from the
-/// captures at that end of `session` up to the main file's nearest one;
-/// copied history is not the session's own.
-async fn agent_time(
+/// captures at that end of `session` in the log up to the main file's
+/// nearest one.
+async fn logged_time(
     ws: &Workspace,
     session: SessionId,
     edge: Edge,
@@ -526,47 +648,29 @@ async fn agent_time(
     let mut found: Option<Timestamp> = None;
     let mut looked = 0;
     while looked < DATING_EVENTS.min(len) {
-        let from = match edge {
-            Edge::First => looked + 1,
-            Edge::Last => len.saturating_sub(looked + DATING_WINDOW) + 1,
+        looked += 1;
+        let seq = match edge {
+            Edge::First => looked,
+            Edge::Last => len + 1 - looked,
         };
-        let count = DATING_WINDOW.min(len - looked);
-        let mut events = ws
-            .log()
-            .read_session_range(session, from, count as usize)
-            .await?;
-        looked += count;
-        if edge == Edge::Last {
-            events.reverse();
+        let events = ws.log().read_session_range(session, seq, 1).await?;
+        let Some(Event::TranscriptCaptured(c)) = events.first().map(|e| &e.event) else {
+            continue;
+        };
+        if !c.source.kind.is_agent_jsonl() {
+            continue;
         }
-        for env in &events {
-            let Event::TranscriptCaptured(c) = &env.event else {
-                continue;
-            };
-            if !c.source.kind.is_agent_jsonl() {
-                continue;
-            }
-            let time = |line: &[u8]| {
-                logbook_agents::read(c.source.kind, &c.source.location, line)
-                    .filter(|r| !r.replayed)
-                    .and_then(|r| r.at)
-                    .and_then(|at| Timestamp::parse(&at).ok())
-            };
-            // Records written at once (parallel tool results) can be a few
-            // milliseconds out of order: the earliest of the first few.
-            let lines = c.bytes.0.split(|b| *b == b'\n');
-            let here = match edge {
-                Edge::First => lines.filter_map(time).take(DATING_LINES).min(),
-                Edge::Last => lines.rev().filter_map(time).take(DATING_LINES).max(),
-            };
-            found = match (found, here, edge) {
-                (Some(a), Some(b), Edge::First) => Some(a.min(b)),
-                (Some(a), Some(b), Edge::Last) => Some(a.max(b)),
-                (a, b, _) => a.or(b),
-            };
-            if here.is_some() && c.source.key == MAIN_SOURCE {
-                return Ok(found);
-            }
+        let (first, last) = ends(c.source.kind, &c.source.location, &c.bytes.0, &c.bytes.0);
+        let here = match edge {
+            Edge::First => first,
+            Edge::Last => last,
+        };
+        found = found.into_iter().chain(here).reduce(|a, b| match edge {
+            Edge::First => a.min(b),
+            Edge::Last => a.max(b),
+        });
+        if here.is_some() && c.source.key == MAIN_SOURCE {
+            break;
         }
     }
     Ok(found)
