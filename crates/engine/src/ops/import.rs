@@ -567,8 +567,8 @@ fn record_time(kind: logbook_core::SourceKind, location: &str, line: &[u8]) -> O
         .and_then(|at| Timestamp::parse(&at).ok())
 }
 
-/// The earliest of the first dated records in `bytes` and the latest of
-/// the last.
+/// The earliest of the first dated records in `head` and the latest of
+/// the last ones in `tail`.
 fn ends(
     kind: logbook_core::SourceKind,
     location: &str,
