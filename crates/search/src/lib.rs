@@ -615,12 +615,9 @@ impl SearchIndex {
                 Item::Summary { text } => ("summary", text),
                 Item::Call(call) => {
                     let mut files = paths(&call.input);
-                    for effect in &call.effects {
-                        if let Effect::Read { path } | Effect::Modify { path } = effect {
-                            let path = normal_path(path).to_owned();
-                            if !path.is_empty() && !files.contains(&path) {
-                                files.push(path);
-                            }
+                    for path in effect_paths(&call.effects) {
+                        if !files.contains(&path) {
+                            files.push(path);
                         }
                     }
                     self.calls
@@ -644,16 +641,7 @@ impl SearchIndex {
                 // (Codex 0.125 names those a command read when it ends):
                 // `files` finds them at that call.
                 Item::Touched { id, effects } => {
-                    let files: Vec<String> = effects
-                        .iter()
-                        .filter_map(|e| match e {
-                            Effect::Read { path } | Effect::Modify { path } => {
-                                Some(normal_path(path).to_owned())
-                            }
-                            _ => None,
-                        })
-                        .filter(|p| !p.is_empty())
-                        .collect();
+                    let files: Vec<String> = effect_paths(effects).collect();
                     if files.is_empty() {
                         continue;
                     }
@@ -854,6 +842,18 @@ impl SearchIndex {
         uses.sort_by(|a, b| (a.at.as_str(), a.seq).cmp(&(b.at.as_str(), b.seq)));
         Ok(uses)
     }
+}
+
+/// The files effects read or changed, as the index names them.
+fn effect_paths(effects: &[Effect]) -> impl Iterator<Item = String> + '_ {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Read { path } | Effect::Modify { path } => Some(normal_path(path)),
+            _ => None,
+        })
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
 }
 
 /// What a call did to the files it named: what the agent's adapter read in

@@ -334,8 +334,8 @@ async fn capture_all(
     summary: &mut ImportSummary,
 ) -> crate::Result<()> {
     let mut started: HashSet<SessionId> = HashSet::new();
-    // Per session: its newest file's time, and its agent's first and last.
-    let mut touched: HashMap<SessionId, (SystemTime, Span)> = HashMap::new();
+    // Per session: its newest file's time, and the files that took lines.
+    let mut touched: HashMap<SessionId, (SystemTime, Vec<&Found>)> = HashMap::new();
     let mut unprojected = 0u64;
     let config = CaptureConfig {
         shrink_ratio: ws.config().compaction_ratio,
@@ -416,11 +416,10 @@ async fn capture_all(
                             .push((t.path.display().to_string(), report.malformed));
                     }
                     if let Ok(modified) = std::fs::metadata(&t.path).and_then(|m| m.modified()) {
-                        let (latest, span) = touched
-                            .entry(session)
-                            .or_insert((modified, Span::default()));
+                        let (latest, files) =
+                            touched.entry(session).or_insert((modified, Vec::new()));
                         *latest = (*latest).max(modified);
-                        span.add(file_span(t));
+                        files.push(t);
                     }
                 }
                 // The store refusing (a full disk) stops the import: going on
@@ -459,15 +458,21 @@ async fn capture_all(
 /// `ls`, `show`, the review and the timeline should say when it was done.
 async fn close(
     ws: &Workspace,
-    touched: impl Iterator<Item = (SessionId, (SystemTime, Span))>,
+    touched: impl Iterator<Item = (SessionId, (SystemTime, Vec<&Found>))>,
     started: &HashSet<SessionId>,
 ) -> crate::Result<()> {
     let now = SystemTime::now();
-    for (session, (modified, span)) in touched {
+    for (session, (modified, files)) in touched {
         let idle = now.duration_since(modified).unwrap_or_default() > IDLE;
         let fresh = started.contains(&session);
+        // A live session a hook or the sweep imports again is neither: its
+        // files are not read again for dates.
         if !idle && !fresh {
             continue;
+        }
+        let mut span = Span::default();
+        for file in files {
+            span.add(file_span(file));
         }
         // Whether it is still active is the log's to say (a hook may have
         // ended it); a session only dated needs no more than its length.
