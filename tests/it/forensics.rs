@@ -65,6 +65,22 @@ fn the_timeline_of_a_real_transcript_is_a_projection_replay_rebuilds_and_verify_
         "{text}"
     );
     assert!(text.contains("ERROR: "));
+    // A heredoc shown by its first line says that more follows.
+    assert!(
+        text.contains("Bash cat > types/state.ts << 'EOF' …  ok"),
+        "{text}"
+    );
+    // One time form down the column, whatever precision the agent wrote
+    // (its own `.063Z` beside logbook's microseconds).
+    for line in text.lines() {
+        let at = &line[..27];
+        assert!(
+            at.len() == 27 && at.ends_with('Z') && at.as_bytes()[19] == b'.',
+            "{line}"
+        );
+        assert_eq!(&line[27..30], "  #", "{line}");
+    }
+    assert!(text.contains("2025-09-03T00:54:46.063000Z"), "{text}");
 
     // A projection like the others.
     let file = store
@@ -605,6 +621,18 @@ fn planted_secrets_reach_no_output_while_the_log_keeps_the_exact_bytes() {
         ),
     );
     store.piped(&["hook"], &at("Stop", "plant", &transcript, json!({})));
+    // A call refused before it ran never reaches the transcript: the hook
+    // alone names it.
+    store.piped(
+        &["hook"],
+        &at(
+            "PermissionDenied",
+            "plant",
+            &transcript,
+            json!({"tool_name":"Bash","tool_use_id":"t9","reason":"not allowed",
+                "tool_input":{"command":format!("curl https://admin:{}@example.com/api", SECRETS[1])}}),
+        ),
+    );
     let id = first_session(&store);
     decide(&store, &id, &format!("rotate {} tomorrow", SECRETS[0]));
     // /clear: a handoff, and the brief handed to the next conversation.
@@ -626,6 +654,17 @@ fn planted_secrets_reach_no_output_while_the_log_keeps_the_exact_bytes() {
     let brief = String::from_utf8_lossy(&brief.stdout).into_owned();
     assert!(brief.contains("deploy"), "the brief was handed on: {brief}");
     assert_clean("the brief injected at SessionStart", &brief);
+
+    // A script's session, named with a secret pasted into its command.
+    let scripted = store
+        .ok(&[
+            "start",
+            "--command",
+            &format!("deploy --password={}", SECRETS[3]),
+        ])
+        .trim()
+        .to_owned();
+    store.ok(&["end", &scripted]);
 
     let mut shown = vec![
         ("timeline", store.ok(&["timeline", &id])),
@@ -665,6 +704,26 @@ fn planted_secrets_reach_no_output_while_the_log_keeps_the_exact_bytes() {
         ("files", store.ok(&["files", "id_ed25519", "--json"])),
         ("tokens", store.ok(&["tokens", "--json"])),
         ("stats", store.ok(&["stats", "--json"])),
+        ("ls", store.ok(&["ls"])),
+        ("ls --json", store.ok(&["ls", "--json"])),
+        ("show (a command)", store.ok(&["show", &scripted])),
+        (
+            "show --json (a command)",
+            store.ok(&["show", &scripted, "--json"]),
+        ),
+        ("timeline (a command)", store.ok(&["timeline", &scripted])),
+        (
+            "render (a command)",
+            store.ok(&["render", &scripted, "--format", "html"]),
+        ),
+        (
+            "review --json (a command)",
+            store.ok(&["review", &scripted, "--json"]),
+        ),
+        (
+            "log (a command)",
+            store.ok(&["log", "--session", &scripted]),
+        ),
     ];
     for file in [
         "context.json",
@@ -712,6 +771,31 @@ fn planted_secrets_reach_no_output_while_the_log_keeps_the_exact_bytes() {
         store
             .ok(&["timeline", &id, "--no-redact"])
             .contains(SECRETS[0])
+    );
+    // The refused call is in the timeline, masked.
+    let refused = &shown[0].1;
+    assert!(
+        refused.contains("Bash curl https://admin:[REDACTED:"),
+        "{refused}"
+    );
+    assert!(
+        store
+            .ok(&["show", &scripted, "--no-redact"])
+            .contains(SECRETS[3])
+    );
+    assert!(store.ok(&["ls", "--no-redact"]).contains(SECRETS[3]));
+    // session.json is the store's own record of the session, like the log
+    // and the transcript parts beside it (files 0600 in a 0700 store): the
+    // command is kept as given.
+    let record = store
+        .root()
+        .join("sessions")
+        .join(&scripted)
+        .join("session.json");
+    assert!(
+        std::fs::read_to_string(record)
+            .unwrap()
+            .contains(SECRETS[3])
     );
 }
 

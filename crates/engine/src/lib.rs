@@ -16,7 +16,7 @@
 //! ```
 //! use logbook_engine::console::{ClientEnv, Console};
 //! use logbook_engine::ops::{Store, execute};
-//! use logbook_engine::request::{JsonArg, LsArgs, Request, StartArgs};
+//! use logbook_engine::request::{JsonArg, LsArgs, RedactArg, Request, StartArgs};
 //!
 //! # futures::executor::block_on(async {
 //! let dir = tempfile::tempdir().unwrap();
@@ -26,7 +26,7 @@
 //! let start = Request::Start(StartArgs { command: Some("build".into()), json: JsonArg { json: false } });
 //! execute(&store, start, &mut console).await.unwrap();
 //! let id = String::from_utf8(out.take()).unwrap();
-//! let ls = Request::Ls(LsArgs { status: None, json: JsonArg { json: true } });
+//! let ls = Request::Ls(LsArgs { status: None, redact: RedactArg::default(), json: JsonArg { json: true } });
 //! execute(&store, ls, &mut console).await.unwrap();
 //! assert!(String::from_utf8(out.take()).unwrap().contains(id.trim()));
 //! # });

@@ -92,6 +92,9 @@ pub struct LsArgs {
     /// Only sessions with this status
     #[cfg_attr(feature = "clap", arg(long, value_enum))]
     pub status: Option<ListStatus>,
+    /// Whether to redact.
+    #[cfg_attr(feature = "clap", command(flatten))]
+    pub redact: RedactArg,
     /// Whether to print JSON.
     #[cfg_attr(feature = "clap", command(flatten))]
     pub json: JsonArg,
@@ -117,6 +120,9 @@ pub enum ListStatus {
 pub struct ShowArgs {
     /// Session id or unique prefix
     pub session: String,
+    /// Whether to redact.
+    #[cfg_attr(feature = "clap", command(flatten))]
+    pub redact: RedactArg,
     /// Whether to print JSON.
     #[cfg_attr(feature = "clap", command(flatten))]
     pub json: JsonArg,

@@ -156,7 +156,7 @@ impl Builder {
                 let command = s
                     .command
                     .as_deref()
-                    .map(|c| format!(" — {c}"))
+                    .map(|c| format!(" — {}", self.text(c)))
                     .unwrap_or_default();
                 let agent = s.agent.as_ref();
                 self.items.push(Item::Segment {

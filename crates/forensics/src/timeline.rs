@@ -431,7 +431,7 @@ impl Timeline {
             Event::SessionStarted(s) => {
                 let action = self.push(env, None, Kind::SessionStart);
                 action.detail = Some(origin_name(&s.origin).to_owned());
-                action.target = s.command.clone();
+                action.target = s.command.as_deref().map(|c| head_line(r, c));
             }
             Event::SessionEnded(e) => {
                 let action = self.push(env, None, Kind::SessionEnd);
@@ -538,7 +538,7 @@ impl Timeline {
             Event::PermissionDenied(p) => {
                 let action = self.push(env, None, Kind::PermissionDenied);
                 action.tool = Some(p.call.tool.clone());
-                action.target = p.call.target.clone();
+                action.target = p.call.target.as_deref().map(|t| head_line(r, t));
                 action.call_id = p.call.call_id.clone();
                 action.detail = p.reason.as_deref().map(|t| shown(r, t));
             }
@@ -630,7 +630,7 @@ impl Timeline {
                     let action = &mut self.actions[index];
                     action.agent.clone_from(&agent);
                     action.tool = Some(call.name.clone());
-                    action.target = call.target.as_deref().map(|t| first_line(r, t));
+                    action.target = call.target.as_deref().map(|t| head_line(r, t));
                     action.outcome = Some(Outcome::Pending);
                     action.call_id = Some(call.id.clone());
                     action.duration_ms = early;
@@ -788,6 +788,24 @@ fn error_line(r: bool, exit_code: Option<i32>, text: &str) -> String {
 
 fn first_line(r: bool, text: &str) -> String {
     shown(r, text.trim().lines().next().unwrap_or_default())
+}
+
+/// A target's first line, marked when more follows: a command of many
+/// lines shown as its first alone would read as the whole of it.
+fn head_line(r: bool, text: &str) -> String {
+    let text = text.trim();
+    let mut lines = text.lines();
+    let first = lines.next().unwrap_or_default();
+    if lines.any(|l| !l.trim().is_empty()) {
+        let shown = shown(r, first);
+        if shown.ends_with('…') {
+            shown
+        } else {
+            format!("{} …", shown.trim_end())
+        }
+    } else {
+        shown(r, first)
+    }
 }
 
 /// A text as an action keeps it: redacted when `r`, then cut.

@@ -361,7 +361,7 @@ impl SessionFold {
         let logged = Some(env.at.to_string());
         match &env.event {
             Event::SessionStarted(s) => {
-                self.command.clone_from(&s.command);
+                self.command = s.command.as_deref().map(redacted);
                 if let Some(agent) = &s.agent {
                     self.agent = Some(agent.kind.clone());
                     self.project.clone_from(&agent.cwd);

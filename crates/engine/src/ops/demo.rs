@@ -10,7 +10,7 @@ use logbook_core::sessions::MAIN_SOURCE;
 use logbook_core::{EndReason, SessionId, SourceKind, SourceRef};
 
 use crate::request::{
-    HandoffArgs, JsonArg, LsArgs, NoteArgs, ReasonArg, StartArgs, TokensArgs, TokensBy,
+    HandoffArgs, JsonArg, LsArgs, NoteArgs, ReasonArg, RedactArg, StartArgs, TokensArgs, TokensBy,
     TransitionArgs,
 };
 
@@ -272,6 +272,7 @@ pub async fn demo(
         &ws,
         LsArgs {
             status: None,
+            redact: RedactArg::default(),
             json: no_json(),
         },
         out,

@@ -158,41 +158,51 @@ pub async fn timeline(ws: &Workspace, args: TimelineArgs, out: &mut Out<'_>) -> 
 
 /// One action as a line: time, number, kind, what, outcome.
 fn line(a: &Action) -> String {
-    let mut text = format!("{:<27}  #{:<4} {:<17}", a.at, a.n, a.kind.as_str());
-    if let Some(agent) = &a.agent {
-        text.push_str(&format!("[{agent}] "));
-    }
-    if let Some(tool) = &a.tool {
-        text.push_str(tool);
-        text.push(' ');
-    }
-    if let Some(target) = &a.target {
-        text.push_str(target);
-    }
+    // Agents write their times in their own precision (and some with an
+    // offset); one form keeps the column straight and comparable by eye.
+    // The JSON keeps each time as it was written.
+    let at = Timestamp::parse(&a.at).map_or_else(|_| a.at.clone(), |t| t.to_string());
+    let head = format!("{at:<27}  #{:<4} {:<17}", a.n, a.kind.as_str());
+    // What it was: who, which tool, on what.
+    let what: Vec<String> = [
+        a.agent.as_ref().map(|agent| format!("[{agent}]")),
+        a.tool.clone(),
+        a.target.clone(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let mut parts = vec![what.join(" ")];
     if let (Some(added), Some(removed)) = (a.added, a.removed) {
-        text.push_str(&format!("  +{added} -{removed}"));
+        parts.push(format!("+{added} -{removed}"));
     }
-    match a.outcome {
-        Some(Outcome::Ok) => text.push_str("  ok"),
-        Some(Outcome::Pending) => text.push_str("  (no result yet)"),
-        Some(Outcome::Refused) => text.push_str("  REFUSED"),
-        Some(Outcome::Interrupted) => text.push_str("  INTERRUPTED"),
-        Some(Outcome::Error) => text.push_str("  ERROR"),
-        None => {}
-    }
-    if let Some(error) = &a.error {
-        text.push_str(&format!(": {error}"));
+    let outcome = match a.outcome {
+        Some(Outcome::Ok) => Some("ok"),
+        Some(Outcome::Pending) => Some("(no result yet)"),
+        Some(Outcome::Refused) => Some("REFUSED"),
+        Some(Outcome::Interrupted) => Some("INTERRUPTED"),
+        Some(Outcome::Error) => Some("ERROR"),
+        None => None,
+    };
+    match (outcome, &a.error) {
+        (Some(outcome), Some(error)) => parts.push(format!("{outcome}: {error}")),
+        (Some(outcome), None) => parts.push(outcome.to_owned()),
+        (None, Some(error)) => parts.push(format!("error: {error}")),
+        (None, None) => {}
     }
     if let Some(detail) = &a.detail {
-        let sep = if a.kind == Kind::Prompt {
-            "  "
+        let detail = detail.replace('\n', " ");
+        // A prompt is its detail; anything else has said what it is first.
+        parts.push(if a.kind == Kind::Prompt {
+            detail
         } else {
-            "  — "
-        };
-        text.push_str(sep);
-        text.push_str(&detail.replace('\n', " "));
+            format!("— {detail}")
+        });
     }
-    text.trim_end().to_owned()
+    parts.retain(|p| !p.is_empty());
+    format!("{head}  {}", parts.join("  "))
+        .trim_end()
+        .to_owned()
 }
 
 /// Runs `render`.
@@ -207,15 +217,19 @@ pub async fn render(ws: &Workspace, args: RenderArgs, console: &mut Console) -> 
     for session in &sessions {
         all.extend(envelopes(ws, *session, None).await?);
     }
+    let redact = !args.redact.no_redact;
     let title = match ws.view(id).await?.command {
-        Some(command) => format!("logbook session {id} — {command}"),
+        Some(command) => format!(
+            "logbook session {id} — {}",
+            logbook_redact::maybe(&command, redact)
+        ),
         None => format!("logbook session {id}"),
     };
     let format = match args.format {
         RenderFormat::Md => Format::Markdown,
         RenderFormat::Html => Format::Html,
     };
-    let page = render_envelopes(&all, &title, format, !args.redact.no_redact);
+    let page = render_envelopes(&all, &title, format, redact);
     match args.out {
         Some(path) => {
             let path = client_path(&console.env, &path);

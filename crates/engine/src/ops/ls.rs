@@ -36,6 +36,7 @@ pub(crate) async fn ls(
         .await?
         .into_iter()
         .filter(|v| args.status.is_none_or(|f| status_matches(f, v.status)))
+        .map(|v| super::shown_view(v, !args.redact.no_redact))
         .collect();
     // In the order the work was done: an import creates today, in its own
     // order, sessions its agent dated weeks ago. Ids (creation order) break

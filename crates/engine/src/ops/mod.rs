@@ -244,6 +244,20 @@ fn shown(code: crate::Result<u8>, printed: &[u8], console: &mut Console) -> crat
 }
 
 /// `session.json` as `--json` prints it.
+/// A view as it is shown: its `--command` is whatever the user or script
+/// typed, and a token pasted there is masked like any other.
+fn shown_view(
+    mut view: logbook_core::sessions::SessionView,
+    redact: bool,
+) -> logbook_core::sessions::SessionView {
+    if let Some(command) = &mut view.command
+        && let std::borrow::Cow::Owned(masked) = logbook_redact::maybe(command, redact)
+    {
+        *command = masked;
+    }
+    view
+}
+
 fn print_view(out: &mut Out<'_>, view: &logbook_core::sessions::SessionView) -> crate::Result<()> {
     out.write_all(&view.to_json()?)?;
     Ok(())

@@ -1,12 +1,12 @@
 //! `logbook show`: one session.
 
-use super::{Out, print_view};
+use super::{Out, print_view, shown_view};
 use crate::request::ShowArgs;
 use crate::workspace::Workspace;
 
 pub(crate) async fn show(ws: &Workspace, args: ShowArgs, out: &mut Out<'_>) -> crate::Result<u8> {
     let id = ws.resolve(&args.session)?;
-    let view = ws.quick_view(id).await?;
+    let view = shown_view(ws.quick_view(id).await?, !args.redact.no_redact);
     if args.json.json {
         print_view(out, &view)?;
         return Ok(0);
