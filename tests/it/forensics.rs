@@ -1007,6 +1007,8 @@ fn escape_sequences_in_a_transcript_never_reach_the_auditors_terminal() {
         vec!["context", id.as_str()],
         vec!["review", id.as_str()],
         vec!["review", id.as_str(), "--json"],
+        vec!["render", id.as_str(), "--format", "md"],
+        vec!["render", id.as_str(), "--format", "html"],
     ] {
         let out = store.ok(&args);
         assert!(
@@ -1019,4 +1021,45 @@ fn escape_sequences_in_a_transcript_never_reach_the_auditors_terminal() {
     // JSON stays the same JSON: the escapes are JSON's own.
     let review = json_of(&store.ok(&["review", &id, "--json"]));
     assert!(review.to_string().contains('\u{202e}'), "{review}");
+}
+
+#[test]
+fn a_terminal_agents_output_is_rendered_as_it_was_printed() {
+    // What a terminal agent printed (standard input here; a pane or a log
+    // file the same) is its transcript: a render of it must not be empty.
+    let store = Store::new();
+    let id = store.ok(&["start", "--command", "aider"]).trim().to_owned();
+    let first = "aider> fix the bug in <b>main.rs</b>\nApplied edit to main.rs\n";
+    let second = format!(
+        "export TOKEN={}\r\n\u{1b}[2Jdone\n",
+        "ghp_PLANTED0123456789abcdefABCDEF012345"
+    );
+    for part in [first, second.as_str()] {
+        let out = store.piped(&["capture", "--stdin", &id], part.as_bytes());
+        assert!(out.status.success(), "{out:?}");
+    }
+    store.ok(&["end", &id]);
+    let md = store.ok(&["render", &id, "--format", "md"]);
+    // Two captures of one source are one block, with its time.
+    assert_eq!(md.matches("### Output (main) · ").count(), 1, "{md}");
+    assert!(
+        md.contains(
+            "aider> fix the bug in <b>main.rs</b>\nApplied edit to main.rs\nexport TOKEN=[REDACTED:github-token]\n\\u001b[2Jdone\n```"
+        ),
+        "{md}"
+    );
+    let html = store.ok(&["render", &id, "--format", "html"]);
+    assert!(
+        html.contains("aider&gt; fix the bug in &lt;b&gt;main.rs&lt;/b&gt;"),
+        "{html}"
+    );
+    for page in [&md, &html] {
+        assert!(!page.contains("PLANTED"), "{page}");
+        assert!(!page.contains(['\u{1b}', '\r']), "{page:?}");
+    }
+    assert!(
+        store
+            .ok(&["render", &id, "--format", "md", "--no-redact"])
+            .contains("ghp_PLANTED")
+    );
 }

@@ -94,6 +94,14 @@ enum Item {
         at: String,
         text: String,
     },
+    /// What a terminal agent printed (a pane, a log file, standard input),
+    /// consecutive captures of one source as one block. Kept unredacted
+    /// until the block is whole: a key can span two captures.
+    Output {
+        at: String,
+        source: String,
+        text: String,
+    },
     Tokens(Tokens),
 }
 
@@ -200,6 +208,24 @@ impl Builder {
                     {
                         self.record(&record, &c.source.key, agent.clone());
                     }
+                }
+            }
+            // Plain text, not an agent's records: shown as it was printed.
+            Event::TranscriptCaptured(c) => {
+                let text = String::from_utf8_lossy(&c.bytes.0);
+                match self.items.last_mut() {
+                    Some(Item::Output {
+                        source,
+                        text: so_far,
+                        ..
+                    }) if *source == c.source.key => {
+                        so_far.push_str(&text);
+                    }
+                    _ => self.items.push(Item::Output {
+                        at,
+                        source: c.source.key.clone(),
+                        text: text.into_owned(),
+                    }),
                 }
             }
             Event::CompactionSummarized(s) => {
@@ -438,10 +464,27 @@ pub fn render<'a>(
         builder.envelope(env);
     }
     builder.close_turn();
-    match format {
+    for item in &mut builder.items {
+        if let Item::Output { text, .. } = item
+            && let std::borrow::Cow::Owned(masked) = logbook_redact::maybe(text, redact)
+        {
+            *text = masked;
+        }
+    }
+    let page = match format {
         Format::Markdown => markdown(&builder.items, title),
         Format::Html => html(&builder.items, title),
-    }
+    };
+    // A page is read in a terminal as often as in a viewer (`render` with
+    // no `--out`, `cat`, `less -R`): an escape sequence from the transcript
+    // must not clear that screen or hide what follows. It is shown as
+    // `\u001b`; line ends written as CR LF stay line ends.
+    let page = if page.contains('\r') {
+        page.replace("\r\n", "\n")
+    } else {
+        page
+    };
+    crate::printable(&page).into_owned()
 }
 
 /// A fence longer than any run of backticks in `text`.
@@ -549,6 +592,10 @@ fn markdown(items: &[Item], title: &str) -> String {
             Item::Mark { at, text } => {
                 let _ = writeln!(out, "> {} · {at}\n", prose_md(text));
             }
+            Item::Output { at, source, text } => {
+                let _ = writeln!(out, "### Output ({}) · {at}\n", prose_md(source));
+                code_md(&mut out, "text", text);
+            }
             Item::Tokens(t) => {
                 let _ = writeln!(out, "*{}*\n", tokens_line(t));
             }
@@ -582,7 +629,7 @@ details{margin:.4rem 0;border:1px solid #ddd;border-radius:6px;padding:.3rem .6r
 summary{cursor:pointer;font-family:ui-monospace,monospace;font-size:.85rem}\
 pre{white-space:pre-wrap;overflow-wrap:anywhere;font:12px/1.4 ui-monospace,monospace;background:#fafafa;padding:.5rem}\
 .err summary{color:#b00020}.add{color:#116329}.del{color:#b00020}\
-.mark{color:#555;font-style:italic;margin:.6rem 0}.tokens{color:#777;font-size:.8rem;text-align:right}.about{color:#555;font-size:.9rem;margin-top:-.5rem}";
+.mark{color:#555;font-style:italic;margin:.6rem 0}.tokens{color:#777;font-size:.8rem;text-align:right}.about{color:#555;font-size:.9rem;margin-top:-.5rem}.output pre{background:#f6f8fa;border-left:3px solid #999}";
 
 fn diff_html(diff: &str) -> String {
     let mut out = String::from("<pre>");
@@ -689,6 +736,15 @@ fn html(items: &[Item], title: &str) -> String {
                     "<p class=\"mark\">{} · {}</p>",
                     escape(text),
                     escape(at)
+                );
+            }
+            Item::Output { at, source, text } => {
+                let _ = writeln!(
+                    out,
+                    "<div class=\"output\"><span class=\"who\">Output ({}) · {}</span><pre>{}</pre></div>",
+                    escape(source),
+                    escape(at),
+                    escape(text)
                 );
             }
             Item::Tokens(t) => {

@@ -161,6 +161,16 @@ fn masks(haystack: &[u8]) -> Vec<(usize, usize)> {
         .collect()
 }
 
+/// Where the masks in an already redacted `text` are (`[REDACTED:kind]`,
+/// brackets included), so a caller that cuts the text can keep each one
+/// whole.
+pub fn mask_spans(text: &str) -> Vec<std::ops::Range<usize>> {
+    masks(text.as_bytes())
+        .into_iter()
+        .map(|(start, end)| start..end)
+        .collect()
+}
+
 /// Whether a value is worth masking under a rule that asks for it: long,
 /// with letters and digits mixed, as keys and tokens are.
 fn credential_like(value: &[u8]) -> bool {

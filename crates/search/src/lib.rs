@@ -760,10 +760,19 @@ impl SearchIndex {
             // secret, and the highlights are of what is shown.
             let shown = logbook_redact::maybe(text, q.redact);
             let snippet = snippets.snippet(&shown);
+            let mut highlights: Vec<(usize, usize)> = snippet
+                .highlighted()
+                .iter()
+                .map(|r| (r.start, r.end))
+                .collect();
             let fragment = if snippet.fragment().is_empty() {
                 logbook_forensics::timeline::cut(&shown)
             } else {
-                snippet.fragment().to_owned()
+                let (fragment, shift) = whole_masks(&shown, snippet.fragment());
+                for h in &mut highlights {
+                    *h = (h.0 + shift, h.1 + shift);
+                }
+                fragment
             };
             hits.push(Hit {
                 session: str_field(&doc, f.session),
@@ -776,11 +785,7 @@ impl SearchIndex {
                     .map(str::to_owned),
                 file: longest(&doc, f.file),
                 score,
-                highlights: snippet
-                    .highlighted()
-                    .iter()
-                    .map(|r| (r.start, r.end))
-                    .collect(),
+                highlights,
                 snippet: fragment,
             });
         }
@@ -845,6 +850,27 @@ impl SearchIndex {
 }
 
 /// The files effects read or changed, as the index names them.
+/// `fragment` (a snippet cut from `shown` at word boundaries) widened so
+/// no mask in it lacks its brackets: `[REDACTED:github-token` cut after its
+/// last word reads like a mask that failed. Returns the fragment and how
+/// far its start moved back.
+fn whole_masks(shown: &str, fragment: &str) -> (String, usize) {
+    let Some(start) = shown.find(fragment) else {
+        return (fragment.to_owned(), 0);
+    };
+    let end = start + fragment.len();
+    let (mut from, mut to) = (start, end);
+    for mask in logbook_redact::mask_spans(shown) {
+        if mask.start < from && from < mask.end {
+            from = mask.start;
+        }
+        if mask.start < to && to < mask.end {
+            to = mask.end;
+        }
+    }
+    (shown[from..to].to_owned(), start - from)
+}
+
 fn effect_paths(effects: &[Effect]) -> impl Iterator<Item = String> + '_ {
     effects
         .iter()

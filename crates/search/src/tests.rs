@@ -86,6 +86,19 @@ async fn recorded(dir: &Path) -> SledLog {
     log
 }
 
+/// An index of one session holding `notes`, caught up.
+async fn noted(dir: &Path, notes: &[String]) -> SearchIndex {
+    let log = SledLog::open(&dir.join("s"), &Default::default()).unwrap();
+    let mut events = vec![started(id(1), "/p")];
+    for (n, text) in (1..).zip(notes) {
+        events.push(note(id(1), n, text));
+    }
+    log.append(events).await.unwrap();
+    let index = SearchIndex::open(&dir.join("index")).unwrap();
+    index.catch_up(&log).await.unwrap();
+    index
+}
+
 fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
     futures::executor::block_on(f)
 }
@@ -266,20 +279,12 @@ fn an_index_the_log_does_not_vouch_for_is_rebuilt() {
 fn snippets_are_redacted_unless_asked() {
     block_on(async {
         let dir = tempfile::tempdir().unwrap();
-        let log = SledLog::open(&dir.path().join("s"), &Default::default()).unwrap();
         let secret = "sk-ant-api03-Zx9Qw8Er7Ty6Ui5Op4As3Df2Gh1JkL";
-        log.append(vec![
-            started(id(1), "/p"),
-            note(
-                id(1),
-                1,
-                &format!("deploy with ANTHROPIC_API_KEY={secret} tonight"),
-            ),
-        ])
-        .await
-        .unwrap();
-        let index = SearchIndex::open(&dir.path().join("index")).unwrap();
-        index.catch_up(&log).await.unwrap();
+        let index = noted(
+            dir.path(),
+            &[format!("deploy with ANTHROPIC_API_KEY={secret} tonight")],
+        )
+        .await;
         let hits = index.search(&Query::new("deploy")).unwrap();
         assert!(!hits[0].snippet.contains("Zx9Qw8Er7Ty6"), "{hits:?}");
         let raw = index
@@ -333,5 +338,39 @@ fn pasted_text_with_colons_is_found_as_written() {
             hits.iter().all(|h| h.snippet.contains("localhost:3001")),
             "{hits:?}"
         );
+    });
+}
+
+#[test]
+fn a_snippet_never_cuts_a_mask_open() {
+    block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = "sk-ant-api03-Zx9Qw8Er7Ty6Ui5Op4As3Df2Gh1JkL";
+        // tantivy cuts a snippet at words: the mask's brackets, at either
+        // end of the text, would fall outside it.
+        let index = noted(
+            dir.path(),
+            &[
+                format!("deploy with ANTHROPIC_API_KEY={secret}"),
+                format!("{secret} rotated after the release"),
+            ],
+        )
+        .await;
+        let hits = index.search(&Query::new("deploy")).unwrap();
+        let hit = &hits[0];
+        assert!(
+            hit.snippet.ends_with("=[REDACTED:anthropic-key]"),
+            "{hits:?}"
+        );
+        let (start, end) = hit.highlights[0];
+        assert_eq!(&hit.snippet[start..end], "deploy");
+        let hits = index.search(&Query::new("rotated")).unwrap();
+        let hit = &hits[0];
+        assert!(
+            hit.snippet.starts_with("[REDACTED:anthropic-key] rotated"),
+            "{hits:?}"
+        );
+        let (start, end) = hit.highlights[0];
+        assert_eq!(&hit.snippet[start..end], "rotated");
     });
 }
