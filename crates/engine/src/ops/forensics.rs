@@ -284,16 +284,19 @@ pub async fn search(ws: &Workspace, args: SearchArgs, console: &mut Console) -> 
     };
     let index = fresh_index(ws, console).await?;
     let hits = index.search(&query)?;
-    // Like grep: nothing found is exit 1, so scripts can tell.
+    // Like grep: nothing found is exit 1, so scripts can tell. It is an
+    // answer, not an error: JSON is still the empty list.
+    let found = if hits.is_empty() { 1 } else { 0 };
+    if args.json.json {
+        serde_json::to_writer_pretty(&mut *console.out, &hits)?;
+        writeln!(console.out)?;
+        return Ok(found);
+    }
     if hits.is_empty() {
-        return Err(EngineError::failed("no match"));
+        console.say("logbook: no match");
+        return Ok(found);
     }
     let out = &mut *console.out;
-    if args.json.json {
-        serde_json::to_writer_pretty(&mut *out, &hits)?;
-        writeln!(out)?;
-        return Ok(0);
-    }
     let color = console.env.color;
     for hit in &hits {
         let what = match (&hit.tool, &hit.file) {
@@ -355,18 +358,20 @@ pub async fn files(ws: &Workspace, args: FilesArgs, console: &mut Console) -> cr
     }
     let index = fresh_index(ws, console).await?;
     let uses = index.files(&args.path)?;
+    let found = if uses.is_empty() { 1 } else { 0 };
+    if args.json.json {
+        serde_json::to_writer_pretty(&mut *console.out, &uses)?;
+        writeln!(console.out)?;
+        return Ok(found);
+    }
     if uses.is_empty() {
-        return Err(EngineError::failed(format!(
-            "no session read or changed {}",
-            args.path
-        )));
+        console.say(format_args!(
+            "logbook: no session read or changed {}",
+            printable(&args.path)
+        ));
+        return Ok(found);
     }
     let out = &mut *console.out;
-    if args.json.json {
-        serde_json::to_writer_pretty(&mut *out, &uses)?;
-        writeln!(out)?;
-        return Ok(0);
-    }
     for u in &uses {
         writeln!(
             out,
