@@ -218,6 +218,26 @@ fn codex_views_context_timeline_search_render() {
     );
     let patch = actions.iter().find(|a| a["tool"] == "apply_patch").unwrap();
     assert!(patch["added"].as_u64().unwrap() > 0);
+    // Each poll of (or input to) a running command names it by the
+    // session number its `exec_command` answer gave; the Ctrl-C sent to
+    // the dev server is shown escaped.
+    let polls: Vec<&Value> = actions
+        .iter()
+        .filter(|a| a["tool"] == "write_stdin")
+        .collect();
+    assert_eq!(polls.len(), 54);
+    assert!(
+        polls.iter().all(|a| a["target"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("session "))),
+        "{polls:#?}"
+    );
+    assert_eq!(polls[0]["target"], "session 48230");
+    assert!(
+        polls
+            .iter()
+            .any(|a| a["target"] == r#"session 20936: "\u{3}""#)
+    );
 
     // 0.125 answers `exec_command` after a second, the process still
     // running, and writes `exec_command_end` when it exits: the first of

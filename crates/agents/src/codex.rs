@@ -280,6 +280,16 @@ fn call(id: &str, name: &str, input: Value) -> Call {
                 });
             }
         }
+        // Input to (or a poll of) a command `exec_command` left running:
+        // which one is its session number, as the command's answer gave it.
+        "write_stdin" => {
+            if let Some(session) = input.get("session_id").filter(|s| !s.is_null()) {
+                target = Some(match str_field(&input, "chars").filter(|c| !c.is_empty()) {
+                    Some(chars) => format!("session {session}: {chars:?}"),
+                    None => format!("session {session}"),
+                });
+            }
+        }
         "update_plan" => {
             if let Some(plan) = input.get("plan").and_then(Value::as_array) {
                 let todos = plan

@@ -85,6 +85,18 @@ fn codex_calls_say_what_they_did() {
         panic!("one result");
     };
     assert_eq!((result.outcome, result.exit_code), (Outcome::Ok, Some(0)));
+    // A poll of a running command, and input to it (Ctrl-C), as Codex 0.130
+    // wrote them: the command is known by its session number.
+    let poll = r#"{"timestamp":"t","type":"response_item","payload":{"type":"function_call","name":"write_stdin","arguments":"{\"session_id\":20936,\"chars\":\"\",\"yield_time_ms\":1000}","call_id":"c5"}}"#;
+    let [Item::Call(call)] = &items(SourceKind::Codex, "r.jsonl", poll)[..] else {
+        panic!("one call");
+    };
+    assert_eq!(call.target.as_deref(), Some("session 20936"));
+    let interrupt = poll.replace(r#"\"chars\":\"\""#, r#"\"chars\":\"\\u0003\""#);
+    let [Item::Call(call)] = &items(SourceKind::Codex, "r.jsonl", &interrupt)[..] else {
+        panic!("one call");
+    };
+    assert_eq!(call.target.as_deref(), Some(r#"session 20936: "\u{3}""#));
     // Sanitised arguments (not JSON) are kept as text.
     let marker = r#"{"timestamp":"t","type":"response_item","payload":{"type":"function_call","name":"exec_command","call_id":"c4","arguments":"[REDACTED len=9]"}}"#;
     let [Item::Call(call)] = &items(SourceKind::Codex, "r.jsonl", marker)[..] else {
