@@ -243,7 +243,6 @@ fn shown(code: crate::Result<u8>, printed: &[u8], console: &mut Console) -> crat
     code
 }
 
-/// `session.json` as `--json` prints it.
 /// A view as it is shown: its `--command` is whatever the user or script
 /// typed, and a token pasted there is masked like any other.
 fn shown_view(
@@ -258,6 +257,7 @@ fn shown_view(
     view
 }
 
+/// `session.json` as `--json` prints it.
 fn print_view(out: &mut Out<'_>, view: &logbook_core::sessions::SessionView) -> crate::Result<()> {
     out.write_all(&view.to_json()?)?;
     Ok(())
