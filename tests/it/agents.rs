@@ -613,6 +613,22 @@ fn every_gemini_fixture_imports_once_and_counts_each_message_once() {
     assert!(md.contains("generate a comprehensive GEMINI.md file"));
     assert!(md.matches("read_file").count() >= 7, "each call shown");
 
+    // A rewrite counts what it changed, as Gemini CLI's own diff of the
+    // file says (its diffStat agrees: README.md +15 -45 of 264 lines), not
+    // the whole content it wrote.
+    let id = session_of(&store, &gemini_session_id(&paths[3]));
+    let text = store.ok(&["timeline", &id]);
+    for written in [
+        "write_file README.md  +15 -45  ok",
+        "write_file README.zh-CN.md  +14 -43  ok",
+        "write_file README.zh-TW.md  +14 -43  ok",
+        "write_file CONTRIBUTING.md  +102 -0  ok",
+    ] {
+        assert!(text.contains(written), "{written}:\n{text}");
+    }
+    let md = store.ok(&["render", &id, "--format", "md"]);
+    assert!(md.contains("@@ -21,7 +21,7 @@"), "the diff is shown");
+
     // `delegate_to_agent` runs a subagent: the call and its end name it.
     let id = session_of(&store, "37b7abef-713d-4522-85f0-8ff15a4e6d17");
     let timeline: Value = serde_json::from_str(&store.ok(&["timeline", &id, "--json"])).unwrap();

@@ -96,6 +96,15 @@ fn usage(message: &Value) -> Option<Usage> {
     })
 }
 
+/// A unified diff's hunks, without the `Index:`, `---` and `+++` lines
+/// before them (which would count as lines removed and added).
+fn hunks(diff: &str) -> Option<&str> {
+    if diff.starts_with("@@") {
+        return Some(diff);
+    }
+    diff.find("\n@@").map(|at| &diff[at + 1..])
+}
+
 fn tool_items(tool: &Value, items: &mut Vec<Item>) {
     let id = str_field(tool, "id").unwrap_or_default().to_owned();
     let name = str_field(tool, "name").unwrap_or_default();
@@ -127,9 +136,17 @@ fn tool_items(tool: &Value, items: &mut Vec<Item>) {
             if let Some(path) = path {
                 effects.push(Effect::Modify { path });
             }
-            diff = Some(match name {
-                "write_file" => pair_diff("", &field("content").unwrap_or_default()),
-                _ => pair_diff(
+            // What the write did to the file, as Gemini CLI diffed it: a
+            // rewrite of a 264-line README that changed 60 lines is not
+            // 264 lines added. Only the call's own input when it has none.
+            let written = tool
+                .get("resultDisplay")
+                .and_then(|d| str_field(d, "fileDiff"))
+                .and_then(hunks);
+            diff = Some(match (written, name) {
+                (Some(hunks), _) => hunks.to_owned(),
+                (None, "write_file") => pair_diff("", &field("content").unwrap_or_default()),
+                (None, _) => pair_diff(
                     &field("old_string").unwrap_or_default(),
                     &field("new_string").unwrap_or_default(),
                 ),

@@ -425,3 +425,29 @@ fn a_slash_command_that_sets_the_agent_to_work_is_a_request() {
         None
     );
 }
+
+#[test]
+fn a_gemini_write_counts_the_lines_its_diff_changed() {
+    // Gemini CLI's shape (0.x, `resultDisplay` of a finished write_file).
+    let line = |display: &str| {
+        format!(
+            r#"{{"id":"m","timestamp":"t","type":"gemini","content":"","toolCalls":[{{"id":"w1","name":"write_file","args":{{"file_path":"a.md","content":"one\ntwo\nthree"}},"status":"success","resultDisplay":{display}}}]}}"#
+        )
+    };
+    let rewrite = line(
+        r#"{"fileDiff":"Index: a.md\n===\n--- a.md\tOriginal\n+++ a.md\tWritten\n@@ -1,3 +1,3 @@\n one\n-2\n+two\n three\n","fileName":"a.md"}"#,
+    );
+    let calls = |line: &str| -> Vec<(u64, u64)> {
+        items(SourceKind::Gemini, "c.jsonl", line)
+            .iter()
+            .filter_map(|i| match i {
+                Item::Call(c) => c.diff.as_deref().map(crate::record::diff_lines),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(calls(&rewrite), [(1, 1)]);
+    // Without Gemini's diff (a sanitised file, an older version), the
+    // content written is all there is to count.
+    assert_eq!(calls(&line(r#""written""#)), [(3, 0)]);
+}
