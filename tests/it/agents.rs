@@ -640,6 +640,14 @@ fn every_gemini_fixture_imports_once_and_counts_each_message_once() {
     assert_eq!(actions[call]["target"], "codebase_investigator");
     assert_eq!(actions[call + 1]["kind"], "subagent_end", "{timeline:#}");
     assert_eq!(actions[call + 1]["target"], "codebase_investigator");
+    // Two calls of one message share its time: `files` keeps the order
+    // Gemini made them in, the read before the write it was for.
+    let uses: Value = serde_json::from_str(&store.ok(&["files", "hello.md", "--json"])).unwrap();
+    assert_eq!(
+        logbook_tests::strs(&uses, "action"),
+        ["changed", "read", "changed", "read", "changed"],
+        "{uses:#}"
+    );
 }
 
 /// The three snapshots of one Gemini session (entire-cli), in the order

@@ -46,7 +46,7 @@ use tantivy::snippet::SnippetGenerator;
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Term};
 
 /// The schema's version: an index of another version is rebuilt.
-const SCHEMA_VERSION: &str = "logbook-search/3";
+const SCHEMA_VERSION: &str = "logbook-search/4";
 
 /// The role of a document that says only which files a call used, learned
 /// after its result: `files` reads it, `search` does not list it.
@@ -99,6 +99,8 @@ pub enum SearchError {
 struct Fields {
     session: Field,
     seq: Field,
+    /// Its place among the documents of its event.
+    nth: Field,
     at: Field,
     role: Field,
     tool: Field,
@@ -114,6 +116,7 @@ fn schema() -> (Schema, Fields) {
     let fields = Fields {
         session: b.add_text_field("session", STRING | STORED),
         seq: b.add_u64_field("seq", INDEXED | STORED | FAST),
+        nth: b.add_u64_field("nth", STORED),
         at: b.add_i64_field("at", INDEXED | STORED | FAST),
         role: b.add_text_field("role", STRING | STORED),
         tool: b.add_text_field("tool", STRING | STORED),
@@ -422,9 +425,9 @@ impl SearchIndex {
                     since_commit = 0;
                 }
                 for env in batch.iter().filter(|e| e.seq <= head.seq) {
-                    for doc in self.docs(log, env).await? {
+                    for (nth, doc) in (0..).zip(self.docs(log, env).await?) {
                         since_commit += doc.text.len();
-                        writer.add_document(self.document(env, doc))?;
+                        writer.add_document(self.document(env, nth, doc))?;
                     }
                     read += 1;
                     next = env.seq + 1;
@@ -477,11 +480,12 @@ impl SearchIndex {
         Ok(())
     }
 
-    fn document(&self, env: &Envelope, doc: Doc) -> TantivyDocument {
+    fn document(&self, env: &Envelope, nth: u64, doc: Doc) -> TantivyDocument {
         let f = self.fields;
         let mut d = TantivyDocument::default();
         d.add_text(f.session, env.session.to_string());
         d.add_u64(f.seq, env.seq);
+        d.add_u64(f.nth, nth);
         d.add_i64(f.at, doc.at);
         d.add_text(f.role, doc.role);
         if let Some(tool) = &doc.tool {
@@ -835,21 +839,27 @@ impl SearchIndex {
                 Some("changed") => "changed",
                 _ => "used",
             };
-            uses.push(FileUse {
-                session: str_field(&doc, f.session),
-                seq: doc.get_first(f.seq).and_then(|v| v.as_u64()).unwrap_or(0),
-                at: time_field(&doc, f.at),
-                tool,
-                action,
-                file: longest(&doc, f.file).unwrap_or_default(),
-            });
+            let nth = doc.get_first(f.nth).and_then(|v| v.as_u64()).unwrap_or(0);
+            uses.push((
+                nth,
+                FileUse {
+                    session: str_field(&doc, f.session),
+                    seq: doc.get_first(f.seq).and_then(|v| v.as_u64()).unwrap_or(0),
+                    at: time_field(&doc, f.at),
+                    tool,
+                    action,
+                    file: longest(&doc, f.file).unwrap_or_default(),
+                },
+            ));
         }
-        uses.sort_by(|a, b| (a.at.as_str(), a.seq).cmp(&(b.at.as_str(), b.seq)));
-        Ok(uses)
+        // The set comes unordered, and the calls of one record share its
+        // time and event: their place in it is the order the agent made
+        // them (a read before the write it enabled).
+        uses.sort_by(|(n, a), (m, b)| (a.at.as_str(), a.seq, n).cmp(&(b.at.as_str(), b.seq, m)));
+        Ok(uses.into_iter().map(|(_, u)| u).collect())
     }
 }
 
-/// The files effects read or changed, as the index names them.
 /// `fragment` (a snippet cut from `shown` at word boundaries) widened so
 /// no mask in it lacks its brackets: `[REDACTED:github-token` cut after its
 /// last word reads like a mask that failed. Returns the fragment and how
@@ -871,6 +881,7 @@ fn whole_masks(shown: &str, fragment: &str) -> (String, usize) {
     (shown[from..to].to_owned(), start - from)
 }
 
+/// The files effects read or changed, as the index names them.
 fn effect_paths(effects: &[Effect]) -> impl Iterator<Item = String> + '_ {
     effects
         .iter()
