@@ -284,17 +284,8 @@ pub async fn search(ws: &Workspace, args: SearchArgs, console: &mut Console) -> 
     };
     let index = fresh_index(ws, console).await?;
     let hits = index.search(&query)?;
-    // Like grep: nothing found is exit 1, so scripts can tell. It is an
-    // answer, not an error: JSON is still the empty list.
-    let found = if hits.is_empty() { 1 } else { 0 };
-    if args.json.json {
-        serde_json::to_writer_pretty(&mut *console.out, &hits)?;
-        writeln!(console.out)?;
-        return Ok(found);
-    }
-    if hits.is_empty() {
-        console.say("logbook: no match");
-        return Ok(found);
+    if let Some(code) = answered(console, &hits, args.json.json, "logbook: no match")? {
+        return Ok(code);
     }
     let out = &mut *console.out;
     let color = console.env.color;
@@ -319,6 +310,29 @@ pub async fn search(ws: &Workspace, args: SearchArgs, console: &mut Console) -> 
         )?;
     }
     Ok(0)
+}
+
+/// The whole answer of a lookup when it is JSON or empty, with its exit
+/// code: like grep, nothing found is 1, so scripts can tell. It is an
+/// answer, not an error: said without "error:", and JSON is still the
+/// empty list. `None` when the found items are to be printed as text.
+fn answered<T: serde::Serialize>(
+    console: &mut Console,
+    found: &[T],
+    json: bool,
+    none: impl std::fmt::Display,
+) -> crate::Result<Option<u8>> {
+    let code = u8::from(found.is_empty());
+    if json {
+        serde_json::to_writer_pretty(&mut *console.out, found)?;
+        writeln!(console.out)?;
+        return Ok(Some(code));
+    }
+    if found.is_empty() {
+        console.say(none);
+        return Ok(Some(code));
+    }
+    Ok(None)
 }
 
 /// The snippet on one line with its matches marked: bold on a terminal,
@@ -358,18 +372,12 @@ pub async fn files(ws: &Workspace, args: FilesArgs, console: &mut Console) -> cr
     }
     let index = fresh_index(ws, console).await?;
     let uses = index.files(&args.path)?;
-    let found = if uses.is_empty() { 1 } else { 0 };
-    if args.json.json {
-        serde_json::to_writer_pretty(&mut *console.out, &uses)?;
-        writeln!(console.out)?;
-        return Ok(found);
-    }
-    if uses.is_empty() {
-        console.say(format_args!(
-            "logbook: no session read or changed {}",
-            printable(&args.path)
-        ));
-        return Ok(found);
+    let none = format_args!(
+        "logbook: no session read or changed {}",
+        printable(&args.path)
+    );
+    if let Some(code) = answered(console, &uses, args.json.json, none)? {
+        return Ok(code);
     }
     let out = &mut *console.out;
     for u in &uses {
