@@ -70,6 +70,14 @@ fn the_timeline_of_a_real_transcript_is_a_projection_replay_rebuilds_and_verify_
         text.contains("Bash cat > types/state.ts << 'EOF' …  ok"),
         "{text}"
     );
+    // Calls with no path or command say what they were about.
+    for said in [
+        "TodoWrite 5 items, in progress: Install additional dependencies (lucide-react)  ok",
+        "BashOutput bash_1  ok",
+        "KillBash bash_1  ok",
+    ] {
+        assert!(text.contains(said), "{said} in {text}");
+    }
     // One time form down the column, whatever precision the agent wrote
     // (its own `.063Z` beside logbook's microseconds).
     for line in text.lines() {
@@ -1078,5 +1086,24 @@ fn a_terminal_agents_output_is_rendered_as_it_was_printed() {
         store
             .ok(&["render", &id, "--format", "md", "--no-redact"])
             .contains("ghp_PLANTED")
+    );
+}
+
+/// A real `AskUserQuestion` (two questions at once) shows what was asked.
+#[test]
+fn the_timeline_shows_the_question_put_to_the_user() {
+    let store = Store::new();
+    let file = fixtures().join("spotter-real/subagent.jsonl");
+    store.ok(&["import", file.to_str().unwrap()]);
+    let id = store.sessions()[0]["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let text = store.ok(&["timeline", &id]);
+    assert!(
+        text.contains(
+            "AskUserQuestion Which rig do these beads belong to? (This is a single-app project — should I use 'spotter'?) (+1 more)  ok"
+        ),
+        "{text}"
     );
 }

@@ -300,7 +300,10 @@ fn call(id: &str, name: &str, input: Value) -> Call {
                     })
                     .collect();
                 effects.push(Effect::Todos { todos });
-                target = str_field(&input, "explanation").map(str::to_owned);
+                // Why the plan changed, else what it holds.
+                if let Some(why) = str_field(&input, "explanation") {
+                    target = Some(why.to_owned());
+                }
             }
         }
         _ => {}

@@ -416,12 +416,56 @@ pub(crate) fn target_of(input: &Value) -> Option<String> {
         "prompt",
         // Gemini CLI's `delegate_to_agent` names the subagent it runs.
         "agent_name",
+        // Claude Code's `BashOutput` and `KillBash`: the background shell.
+        "bash_id",
+        "shell_id",
     ];
-    FIELDS.iter().find_map(|key| match input.get(*key) {
-        Some(Value::String(s)) => Some(s.clone()),
-        // Codex's older `shell` tool takes an argv.
-        Some(Value::Array(argv)) if *key == "command" => Some(shell_join(argv)),
-        _ => None,
+    FIELDS
+        .iter()
+        .find_map(|key| match input.get(*key) {
+            Some(Value::String(s)) => Some(s.clone()),
+            // Codex's older `shell` tool takes an argv.
+            Some(Value::Array(argv)) if *key == "command" => Some(shell_join(argv)),
+            _ => None,
+        })
+        .or_else(|| question(input))
+        .or_else(|| todo_list(input))
+}
+
+/// What Claude Code's `AskUserQuestion` asked: an auditor reads the
+/// user's answer in its result, and needs the question beside it.
+fn question(input: &Value) -> Option<String> {
+    let questions = input.get("questions")?.as_array()?;
+    let first = str_field(questions.first()?, "question")?;
+    Some(match questions.len() {
+        1 => first.to_owned(),
+        n => format!("{first} (+{} more)", n - 1),
+    })
+}
+
+/// A to-do list as its size and the item in progress: Claude Code's
+/// `TodoWrite` (`todos[].content`), Gemini CLI's `write_todos`
+/// (`todos[].description`) and Codex's `update_plan` (`plan[].step`).
+fn todo_list(input: &Value) -> Option<String> {
+    let items = input
+        .get("todos")
+        .or_else(|| input.get("plan"))?
+        .as_array()?;
+    let doing = items
+        .iter()
+        .find(|item| str_field(item, "status") == Some("in_progress"))
+        .and_then(|item| {
+            ["content", "description", "step"]
+                .iter()
+                .find_map(|key| str_field(item, key))
+        });
+    let count = match items.len() {
+        1 => "1 item".to_owned(),
+        n => format!("{n} items"),
+    };
+    Some(match doing {
+        Some(doing) => format!("{count}, in progress: {doing}"),
+        None => count,
     })
 }
 

@@ -451,3 +451,71 @@ fn a_gemini_write_counts_the_lines_its_diff_changed() {
     // content written is all there is to count.
     assert_eq!(calls(&line(r#""written""#)), [(3, 0)]);
 }
+
+/// Calls whose input has no path, command or URL still say what they were
+/// about: the question put to the user, the background shell polled, the
+/// to-do list written (shapes as in the real files: Claude Code 1.0.98 and
+/// 2.1, Gemini CLI, Codex 0.125).
+#[test]
+fn calls_without_a_path_name_what_they_were_about() {
+    let claude = |name: &str, input: &str| {
+        let line = format!(
+            r#"{{"type":"assistant","timestamp":"2026-01-01T00:00:00Z","message":{{"id":"m","role":"assistant","content":[{{"type":"tool_use","id":"t","name":"{name}","input":{input}}}]}}}}"#
+        );
+        match &items(SourceKind::ClaudeCode, "s.jsonl", &line)[..] {
+            [Item::Call(call)] => call.target.clone(),
+            other => panic!("one call, got {other:?}"),
+        }
+    };
+    assert_eq!(
+        claude(
+            "AskUserQuestion",
+            r#"{"questions":[{"question":"Which rig?","header":"Rig","options":[{"label":"spotter"}],"multiSelect":false}]}"#
+        )
+        .as_deref(),
+        Some("Which rig?")
+    );
+    assert_eq!(
+        claude(
+            "AskUserQuestion",
+            r#"{"questions":[{"question":"Which rig?"},{"question":"Which branch?"}]}"#
+        )
+        .as_deref(),
+        Some("Which rig? (+1 more)")
+    );
+    assert_eq!(
+        claude("BashOutput", r#"{"bash_id":"bash_1"}"#).as_deref(),
+        Some("bash_1")
+    );
+    assert_eq!(
+        claude("KillBash", r#"{"shell_id":"bash_2"}"#).as_deref(),
+        Some("bash_2")
+    );
+    assert_eq!(
+        claude(
+            "TodoWrite",
+            r#"{"todos":[{"content":"Read the code","status":"completed","activeForm":"Reading"},{"content":"Fix the bug","status":"in_progress","activeForm":"Fixing"},{"content":"Test","status":"pending","activeForm":"Testing"}]}"#
+        )
+        .as_deref(),
+        Some("3 items, in progress: Fix the bug")
+    );
+    assert_eq!(
+        claude(
+            "TodoWrite",
+            r#"{"todos":[{"content":"Test","status":"pending"}]}"#
+        )
+        .as_deref(),
+        Some("1 item")
+    );
+    // A tool with nothing to name keeps no target.
+    assert_eq!(claude("ExitPlanMode", "{}"), None);
+
+    let plan = r#"{"timestamp":"t","type":"response_item","payload":{"type":"function_call","name":"update_plan","arguments":"{\"plan\":[{\"step\":\"Inspect\",\"status\":\"completed\"},{\"step\":\"Patch the parser\",\"status\":\"in_progress\"}]}","call_id":"p1"}}"#;
+    let [Item::Call(call)] = &items(SourceKind::Codex, "r.jsonl", plan)[..] else {
+        panic!("one call");
+    };
+    assert_eq!(
+        call.target.as_deref(),
+        Some("2 items, in progress: Patch the parser")
+    );
+}
