@@ -226,7 +226,10 @@ fn a_file_that_vanished_after_listing_is_reported_and_skipped() {
         stderr.contains("skipped") && stderr.contains("gone.jsonl"),
         "{stderr}"
     );
-    assert!(String::from_utf8_lossy(&out.stdout).starts_with("imported 1 files"));
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .starts_with("imported 1 file into 1 session (1 new): ")
+    );
     assert_eq!(store.sessions().len(), 1);
 }
 

@@ -26,6 +26,7 @@ const CODEX_ROLLOUT: &[u8] = include_bytes!(
 const GEMINI_CHAT: &[u8] =
     include_bytes!("../../../../tests/fixtures/gemini/entire-cli/ab-2b9748b105-0.full.jsonl");
 use crate::console::Console;
+use crate::ops::plural;
 use crate::workspace::Workspace;
 
 fn no_json() -> JsonArg {
@@ -225,8 +226,13 @@ pub async fn demo(
     .await?;
     writeln!(
         out,
-        "imported {} files into {} new sessions: {} lines",
-        summary.files, summary.new_sessions, summary.lines
+        "imported {} file{} into {} new session{}: {} line{}",
+        summary.files,
+        plural(summary.files),
+        summary.new_sessions,
+        plural(summary.new_sessions),
+        summary.lines,
+        plural(summary.lines),
     )?;
     say(out, "tokens --by agent")?;
     crate::ops::tokens::tokens(

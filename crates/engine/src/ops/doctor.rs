@@ -15,6 +15,7 @@ use serde::Serialize;
 use crate::console::Console;
 use crate::error::EngineError;
 use crate::ops::Store;
+use crate::ops::plural;
 use crate::request::DoctorArgs;
 use crate::workspace::{Workspace, WorkspaceError};
 
@@ -425,10 +426,6 @@ fn leftovers(root: &Path, quiet: bool) -> Vec<Check> {
     checks
 }
 
-fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
-}
-
 /// Names of the entries of `dir` that `keep` accepts, sorted.
 fn names(dir: &Path, keep: impl Fn(&str) -> bool) -> Vec<String> {
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -461,9 +458,9 @@ fn chain(ws: &Workspace) -> Check {
                 format!(
                     "{} event{} in {} session{}; the hash chain is intact to seq {}",
                     v.report.events,
-                    plural(usize::try_from(v.report.events).unwrap_or(usize::MAX)),
+                    plural(v.report.events),
                     v.report.sessions,
-                    plural(usize::try_from(v.report.sessions).unwrap_or(usize::MAX)),
+                    plural(v.report.sessions),
                     v.report.head.seq
                 ),
             ),

@@ -29,6 +29,7 @@ use serde::Serialize;
 use crate::console::{ClientEnv, Console};
 use crate::error::ResultExt as _;
 use crate::files::list_files_and_links;
+use crate::ops::plural;
 use crate::request::ImportArgs;
 use crate::workspace::Workspace;
 
@@ -205,8 +206,16 @@ pub async fn import(ws: &Workspace, args: ImportArgs, console: &mut Console) -> 
         };
         writeln!(
             out,
-            "imported {} files into {} sessions ({} new): {} new lines, {} new bytes; malformed lines kept and counted: {malformed}",
-            summary.files, summary.sessions, summary.new_sessions, summary.lines, summary.bytes
+            "imported {} file{} into {} session{} ({} new): {} new line{}, {} new byte{}; malformed lines kept and counted: {malformed}",
+            summary.files,
+            plural(summary.files),
+            summary.sessions,
+            plural(summary.sessions),
+            summary.new_sessions,
+            summary.lines,
+            plural(summary.lines),
+            summary.bytes,
+            plural(summary.bytes),
         )?;
     }
     Ok(0)

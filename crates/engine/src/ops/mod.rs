@@ -275,6 +275,11 @@ fn read_json<T: serde::de::DeserializeOwned>(
     })
 }
 
+/// The `s` of a count's noun: "1 file", "2 files".
+fn plural<N: PartialEq + From<u8>>(n: N) -> &'static str {
+    if n == N::from(1) { "" } else { "s" }
+}
+
 /// Jobs that hold a store opened in their own process for long: a hook
 /// that finds one running spools at once instead of waiting its bound.
 fn is_long(request: &Request) -> bool {
