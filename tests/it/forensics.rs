@@ -22,6 +22,17 @@ fn imported() -> (Store, String) {
     (store, id)
 }
 
+/// A store holding one real transcript, and its session.
+fn one_real(file: &str) -> (Store, String) {
+    let store = Store::new();
+    store.ok(&["import", fixtures().join(file).to_str().unwrap()]);
+    let id = store.sessions()[0]["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (store, id)
+}
+
 fn json_of(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
 }
@@ -975,6 +986,34 @@ fn a_rendered_real_transcript_looks_right_in_headless_chromium() {
     assert!(!dom.contains("<title>PWNED"), "a script ran: {dom}");
     assert!(!dom.contains("<img"), "{dom}");
     assert!(dom.contains("render me"));
+    // A prompt that opens with a tag is still the user's: the timeline
+    // lists it (it once took it for Claude Code's markup and dropped it).
+    let timeline = store.ok(&["timeline", &hostile_id]);
+    assert!(
+        timeline.contains("prompt             <script>document.title='PWNED'</script>"),
+        "{timeline}"
+    );
+}
+
+/// `/mcp` and what it printed, from a real Claude Code 2.1.38 transcript:
+/// the command is the user's, its output is Claude Code's, shown as output
+/// without its markup.
+#[test]
+fn a_command_the_user_ran_is_rendered_with_its_output_as_output() {
+    let (store, id) = one_real("spotter-real/tool_heavy.jsonl");
+    let md = store.ok(&["render", &id, "--format", "md"]);
+    assert!(
+        md.contains(
+            "### User · 2026-02-10T22:58:08.126Z\n\n/mcp\n\n### Output (local command) · 2026-02-10T22:58:08.126Z\n\n```text\nReconnected to tidewave.\n```"
+        ),
+        "{md}"
+    );
+    assert!(!md.contains("local-command-stdout"), "{md}");
+    let html = store.ok(&["render", &id, "--format", "html"]);
+    assert!(
+        html.contains("Output (local command) · 2026-02-10T22:58:08.126Z</span><pre>Reconnected to tidewave.</pre>"),
+        "{html}"
+    );
 }
 
 /// Decodes an 8-bit RGB or RGBA PNG into RGB pixels.
@@ -1092,13 +1131,7 @@ fn a_terminal_agents_output_is_rendered_as_it_was_printed() {
 /// A real `AskUserQuestion` (two questions at once) shows what was asked.
 #[test]
 fn the_timeline_shows_the_question_put_to_the_user() {
-    let store = Store::new();
-    let file = fixtures().join("spotter-real/subagent.jsonl");
-    store.ok(&["import", file.to_str().unwrap()]);
-    let id = store.sessions()[0]["session_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (store, id) = one_real("spotter-real/subagent.jsonl");
     let text = store.ok(&["timeline", &id]);
     assert!(
         text.contains(

@@ -455,7 +455,7 @@ fn user_text(flags: Flags, text: String, items: &mut Vec<Item>) {
     } else if !flags.meta && !trimmed.is_empty() {
         // Slash commands and their output come wrapped in tags: Claude
         // Code talking, not the user's own words.
-        let command = trimmed.starts_with('<');
+        let command = is_markup(trimmed);
         items.push(Item::Prompt { text, command });
     }
 }
@@ -701,6 +701,56 @@ const SESSION_COMMANDS: &[&str] = &[
     "usage",
     "vim",
 ];
+
+/// The tags Claude Code wraps what it writes in the user's place in:
+/// slash and `!` commands, their output, and its notes about them.
+const MARKUP: &[&str] = &[
+    "command-name",
+    "command-message",
+    "command-args",
+    "local-command-stdout",
+    "local-command-stderr",
+    "local-command-caveat",
+    "bash-input",
+    "bash-stdout",
+    "bash-stderr",
+    "system-reminder",
+];
+
+/// The tags that hold a command's output, in the order it is shown.
+const OUTPUT: &[&str] = &[
+    "local-command-stdout",
+    "local-command-stderr",
+    "bash-stdout",
+    "bash-stderr",
+];
+
+/// Whether a prompt is Claude Code's markup rather than the user's words:
+/// it opens with one of its tags. A prompt the user began with `<div>` or
+/// `<script>` is theirs, and is kept as they wrote it.
+fn is_markup(text: &str) -> bool {
+    text.strip_prefix('<').is_some_and(|rest| {
+        MARKUP.iter().any(|name| {
+            rest.strip_prefix(name).is_some_and(|after| {
+                after.starts_with('>') || after.starts_with(char::is_whitespace)
+            })
+        })
+    })
+}
+
+/// What a command the user ran through Claude Code printed (`/mcp`'s
+/// "Reconnected to tidewave.", a `!ls` listing), without the markup;
+/// `None` when the text holds no command output.
+pub fn command_output(text: &str) -> Option<String> {
+    let mut found = false;
+    let printed: Vec<&str> = OUTPUT
+        .iter()
+        .filter_map(|name| tag(text, name))
+        .inspect(|_| found = true)
+        .filter(|out| !out.is_empty())
+        .collect();
+    found.then(|| printed.join("\n"))
+}
 
 /// The request in a slash command the user typed, as typed: a command of
 /// their own or one that sets the agent to work (`/orchestrator build the

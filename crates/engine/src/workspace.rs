@@ -116,7 +116,7 @@ pub const INDEX_DIR: &str = "index";
 /// any change to a projected file's content, so `verify` can tell files an
 /// older build wrote (which `replay` brings up to date) from files that
 /// disagree with the log for any other reason.
-pub const PROJECTIONS_VERSION: &str = "logbook-projections/9";
+pub const PROJECTIONS_VERSION: &str = "logbook-projections/10";
 
 /// The file in a store naming the [`PROJECTIONS_VERSION`] its projected
 /// files were built by: written with a new store and by each full rebuild.

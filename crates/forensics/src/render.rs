@@ -95,12 +95,15 @@ enum Item {
         text: String,
     },
     /// What a terminal agent printed (a pane, a log file, standard input),
-    /// consecutive captures of one source as one block. Kept unredacted
-    /// until the block is whole: a key can span two captures.
+    /// consecutive captures of one source as one block, or what a command
+    /// the user ran through an agent printed. Kept unredacted until the
+    /// block is whole: a key can span two captures.
     Output {
         at: String,
         source: String,
         text: String,
+        /// Captured text, which the next capture of its source continues.
+        captured: bool,
     },
     Tokens(Tokens),
 }
@@ -217,6 +220,7 @@ impl Builder {
                     Some(Item::Output {
                         source,
                         text: so_far,
+                        captured: true,
                         ..
                     }) if *source == c.source.key => {
                         so_far.push_str(&text);
@@ -225,6 +229,7 @@ impl Builder {
                         at,
                         source: c.source.key.clone(),
                         text: text.into_owned(),
+                        captured: true,
                     }),
                 }
             }
@@ -299,15 +304,29 @@ impl Builder {
                     if agent.is_none() =>
                 {
                     self.close_turn();
-                    // A slash or `!` command as the user typed it; the rest
-                    // of Claude Code's markup (its output) as it is.
-                    let typed = match item {
+                    // A slash or `!` command as the user typed it, and what
+                    // it printed as output: Claude Code wrote it, not the
+                    // user. Other markup is shown as it is.
+                    let markup = match item {
                         AgentItem::Prompt {
                             command: true,
                             text,
-                        } => logbook_agents::claude::command_line(text),
+                        } => Some(text),
                         _ => None,
                     };
+                    if let Some(printed) = markup
+                        .filter(|m| logbook_agents::claude::command_line(m).is_none())
+                        .and_then(|m| logbook_agents::claude::command_output(m))
+                    {
+                        self.items.push(Item::Output {
+                            at: at.clone(),
+                            source: "local command".to_owned(),
+                            text: printed,
+                            captured: false,
+                        });
+                        continue;
+                    }
+                    let typed = markup.and_then(|m| logbook_agents::claude::command_line(m));
                     let text = self.text(typed.as_deref().unwrap_or(text));
                     self.items.push(Item::Prompt {
                         at: at.clone(),
@@ -592,7 +611,9 @@ fn markdown(items: &[Item], title: &str) -> String {
             Item::Mark { at, text } => {
                 let _ = writeln!(out, "> {} · {at}\n", prose_md(text));
             }
-            Item::Output { at, source, text } => {
+            Item::Output {
+                at, source, text, ..
+            } => {
                 let _ = writeln!(out, "### Output ({}) · {at}\n", prose_md(source));
                 code_md(&mut out, "text", text);
             }
@@ -738,7 +759,9 @@ fn html(items: &[Item], title: &str) -> String {
                     escape(at)
                 );
             }
-            Item::Output { at, source, text } => {
+            Item::Output {
+                at, source, text, ..
+            } => {
                 let _ = writeln!(
                     out,
                     "<div class=\"output\"><span class=\"who\">Output ({}) · {}</span><pre>{}</pre></div>",
