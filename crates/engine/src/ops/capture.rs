@@ -18,6 +18,7 @@ use serde::Serialize;
 use crate::console::Console;
 use crate::error::UsageError;
 use crate::ops::Store;
+use crate::ops::plural;
 use crate::request::CaptureArgs;
 use crate::workspace::Workspace;
 
@@ -109,13 +110,17 @@ pub async fn capture(store: &Store, args: CaptureArgs, console: &mut Console) ->
     } else {
         writeln!(
             out,
-            "captured {} lines, {} bytes into {} ({} malformed, {} resets, {} compactions)",
+            "captured {} line{}, {} byte{} into {} ({} malformed, {} reset{}, {} compaction{})",
             summary.lines,
+            plural(summary.lines),
             summary.bytes,
+            plural(summary.bytes),
             summary.session_id,
             summary.malformed,
             summary.resets,
-            summary.compactions
+            plural(summary.resets),
+            summary.compactions,
+            plural(summary.compactions),
         )?;
     }
     Ok(0)

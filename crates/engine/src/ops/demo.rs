@@ -96,8 +96,11 @@ pub async fn demo(
     ws.project().await?;
     writeln!(
         out,
-        "captured {} lines, {} bytes",
-        report.lines, report.bytes
+        "captured {} line{}, {} byte{}",
+        report.lines,
+        plural(report.lines),
+        report.bytes,
+        plural(report.bytes),
     )?;
 
     say(

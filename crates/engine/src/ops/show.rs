@@ -1,6 +1,7 @@
 //! `logbook show`: one session.
 
 use super::{Out, print_view, shown_view};
+use crate::ops::plural;
 use crate::request::ShowArgs;
 use crate::workspace::Workspace;
 
@@ -52,8 +53,13 @@ pub(crate) async fn show(ws: &Workspace, args: ShowArgs, out: &mut Out<'_>) -> c
     }
     writeln!(
         out,
-        "captured    {} lines, {} bytes, {} parts",
-        view.capture.lines, view.capture.bytes, view.capture.parts
+        "captured    {} line{}, {} byte{}, {} part{}",
+        view.capture.lines,
+        plural(view.capture.lines),
+        view.capture.bytes,
+        plural(view.capture.bytes),
+        view.capture.parts,
+        plural(view.capture.parts),
     )?;
     writeln!(out, "dir         {}", view.dir)?;
     Ok(0)
