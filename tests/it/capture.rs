@@ -403,3 +403,24 @@ fn an_ended_session_of_one_part_stores_its_bytes_once_and_a_second_part_parts_th
     store.ok(&["replay"]);
     assert_eq!(store.projected_files(), live);
 }
+
+/// A count of one is said in the singular, here and in `show`.
+#[test]
+fn one_line_is_counted_as_one_line() {
+    let store = Store::new();
+    let id = store.start("one");
+    let out = store.piped(&["capture", &id, "--stdin"], b"x\n");
+    assert!(out.status.success());
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.starts_with(&format!(
+            "captured 1 line, 2 bytes into {id} (0 malformed, 0 resets, 0 compactions)"
+        )),
+        "{said}"
+    );
+    let shown = store.ok(&["show", &id]);
+    assert!(
+        shown.contains("captured    1 line, 2 bytes, 1 part\n"),
+        "{shown}"
+    );
+}
