@@ -742,14 +742,12 @@ fn is_markup(text: &str) -> bool {
 /// "Reconnected to tidewave.", a `!ls` listing), without the markup;
 /// `None` when the text holds no command output.
 pub fn command_output(text: &str) -> Option<String> {
-    let mut found = false;
-    let printed: Vec<&str> = OUTPUT
-        .iter()
-        .filter_map(|name| tag(text, name))
-        .inspect(|_| found = true)
-        .filter(|out| !out.is_empty())
-        .collect();
-    found.then(|| printed.join("\n"))
+    let found: Vec<&str> = OUTPUT.iter().filter_map(|name| tag(text, name)).collect();
+    if found.is_empty() {
+        return None;
+    }
+    let printed: Vec<&str> = found.into_iter().filter(|out| !out.is_empty()).collect();
+    Some(printed.join("\n"))
 }
 
 /// The request in a slash command the user typed, as typed: a command of

@@ -314,9 +314,10 @@ impl Builder {
                         } => Some(text),
                         _ => None,
                     };
-                    if let Some(printed) = markup
-                        .filter(|m| logbook_agents::claude::command_line(m).is_none())
-                        .and_then(|m| logbook_agents::claude::command_output(m))
+                    let typed = markup.and_then(|m| logbook_agents::claude::command_line(m));
+                    if typed.is_none()
+                        && let Some(printed) =
+                            markup.and_then(|m| logbook_agents::claude::command_output(m))
                     {
                         self.items.push(Item::Output {
                             at: at.clone(),
@@ -326,7 +327,6 @@ impl Builder {
                         });
                         continue;
                     }
-                    let typed = markup.and_then(|m| logbook_agents::claude::command_line(m));
                     let text = self.text(typed.as_deref().unwrap_or(text));
                     self.items.push(Item::Prompt {
                         at: at.clone(),
