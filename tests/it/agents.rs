@@ -640,6 +640,20 @@ fn every_gemini_fixture_imports_once_and_counts_each_message_once() {
     assert_eq!(actions[call]["target"], "codebase_investigator");
     assert_eq!(actions[call + 1]["kind"], "subagent_end", "{timeline:#}");
     assert_eq!(actions[call + 1]["target"], "codebase_investigator");
+    // A to-do list names its size and the item in progress.
+    let todos: Vec<&str> = actions
+        .iter()
+        .filter(|a| a["tool"] == "write_todos")
+        .map(|a| a["target"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        todos,
+        [
+            "4 items, in progress: Investigate codebase architecture for Adaptability and Security (Delegate to Agent)",
+            "4 items, in progress: Review specific security policy documents and scripts (SECURITY.md, validate-secrets.js)",
+            "5 items, in progress: Check usages of CredentialStore and pre-commit hooks",
+        ]
+    );
     // Two calls of one message share its time: `files` keeps the order
     // Gemini made them in, the read before the write it was for.
     let uses: Value = serde_json::from_str(&store.ok(&["files", "hello.md", "--json"])).unwrap();

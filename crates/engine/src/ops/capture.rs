@@ -17,8 +17,7 @@ use serde::Serialize;
 
 use crate::console::Console;
 use crate::error::UsageError;
-use crate::ops::Store;
-use crate::ops::plural;
+use crate::ops::{Store, plural};
 use crate::request::CaptureArgs;
 use crate::workspace::Workspace;
 

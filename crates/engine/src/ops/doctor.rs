@@ -14,8 +14,7 @@ use serde::Serialize;
 
 use crate::console::Console;
 use crate::error::EngineError;
-use crate::ops::Store;
-use crate::ops::plural;
+use crate::ops::{Store, plural};
 use crate::request::DoctorArgs;
 use crate::workspace::{Workspace, WorkspaceError};
 

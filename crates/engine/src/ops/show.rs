@@ -1,7 +1,6 @@
 //! `logbook show`: one session.
 
-use super::{Out, print_view, shown_view};
-use crate::ops::plural;
+use super::{Out, plural, print_view, shown_view};
 use crate::request::ShowArgs;
 use crate::workspace::Workspace;
 
